@@ -370,6 +370,7 @@ class _FitsShown:
     in_place: bool  # heartbeats redrawn in place on a terminal (False: a worker process; ``heartbeat``)
     run: str = field(default_factory=lambda: f"{os.getpid()}-{time.monotonic_ns()}")  # which command's run
     noted: dict[str, int] = field(default_factory=dict)  # the most rows each head's slow-fit note was said for
+    said: set[tuple[type, str]] = field(default_factory=set)  # the fit notes said in this run (``fit_note``: once each)
 
 
 @dataclass(frozen=True)
@@ -424,12 +425,21 @@ def fits_shown() -> bool:
 def fit_note(message: str, category: type[Warning], *, anyway: bool = False) -> None:
     """Say ``message``, a fit's note (a warning of ``category``, whose ``label`` is "note": the CLI's ``note:``),
     where the fit is shown (``fits_shown``; ``anyway``: a head asked to be verbose), named at the caller's line
-    (``errors.warn``); a quiet call says nothing. The one home of that rule: each note's site checked it (the Keras
-    head's stratified validation rows, a head's fewer folds)."""
-    if anyway or fits_shown():
-        from featcache.errors import warn
+    (``errors.warn``), each note once within one run (``showing_fits``); a quiet call says nothing. The one home of
+    that rule: each note's site checked it (the Keras head's stratified validation rows, a head's fewer folds)."""
+    shown = _FITS_SHOWN.get()
+    if not (anyway or shown is not None):
+        return
+    if shown is not None:
+        # once per run, as the CLI says each line once: a curve's or probe's fits say the same note each, and Python's
+        # own once-per-line registry is reset by every catch_warnings block between them (the solver's), so a
+        # verbose curve(...) said one note 6 times in a notebook
+        if (category, message) in shown.said:
+            return
+        shown.said.add((category, message))
+    from featcache.errors import warn
 
-        warn(message, category)
+    warn(message, category)
 
 
 def fits_run() -> FitsRun | None:

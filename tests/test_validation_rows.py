@@ -214,3 +214,29 @@ def test_a_curve_folder_from_before_fits_again_only_the_keras_rows_whose_last_ro
             r["accuracy"] for r in first.rows if (r["head"], r["size"]) == ("keras", 30))}
     assert json.loads(first.json.read_text())[VALIDATION] == "every-class"
     assert featcache.learning_curve(cache.path, **kw).fits == 0  # the folder has the mark again
+
+
+def test_a_verbose_curve_call_says_each_note_once_and_prints_the_summary_as_the_cli_does(tmp_path, capsys):
+    # A notebook tester: curve(..., verbose=True) said the stratified validation note once per Keras fit and the
+    # fewer-folds note once per seed (Python's once-per-line registry is reset by the solver's catch_warnings), where
+    # the CLI says one 'note:' line for each; and it left out the per-head summary the CLI prints.
+    from featcache.heads.views import FewerFoldsNote
+
+    cache = _sorted_photo_cache(tmp_path)
+    kw = dict(seeds=2, heads=("logreg", "keras"), head_params={"logreg": {"C": "cv"}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # every warning Python is asked to show
+        res = featcache.curve(cache, [8, 30], out=tmp_path / "api", plot=False, verbose=True, **kw)
+    out = capsys.readouterr().out
+    said = [str(w.message) for w in caught if w.category in (StratifiedValidationNote, FewerFoldsNote)]
+    assert sorted(said) == sorted(set(said)) and len(said) == 2, said  # each note, once
+    assert {w.filename for w in caught if w.category in (StratifiedValidationNote, FewerFoldsNote)} == {__file__}
+    # the summary: printed, and the result's (one home with the CLI's lines)
+    assert res.summary == res.to_dict()["summary"] and set(res.summary) == {"logreg", "keras"}
+    assert set(res.summary["logreg"]) == {"8", "30"}  # 30: every training image, in class order
+    lines = res.text().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["logreg", "keras"] and all(ln in out.splitlines() for ln in lines), out
+    cli = run_main(capsys, "curve", str(cache.path), "--sizes", "8,30", "--seeds", "2", "--heads", "logreg,keras",
+                   "--param", "logreg.C=cv", "--no-plot", "--out", str(tmp_path / "cli"))
+    assert cli.returncode == 0 and cli.stdout.splitlines()[-2:] == lines, cli.stdout
+    assert cli.stderr.count("note: ") == 2, cli.stderr

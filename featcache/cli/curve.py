@@ -135,16 +135,4 @@ def run(args: argparse.Namespace) -> int:
     res = learning_curve(args.cache, args.sizes, head_params=head_params(args), verbose=not args.json, **kwargs)
     if args.json:
         print_json(res.to_dict())
-        return 0
-    from featcache.analysis.plots import accuracy_text, curve_head_label, summarize
-
-    # the means of the rows, as the plot draws and labels them (plots.accuracy_text): printed from curve.json's
-    # rounded summary it said 0.914 where the plot said 0.915 (a new-user tester)
-    for head, by_size in summarize(res.rows).items():
-        # what each head was, as the plot's legend says: curve's keras (the lesson's 5 epochs) is not train's default
-        # keras head, and the bare name made its points look like train's (a new-user tester: 0.753 against 0.828);
-        # and the views it used
-        label = curve_head_label(head, res.meta)
-        print(f"{head:<8} " + "  ".join(f"{n}: {accuracy_text(v[0])}" for n, v in by_size.items())
-              + (f"  ({label})" if label != head else ""))
-    return 0
+    return 0  # the summary, each head's accuracy at each size, was printed with verbose (CurveResult.text)

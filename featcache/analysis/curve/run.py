@@ -47,6 +47,28 @@ class CurveResult:
         """Where curve.png is; no file there after a run with ``plot=False`` (``to_dict`` then gives None)."""
         return self.out / "curve.png"
 
+    @property
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Test accuracy of each head at each size (``{"logreg": {"10": 0.7738, ...}}``), the mean over the seeds,
+        rounded to 4 places: curve.json's and ``to_dict()``'s ``summary``."""
+        return self.meta["summary"]
+
+    def text(self) -> str:
+        """The summary as the CLI prints it and a verbose call too, one line per head: ``logreg   10: 0.7738  30:
+        0.9286 ...``, each head's label where it is not its name alone (curve's keras head: its preset)."""
+        from featcache.analysis.plots import accuracy_text, curve_head_label, summarize
+
+        lines = []
+        # the means of the rows, as the plot draws and labels them (plots.accuracy_text): printed from curve.json's
+        # rounded summary it said 0.914 where the plot said 0.915
+        for head, by_size in summarize(self.rows).items():
+            # what each head was, as the plot's legend says: curve's keras (the lesson's 5 epochs) is not train's
+            # default keras head, and the bare name made its points look like train's (0.753 against 0.828)
+            label = curve_head_label(head, self.meta)
+            lines.append(f"{head:<8} " + "  ".join(f"{n}: {accuracy_text(v[0])}" for n, v in by_size.items())
+                         + (f"  ({label})" if label != head else ""))
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """What ``curve --json`` prints: where the files are, what this call did, the summary per head and size, and
         what each head was, as the plot's legend and the text name it (``labels``: the keras head's preset)."""
@@ -57,9 +79,9 @@ class CurveResult:
                 "seconds": round(self.seconds, 3), "fits": self.fits, "resumed": self.resumed,
                 # what the points are of, as the text's header says (--json left the views out; a new user)
                 **{k: self.meta.get(k) for k in ("layer", "train_views", "test_views")},
-                "summary": self.meta["summary"],
+                "summary": self.summary,
                 # curve's keras (the lesson preset) is not train's (the default preset): --json said "keras" alone
-                "labels": {head: curve_head_label(head, self.meta) for head in self.meta["summary"]}}
+                "labels": {head: curve_head_label(head, self.meta) for head in self.summary}}
 
 
 def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -207,9 +229,11 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     fits_run = _fit_all(bound, plan, folder, verbose)
     seconds = time.perf_counter() - t_start
     rows = _finish(plan, folder, meta, fits_run, seconds, plot)
+    result = CurveResult(folder.path, rows, seconds, len(plan.todo), len(plan.grid) - len(plan.todo), meta)
     if verbose:
         print(one_line(f"wrote {folder.csv}, curve.json" + (", curve.png" if plot else "") + f" in {seconds:.1f} s"))
-    return CurveResult(folder.path, rows, seconds, len(plan.todo), len(plan.grid) - len(plan.todo), meta)
+        print(result.text())  # what each head scored at each size: the CLI's lines
+    return result
 
 
 @checks_switches
@@ -235,14 +259,32 @@ def learning_curve(
 ) -> CurveResult:
     """Fit every head on nested stratified subsets of every size, for every seed; score each on the test split.
 
-    The keywords build a ``CurveSpec`` (see there); ``run_curve(spec, cache,
-    out)`` does the same from a spec. ``out`` defaults to
-    ``data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>``. Returns the
-    rows and where the files are; re-running resumes. ``train_views`` and
+    ``cache``: a cache's path or an open ``Cache``. ``sizes``: the training-set
+    sizes, a list (``[100, 500, 2000]``) or ``"100,500,2000"``. ``seeds``: a count
+    K (seeds 0..K-1, default 3) or a list of seeds; each seed draws one
+    class-stratified ordering, and every size is a prefix of it. ``heads``: the
+    heads to fit (default ``("logreg", "keras")``; the Keras head trains with the
+    ``"lesson"`` preset, 5 epochs). ``head_params``: each head's own parameters,
+    ``{"logreg": {"C": "cv"}, "keras": {"epochs": 10}}``. ``layer``: the cached
+    layer (default: the cache's default layer). ``baseline="scratch"`` also
+    trains a from-scratch CNN on the cache's raw images at ``baseline_sizes``,
+    with ``baseline_params`` (``ScratchCNN``'s keywords, e.g. ``{"epochs": 5}``).
+    ``jobs``: fits in parallel processes (default 1; -1: every core); ``n_jobs``:
+    the same setting under scikit-learn's name (give one of them).
+
+    ``out``: the folder of curve.csv, curve.json and curve.png (default:
+    ``runs/curve_<data>_<backbone>_<size>px_<layer>_<id>`` under
+    ``$FEATCACHE_HOME``, else ``./data``); re-running resumes from the rows it
+    holds. ``plot=False`` draws no curve.png. ``train_views`` and
     ``test_views`` (default: every view the cache has): subsets are drawn over
     images and fitted on these views of each; test views are averaged.
-    ``lock_timeout``: seconds to wait at most while another run writes the same folder (None: until it is done).
-    ``n_jobs``: ``jobs`` under scikit-learn's name (``validate.jobs_alias``, as ``probe``'s; a new user tried it).
+    ``lock_timeout``: seconds to wait at most while another run writes the same
+    folder (None: until it is done). ``verbose=True`` shows the progress, each
+    fit's notes once, and prints the summary (``CurveResult.text()``).
+
+    Returns a ``CurveResult``: ``rows``, ``summary`` (each head's mean accuracy
+    at each size) and where the files are. The keywords build a ``CurveSpec``;
+    ``run_curve(spec, cache, out)`` does the same from a spec.
     """
     jobs = jobs_alias(jobs, n_jobs)
     spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
