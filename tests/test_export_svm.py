@@ -220,7 +220,7 @@ def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them
         words = json.loads(js.stdout)["values_words"]
         assert f"the numbers are {words} (docs/commands.md, export)" in notes[0]
         preds = featcache.predict(out, [tmp / "test.npy"], runtime="tensorflow")
-        assert preds.value_words == words and "not probabilities and no confidence" in words
+        assert preds.values_words == words and "not probabilities and no confidence" in words
         shares = preds.probabilities.astype(np.float64)
         if views == "orig":
             assert words.startswith("vote shares") and "of the 45 one-vs-one contests of its 10 classes" in words
@@ -385,3 +385,19 @@ def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_views_c
     assert after == [] and root.level == level and root.filters == []
     assert heard == ["another thread's warning"]
     assert "Gemm rewriter" not in capsys.readouterr().err
+
+
+def test_predictions_values_are_named_as_to_dict_names_them_and_the_old_names_warn():
+    # A notebook tester: preds.value and preds.value_words, where to_dict() and --json say "values" and "values_words"
+    from featcache.deploy.predict import Prediction, Predictions
+
+    preds = Predictions([Prediction("a.png", [("ants", 0.75)])])
+    preds.values, preds.values_words = "share", "vote shares"
+    said = preds.to_dict()
+    assert (said["values"], said["values_words"]) == (preds.values, preds.values_words)
+    assert said["predictions"][0]["top"] == [{"class": "ants", "share": 0.75}]
+    with pytest.warns(DeprecationWarning, match=r"Predictions.value is now Predictions.values .* featcache 0.3"):
+        assert preds.value == "share"
+    with pytest.warns(DeprecationWarning, match=r"Predictions.value_words is now Predictions.values_words"):
+        assert preds.value_words == "vote shares"
+

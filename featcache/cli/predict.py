@@ -81,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # One line per image, the path (and the class names of a model made before such names were refused) shown
     # escaped as the skipped files are: a folder "in\nput" split every line in two (an adversarial tester).
-    if preds.value_words is not None:  # an SVM head's model: its numbers are said for what they are, for it, once
-        said = (f"its output is {preds.value_words}: each line names the class" if preds.decision_only
-                else f"the numbers are {preds.value_words}")
+    if preds.values_words is not None:  # an SVM head's model: its numbers are said for what they are, for it, once
+        said = (f"its output is {preds.values_words}: each line names the class" if preds.decision_only
+                else f"the numbers are {preds.values_words}")
         note(one_line(f"predict: {args.model} is an SVM head's model: {said} (docs/commands.md, export)"))
     for p in preds:
         top = p.top[:1] if preds.decision_only else p.top  # its 1.000 and 0.000 were no score (deploy.model.one_vote)

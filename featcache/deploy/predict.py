@@ -37,11 +37,19 @@ class Prediction:
     probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self, value: str = "probability") -> dict:
-        """``value``: what the numbers are (``Predictions.value``): ``probability``, or ``share`` for an SVM's model."""
+        """``value``: what the numbers are (``Predictions.values``): ``probability``, or ``share`` for an SVM's model."""
         return {"input": self.input, "top": [{"class": c, value: round(p, 6)} for c, p in self.top]}
 
     as_dict = to_dict  # featcache 0.1's name, kept for one version
 
+
+
+def _renamed(old: str, new: str) -> None:
+    """The DeprecationWarning of a renamed attribute of ``Predictions``, at the user's line (``errors.warn``)."""
+    from featcache.errors import warn
+
+    warn(f"Predictions.{old} is now Predictions.{new} (to_dict()'s and --json's name); the old name goes away in "
+         "featcache 0.3", DeprecationWarning)
 
 class Predictions(list):
     """The predictions, in input order (a list of ``Prediction``); ``skipped``: ``[(path, reason)]`` of the image
@@ -73,12 +81,36 @@ class Predictions(list):
         self.throughput = Throughput()
         # What the numbers are: "probability", or "share" for a model of an SVM head, which has no probabilities
         # (its vote shares: deploy.svmgraph); the CSV's and the JSON's name for them
-        self.value = PROBABILITY
+        self.values = PROBABILITY
         # Whether those numbers are the decision alone (``deploy.model.one_vote``: 1 and 0), said as the class, no score
         self.decision_only = False
         # What a "share" is for this model, and what can be read from it (``deploy.model.svm_numbers``); None for
         # probabilities. predict's stderr line, and --json's "values_words"
-        self.value_words: str | None = None
+        self.values_words: str | None = None
+
+    # The names of ``values`` and ``values_words`` before 2026-12-06 (to_dict and --json said "values" and
+    # "values_words" of the same things): kept until featcache 0.3, with a DeprecationWarning, as 0.1's names are.
+    @property
+    def value(self) -> str:
+        """Deprecated name of ``values`` (until featcache 0.3)."""
+        _renamed("value", "values")
+        return self.values
+
+    @value.setter
+    def value(self, values: str) -> None:
+        _renamed("value", "values")
+        self.values = values
+
+    @property
+    def value_words(self) -> str | None:
+        """Deprecated name of ``values_words`` (until featcache 0.3)."""
+        _renamed("value_words", "values_words")
+        return self.values_words
+
+    @value_words.setter
+    def value_words(self, words: str | None) -> None:
+        _renamed("value_words", "values_words")
+        self.values_words = words
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -98,9 +130,9 @@ class Predictions(list):
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
         left_out = [(q.path, q.reason) for q in map(LeftOut.parse, self.left_out)]  # an API caller's strings too
-        out = {"predictions": [p.to_dict(self.value) for p in self], "skipped": pairs_json(self.skipped),
+        out = {"predictions": [p.to_dict(self.values) for p in self], "skipped": pairs_json(self.skipped),
                "left_out": pairs_json(left_out), "runtime": self.runtime, "runtime_note": self.runtime_note,
-               "top_k": self.top_k, "values": self.value, "values_words": self.value_words, **self.throughput.to_dict()}
+               "top_k": self.top_k, "values": self.values, "values_words": self.values_words, **self.throughput.to_dict()}
         w = self.csv_written
         if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
             out["csv"] = {"path": str(w.path), "written": str(w.link or w.path), "found": w.found,
@@ -1029,7 +1061,7 @@ def kept_line(path: str | Path, kept: str | Path) -> str:
             f"{kept}")
 
 
-PROBABILITY, SHARE = "probability", "share"  # what a model's numbers are (Predictions.value)
+PROBABILITY, SHARE = "probability", "share"  # what a model's numbers are (Predictions.values)
 
 
 def value_of(meta: dict) -> str:
@@ -1104,7 +1136,7 @@ def predict(
     force: bool = False,
     lock_timeout: float | None = None,
 ) -> Predictions:
-    """Top-``top_k`` classes (default: DEFAULT_TOP_K; all of a model with fewer) for each image file, each image file of a
+    """Top-``top_k`` classes (default: 3; all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
     ``images`` may instead be in memory: a NumPy array (one image, or a stack as an ``.npy`` holds) or a list of
     arrays (each one image), uint8 pixels as an ``.npy``'s, each named ``<array I>`` in the results.
@@ -1114,7 +1146,7 @@ def predict(
     ``runtime`` runs the model as it runs extraction's network (``auto``,
     ``tensorflow``, ``onnxruntime``, ``openvino``; ``deploy.model.ModelRunner``);
     the result's ``runtime`` and ``runtime_note`` say what ran it and why; ``lock_timeout``: seconds to wait at most
-    while another process converts the same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``), then a runtime named
+    while another process converts the same model (None: 120 s), then a runtime named
     is one line and ``auto`` runs TensorFlow. ``recursive`` reads the image files of
     a folder's subfolders too (a class-folder tree); without it a folder gives its own image files.
     Image files are decoded and run a batch at a time (``batch_size``, fewer
@@ -1183,10 +1215,10 @@ def predict(
     net.check_unchanged()  # before the CSV names the model: the file run is still the one at its path (not loaded's)
     preds = Predictions(in_order, skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
-    preds.value = value_of(meta)
+    preds.values = value_of(meta)
     preds.throughput = net.throughput(len(in_order), start, views)
     preds.decision_only = one_vote(meta)
-    preds.value_words = svm_numbers(meta)
+    preds.values_words = svm_numbers(meta)
     if csv is not None:
         preds.csv_written = done = write_csv(csv, preds, paths, force, target=target_at_start,
                                              made_by=CsvModel.of(model, meta, runner.runtime_used))
