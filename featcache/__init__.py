@@ -146,5 +146,5 @@ __all__ = list(_API)
 
 
 def __dir__() -> list[str]:
-    """The API's names too (loaded on first use): dir(featcache) listed none of them (a new user's REPL)."""
+    """The module's names, the API's among them (loaded on first use)."""
     return sorted(set(globals()) | set(__all__) | set(_MODULES))

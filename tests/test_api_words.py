@@ -544,3 +544,33 @@ def test_a_carried_function_sees_every_context_variable_of_its_caller():
     setting.set("changed after")  # the words are the caller's when it wrapped fn
     with ThreadPoolExecutor(max_workers=2) as pool:
         assert list(pool.map(fn, range(2))) == [("the caller's", True)] * 2
+
+
+def test_a_model_a_head_or_a_skipped_file_given_to_a_call_suggests_calls(cache, tmp_path, capsys):
+    """A new-user tester: evaluate(model, cache) and export(model, ...) said "classify images with 'featcache
+    predict' (... 'featcache evaluate MODEL FOLDER')", evaluate(cache, head) "'featcache evaluate HEAD CACHE'",
+    extract(..., verbose=True) "listed in the cache ('featcache info')", and finetune of a logreg head "(the
+    lesson's rule 1)", a name a new user cannot read: the calls, and the rule said."""
+    from helpers import meta_only_model
+
+    model = meta_only_model(tmp_path / "m.keras", image_size=16)
+    for call in (lambda: featcache.evaluate(model, cache), lambda: featcache.export(model, tmp_path / "x.keras")):
+        said = api_error(call)
+        assert "classify images with featcache.predict(model, images) (score it on photos in class folders: " \
+               "featcache.evaluate(model, folder)), or pass the head it was made from" in said, said
+        assert "'featcache predict" not in said and "'featcache evaluate" not in said, said
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    said = api_error(lambda: featcache.evaluate(cache, head))
+    assert said.endswith("(evaluate takes the head first, then the cache: featcache.evaluate(head, cache))"), said
+    said = api_error(lambda: featcache.finetune(head, out=tmp_path / "f.keras"))
+    assert "rule 1" not in said and "a head trained on the frozen base first" in said, said
+    assert said.endswith("train one with featcache.train(cache, head='keras')"), said
+    # the CLI's user is still told the commands
+    got = run_main(capsys, "evaluate", str(cache), str(head))
+    assert got.returncode == 2 and got.stderr.rstrip().endswith("'featcache evaluate HEAD CACHE')"), got.stderr
+    root = make_class_tree(tmp_path / "photos", {"a": 3, "b": 3}, size=8)
+    (root / "a" / "notes.txt").write_text("not a photo")
+    featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                      featcache.StoreSpec(out=tmp_path / "c2.h5"), verbose=True)
+    err = capsys.readouterr().err
+    assert "listed in the cache (featcache.info(cache)): " in err and "'featcache info'" not in err, err

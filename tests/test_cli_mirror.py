@@ -64,7 +64,7 @@ def _dests(parser: argparse.ArgumentParser) -> set[str]:
 def test_every_api_keyword_is_a_flag_and_back(command):
     parser = _commands()[command]
     fn = getattr(featcache, command)  # featcache.curve is learning_curve
-    # a keyword named _x is featcache's own (train's _written_by, the lesson's), no part of the API
+    # a keyword named _x is featcache's own, no part of the API
     params = {RENAMED.get(f"{command}.{p}", p) for p in inspect.signature(fn).parameters if not p.startswith("_")}
     dests = _dests(parser)
     if command == "extract":  # the keyword form: every flag is one of its keywords

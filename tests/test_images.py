@@ -852,7 +852,7 @@ def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys, progr
     res = extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4, layers=EARLY,
                   verbose=True)
     out, err = capsys.readouterr()
-    assert "skipped 1 file, listed in the cache ('featcache info'): cats/cats_002b.jpg (cannot decode" in err
+    assert "skipped 1 file, listed in the cache (featcache.info(cache)): cats/cats_002b.jpg (cannot decode" in err
     assert "1 file skipped)" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
     cache = featcache.open_cache(res.path)
     assert cache.class_names == ["cats", "dogs"] and cache.meta["dataset"] == "d"

@@ -2411,10 +2411,12 @@ def test_features_rewritten_through_hdf5_are_refused_where_they_are_used(tmp_pat
     capsys.readouterr()
     bad = _rewritten(path, tmp_path, "test_from_train", "out_relu")
     message = (rf"{re.escape(str(bad))} is damaged \(its features differ from those it was sealed with: "
-               r"test/features/out_relu was rewritten or moved since extraction; 'featcache verify' checks the whole "
+               r"test/features/out_relu was rewritten or moved since extraction; {} checks the whole "
                r"file\); re-extract it")
-    with pytest.raises(FeatcacheError, match=message):
+    # a Python call is told the call, a command the command (docs/api.md)
+    with pytest.raises(FeatcacheError, match=message.format(r"featcache\.verify\(cache\)")):
         open_cache(bad).features("test")
+    message = message.format("'featcache verify'")
     for argv in (["train", str(bad), "--head", "logreg", "--C", "1", "--out", str(tmp_path / "h2.npz")],
                  ["evaluate", str(head), str(bad), "--out", str(tmp_path / "eval")],
                  ["probe", str(bad), "--heads", "logreg", "--C", "1", "--on-test", "--out", str(tmp_path / "probe")],

@@ -614,17 +614,20 @@ def test_the_api_refuses_epochs_the_cli_refuses(cache, tmp_path, epochs):
 def test_written_by_is_a_recipes_name_or_none(cache, tmp_path):
     """train(written_by=...) was public and took 123, ["x"] and "" and stored them in the head (a reviewer, R9): a head
     marked so is one a "recipe" of that name replaces whatever its fit. One line, before any file is written (a
-    recipe's keyword, _written_by, since a notebook tester found it in train's signature)."""
+    recipe's context, written_by_recipe, since train's signature showed it)."""
+    from featcache.analysis.train import written_by_recipe
     from featcache.recipes.lesson import LESSON
 
     for bad in (123, ["x"], "", "me"):
-        with pytest.raises(featcache.FeatcacheError, match=rf"^_written_by names the recipe writing the head, one of: "
+        with pytest.raises(featcache.FeatcacheError, match=rf"^written_by_recipe names the recipe writing the head, one of: "
                                                            rf"lesson \(got .*\); leave it out for a head of your own$"):
-            featcache.train(cache, "logreg", out=tmp_path / "h.npz", _written_by=bad)
+            with written_by_recipe(bad):
+                featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     assert not (tmp_path / "h.npz").exists()
     from featcache.heads.io import WRITTEN_BY, read_head_meta
 
-    featcache.train(cache, "logreg", out=tmp_path / "h.npz", _written_by=LESSON)  # the lesson's own name is taken
+    with written_by_recipe(LESSON):  # the lesson's own name is taken
+        featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     assert read_head_meta(tmp_path / "h.npz")[WRITTEN_BY] == LESSON
 
 

@@ -438,9 +438,10 @@ def probe(
     ``heads``: names from ``HEADS`` (default logreg and svm, each with its own
     default C); ``C``: one value for every head, or per head
     (``"logreg=0.03,svm=10"``; ``"cv"`` picks it by cross-validation on the
-    training rows). ``holdout``: score on that stratified fraction of the
-    train split (seeded by ``seed``, default ``DEFAULT_SEED``; drawn over images; ``DEFAULT_HOLDOUT``
-    when neither it nor ``folds`` is given); ``folds``: score every training
+    training rows). ``layers``: the cached layers to probe, by name or short
+    block name (default: every layer the cache holds). ``holdout``: score on
+    that stratified fraction of the train split (seeded by ``seed``, default 0;
+    drawn over images; 0.2 when neither it nor ``folds`` is given); ``folds``: score every training
     image once by that many stratified folds over the images instead (not
     with ``holdout``); ``on_test``: score on the test split instead (a look
     at how the layers compare there; a layer chosen by it flatters its test
@@ -449,9 +450,10 @@ def probe(
     train views share one fit. Writes ``probe.csv``, ``probe.png`` and ``probe.json`` into
     ``out`` (default: ``default_out``, ``data/runs/probe_<cache name>/``; a probe of some of the cached layers,
     ``probe_<cache name>_<k>layers_<6 hex>/``). Each row's depth is its layer's place among every cached layer,
-    whichever are probed. Prints the table only
+    whichever are probed. ``plot=False`` draws no probe.png. Prints the table only
     when ``verbose``. ``jobs``: fits side by side (joblib processes; the CLI's --jobs); ``n_jobs``: the same
-    setting under scikit-learn's name (``validate.jobs_alias``, as ``learning_curve``'s). ``head_params``: heads' own parameters, ``{"logreg": {"max_iter":
+    setting under scikit-learn's name (give one of them), as ``learning_curve``'s.
+    ``head_params``: heads' own parameters, ``{"logreg": {"max_iter":
     5000}}`` or ``["logreg.max_iter=5000"]`` (``--param``; C is given with ``C``). The settings build a
     ``ProbeSpec``; ``run_probe(spec, cache, out)`` does the same from one.
     """
@@ -1030,7 +1032,8 @@ def read_probe_csv(path: str | Path) -> list[ProbeRow]:
             raise ValueError(f"row {asdict(bad[0])} is out of range")
         return rows
     except FileNotFoundError:
-        raise FeatcacheError(f"probe file not found: {path}; run 'featcache probe' first or check the path") from None
+        run = option(repr('featcache probe'), 'featcache.probe(...)')
+        raise FeatcacheError(f"probe file not found: {path}; run {run} first or check the path") from None
     except (OSError, ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
         raise FeatcacheError(f"{path} is not a readable probe.csv ({exc}); pass a file written by 'featcache probe'") from None
 

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -502,15 +504,29 @@ def _say_trained(res: TrainResult) -> None:
 
 # The recipes that write heads and record themselves in them (heads.io.WRITTEN_BY; recipes.lesson.LESSON): a head
 # marked by one is replaced by it whatever its fit. train(written_by=...) was public and took 123, ["x"] and "", and
-# stored them (a reviewer, R9): only these names, or None for a head of the caller's own (train's _written_by now).
+# stored them (a reviewer, R9): only these names, or None for a head of the caller's own. A recipe names itself
+# around its train calls (``written_by_recipe``), no keyword of train's: help(train) showed a private _written_by.
 RECIPES = ("lesson",)
+_RECIPE: contextvars.ContextVar[str | None] = contextvars.ContextVar("featcache_recipe", default=None)
 
 
 def _check_written_by(written_by: Any) -> str | None:
     if written_by is None or isinstance(written_by, str) and written_by in RECIPES:
         return written_by
-    raise FeatcacheError(f"_written_by names the recipe writing the head, one of: {', '.join(RECIPES)} (got "
+    raise FeatcacheError(f"written_by_recipe names the recipe writing the head, one of: {', '.join(RECIPES)} (got "
                          f"{shown(written_by)}); leave it out for a head of your own")
+
+
+@contextlib.contextmanager
+def written_by_recipe(recipe: str) -> Iterator[None]:
+    """Within it, ``train`` writes heads as ``recipe`` (one of ``RECIPES``, for featcache's recipes; no part of the
+    API): recorded in the head (``heads.io.WRITTEN_BY``), and a head at ``out`` that the same recipe wrote is
+    replaced whatever its fit, any other as without it."""
+    token = _RECIPE.set(_check_written_by(recipe))
+    try:
+        yield
+    finally:
+        _RECIPE.reset(token)
 
 
 def _checked_out(out: Any, head: str, force: bool, cache: Cache, written_by: str | None) -> Path | None:
@@ -568,34 +584,57 @@ def train(
     train_views: str | tuple[str, ...] | None = None,
     test_views: str | tuple[str, ...] | None = None,
     params: Mapping[str, Any] | None = None,
-    _written_by: str | None = None,
 ) -> TrainResult:
     """Fit ``head`` on the cache's train split (or a stratified subset of ``train_size``), score on test, save.
 
-    Returns the fitted head (``result.estimator``) with its scores. The head
-    file (``.keras`` for Keras, ``.npz`` otherwise) carries the cache's
+    Returns a ``TrainResult``: the fitted head (``result.estimator``), its
+    test accuracy and timings, and where it was saved (``result.path``). The
+    head file (``.keras`` for Keras, ``.npz`` otherwise) carries the cache's
     fingerprint, class names, layer, feature settings, views and the digests
-    of its training images (``heads.io``). ``out`` replaces an existing file
-    only if it is a featcache head, or with ``force``.
+    of its training images (``heads.io``). The same as ``featcache train``.
+
+    ``cache``: a cache's path or an open ``Cache``. ``head``: ``"keras"`` (a
+    Dropout -> Dense head), ``"logreg"`` (standardized logistic regression) or
+    ``"svm"`` (standardized RBF SVM). ``train_size``: fit on a class-stratified
+    subset of this many training images (default: all of them). ``seed``: the
+    subset's draw and the head's own randomness (default 0).
+
+    Keras head only: ``preset`` ``"default"`` (the default: up to 200 epochs,
+    L2 0.01, early stopping with patience 10) or ``"lesson"`` (5 epochs);
+    ``epochs``: at most this many epochs (default: the preset's);
+    ``standardize=True``: scale each feature to zero mean and unit variance over
+    the training rows first (helps on intermediate layers).
+    logreg and SVM only: ``C``, the inverse regularization strength, a number
+    from 1e-12 to 1e12 (default: logreg 0.03, SVM 10.0), or ``"cv"`` to pick it
+    by 5-fold cross-validation on the training features.
+
+    ``layer``: the cached layer to train on, by its name or its short block name
+    (``"block_13"``; default: the cache's default layer).
+
+    ``out``: the head file (default: a name made from the cache and the
+    settings under ``runs/heads/`` of ``$FEATCACHE_HOME``, else ``./data``). A file there is replaced only where it is a
+    head featcache wrote for the same job (the same data set and kind of head)
+    and the same fit (its parameters, layer, train size and train views, and
+    its seed where a subset was drawn or the head uses one; one trained on
+    another cache of the same data set is replaced too);
+    ``force=True`` replaces it whatever it is.
 
     ``train_views`` (default: every view the cache has): the head is fitted
     on every one of these views of each training image (the subset of
     ``train_size`` is drawn over images). ``test_views`` (default: every view
-    the cache has): each test image's prediction averages these views
-    (``heads.views``). Both take ``parse_views`` syntax or ``"all"``.
+    the cache has): each test image's prediction averages these views. Both
+    take view names (``"orig,flip"``, ``["orig", "flip"]``), ``"only:flip"``
+    (without the original) or ``"all"``.
 
     ``params``: the head's own parameters, ``{"dropout": 0.5}`` (``--param
     dropout=0.5``); any its class takes but those with an option of their own
     (``seed``, ``C``, ``epochs``, ``standardize``). The head file records every
     parameter it was fitted with.
 
-    ``_written_by`` (for featcache's recipes, no part of the API): the recipe
-    writing the head (``"lesson"``), recorded in it (``heads.io.WRITTEN_BY``):
-    a head at ``out`` that the same recipe wrote is replaced whatever its fit,
-    any other as without it.
+    ``verbose=True`` prints what it trains and the result, and shows the fit's
+    progress (default: quiet).
     """
-    # private: a recipe's mark was a keyword of train's public signature (a notebook tester)
-    written_by = _check_written_by(_written_by)
+    written_by = _RECIPE.get()  # the recipe writing the head (written_by_recipe), None for a head of the caller's
     seed = check_seed(seed)
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
     train_size = None if train_size is None else positive_int(train_size, "--train-size")

@@ -464,6 +464,10 @@ def export(
     view of each image and returns the mean of their probabilities, as
     ``heads.views`` does on cached features; inference costs one forward
     pass per view (an SVM head: its own layers, deploy.svmgraph, averaging what heads.views averages).
+    ``weights``: the backbone weights file the head's cache was extracted with,
+    where it is no longer at the path the head records (default: that path;
+    either is checked against the head's SHA-256; ImageNet and random weights
+    need none). ``verbose=True`` prints what was written.
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_not_the_head, check_out, recheck_out, write_model

@@ -520,7 +520,18 @@ def finetune(
     """Fine-tune the last ``unfreeze`` base layers under a trained Keras ``head``; save the model.
 
     The saved file is the same raw-images -> probabilities model ``export``
-    writes. ``keep_best=False`` keeps the last epoch's weights instead of the
+    writes. ``head``: a Keras head's file (``train(cache, "keras")``). ``weights``:
+    the backbone weights file, where it is no longer at the path the head
+    records (default: that path; checked against the head's SHA-256).
+    ``unfreeze``: how many of the base's last layers train (default 20;
+    BatchNormalization stays frozen); ``learning_rate``: Adam's (default 1e-5,
+    small, so the pretrained weights move little); ``epochs``: at most this many
+    (default 5); ``batch_size``: images per step (default 64); ``patience``: stop
+    after this many epochs without a better validation accuracy (default 2);
+    ``seed``: the shuffling and dropout (default 0). ``out``: the model file
+    (``.keras``; default: ``models/<head file name>_finetuned.keras`` under
+    ``$FEATCACHE_HOME``, else ``./data``). ``verbose=True`` shows the epochs and the result.
+    ``keep_best=False`` keeps the last epoch's weights instead of the
     best validation epoch's (for inspecting what training did). ``out``
     replaces an existing file only if it is a featcache model of the same job
     and head fit and, where it is fine-tuned, of the same settings asked for
@@ -724,9 +735,12 @@ def _keras_head(head: str | Path, trust_pickle: bool):
 
     est, meta = load_head(head, trust_pickle=trust_pickle)
     if not isinstance(est, DenseHead):
+        # the rule itself, not "the lesson's rule 1", a name a new user cannot read
+        how = option(repr('featcache train CACHE --head keras'), 'featcache.train(cache, head=' + repr('keras') + ')')
         raise FeatcacheError(
             f"{head} is {head_words(meta.get('head', type(est).__name__))}; fine-tuning starts from a trained Keras head "
-            f"(the lesson's rule 1): train one with {option(repr('featcache train CACHE --head keras'), 'featcache.train(cache, head=' + repr('keras') + ')')}"
+            "whose Dense layer it becomes (a head trained on the frozen base first, so a random head's large first "
+            f"updates do not wreck the pretrained weights): train one with {how}"
         )
     return est, meta
 

@@ -162,23 +162,35 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     a file featcache did not write there is refused either way.
 
     The keyword form of featcache 0.1 (``extract("fashion_mnist",
-    weights=..., images=..., engine="ray", ...)``) still works for one
-    version, with a DeprecationWarning.
+    weights=..., images=..., engine="ray", ...)``, its keywords ``**legacy``)
+    still works until featcache 0.3, with a DeprecationWarning.
+
+    ``verbose=True`` shows the progress and what was written (default: quiet).
+    Returns an ``ExtractResult`` (its ``path``, ``hit``, counts and timings).
     """
     with output_named(STORE_KEYWORDS):  # its lines name StoreSpec(out=...), extract's --out, in a Python call
         return _extract(source, model, store, engine, verbose, legacy)
+
+
+def _warn_old_form() -> None:
+    """The DeprecationWarning of 0.1's form of ``extract``, at the user's line (``errors.warn``): stacklevel=2 named
+    checks_switches' wrapper, and Python shows a DeprecationWarning only where attributed to ``__main__``."""
+    warn("extract()'s keywords (weights=, images=, engine=, ...) are deprecated: pass "
+         "extract(FashionMNIST(...) or PhotoFolder(...), ModelSpec(...), StoreSpec(...), LocalEngine() or RayEngine(...)); "
+         "the keyword form goes away in featcache 0.3", DeprecationWarning)
 
 
 def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engine: Any, verbose: bool,
              legacy: dict[str, Any]) -> ExtractResult:
     """``extract``'s work, within its wording context."""
     if legacy or isinstance(source, str):
-        # the user's line (errors.warn): stacklevel=2 named checks_switches' wrapper, and Python shows a
-        # DeprecationWarning only where attributed to __main__, so a notebook's or script's call warned unseen
-        warn("extract()'s keywords (weights=, images=, engine=, ...) are deprecated: pass "
-             "extract(FashionMNIST(...) or PhotoFolder(...), ModelSpec(...), StoreSpec(...), LocalEngine() or RayEngine(...)); "
-             "the keyword form goes away in featcache 0.3", DeprecationWarning)
+        # 0.1's keywords are warned of as given; 0.1's data-set name alone once it is one: a first positional that is
+        # none (a photo folder's path) is refused in one line, without a warning about keywords never passed
+        if legacy:
+            _warn_old_form()
         source, model, store, engine = from_legacy(source, model, store, engine, legacy)
+        if not legacy:
+            _warn_old_form()
     source, model, store, engine = _parts(source, model, store, engine)
     engine.check()  # Ray installed, the cluster reachable: before any data or model work
     # Before the folder is read and hashed: the cache's folder is all that matters, and the default name's
@@ -499,7 +511,7 @@ def _skipped_lines(others: list[tuple[str, str]], copies: list[tuple[str, str]],
     (``decode.copies_line``: they are photos, counted once, not files with something wrong)."""
     from featcache.sources.decode import copies_line, skipped_files_line
 
-    where = "listed in the cache ('featcache info')"
+    where = f"listed in the cache ({option(repr('featcache info'), 'featcache.info(cache)')})"
     return ([skipped_files_line(others, limit, where)] if others else []) + (
         [f"{copies_line(copies)}; {where}"] if copies else [])
 

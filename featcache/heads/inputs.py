@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from featcache.errors import BadInput, first_line
+from featcache.errors import BadInput, first_line, option
 
 
 def fit_data(head: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +64,8 @@ def _check_rows(head: Any, X: Any, fitted_width: int | None) -> None:
     if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
         bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
         raise BadInput(f"{where}: X holds NaN or infinite values in {len(bad)} of {len(arr)} rows (the first: "
-                             f"row {bad[0]}); pass finite features (a cache's are checked: 'featcache verify' it)")
+                             f"row {bad[0]}); pass finite features (a cache's are checked: "
+                             f"{option(repr('featcache verify') + ' it', 'featcache.verify(cache)')})")
 
 
 def _refused(head: Any, exc: ValueError) -> BadInput:

@@ -164,10 +164,8 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     the checks ``load_head`` makes (``head_meta`` builds it), so no file is
     written that featcache would then refuse to load; an existing file at
     ``path`` is replaced only if featcache wrote it as a head, or with ``force``
-    (``check_head_out``, as train's ``--out``). An adversarial tester's
-    ``save_head(h, "user.npz", {})`` replaced their own file with a head that
-    ``load_head`` refused. A symbolic link at ``path`` is written through, as train's ``--out`` is
-    (``store.atomic.written_through``): save_head replaced a link with a plain file and refused a dangling one.
+    (``check_head_out``, as train's ``out``). A symbolic link at ``path`` is written through, as train's ``out`` is:
+    its target is replaced. Returns the path written.
     """
     from featcache.store.atomic import written_through
 
@@ -1340,7 +1338,7 @@ HEAD_FILE = "the .keras or .npz head file written by 'featcache train'"
 
 @checks_switches
 def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEstimator, dict[str, Any]]:
-    """``(head, meta)`` from a file written by ``save_head``, checked for consistency.
+    """``(head, meta)`` from the head file at ``path`` (written by ``train`` or ``save_head``), checked for consistency.
 
     Nothing in the file runs: Keras heads load in safe mode, scikit-learn heads
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
@@ -1456,9 +1454,11 @@ def _model_not_head(path: Path) -> FeatcacheError:
     if meta.get("kind") != MODEL_KIND:
         return FeatcacheError(f"{said}, and its record {_kind_words(meta)}, not {MODEL_KIND!r}: edited by hand or "
                               "damaged; pass the head it was made from, or export the model again")
-    return FeatcacheError(one_line(f"{said}; classify images with 'featcache predict' (score it on photos in class "
-                                   "folders: 'featcache evaluate MODEL FOLDER'), or pass the head it was made from"
-                                   f"{_made_from(meta.get('head_path'))}"))
+    # the command to run in a command's line, the call in a Python call's (docs/api.md)
+    use = option("classify images with 'featcache predict' (score it on photos in class folders: 'featcache evaluate "
+                 "MODEL FOLDER')", "classify images with featcache.predict(model, images) (score it on photos in class "
+                 "folders: featcache.evaluate(model, folder))")
+    return FeatcacheError(one_line(f"{said}; {use}, or pass the head it was made from{_made_from(meta.get('head_path'))}"))
 
 
 def _made_from(head_path: Any) -> str:
@@ -1668,9 +1668,9 @@ def _load_pickle(path: Path, trust_pickle: bool):
     if not trust_pickle and not _looks_like_pickle(path):
         with open(path, "rb") as f:
             if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD' swapped, or 'export CACHE' (new users)
+                order = option("'featcache evaluate HEAD CACHE'", "featcache.evaluate(head, cache)")
                 raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; pass the .keras or .npz head file "
-                                     "written by 'featcache train' (evaluate takes the head first, then the cache: "
-                                     "'featcache evaluate HEAD CACHE')")
+                                     f"written by 'featcache train' (evaluate takes the head first, then the cache: {order})")
         raise _unreadable(path, "neither a .keras nor an .npz head")
     if not trust_pickle:
         retrain = option("'featcache train'", "featcache.train")

@@ -522,7 +522,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
     (``store.reader.verify``), a head's or model's content digest, a report's record and the files it lists (given
     one of those files, through its record), or a predictions CSV against its record. Raises a FeatcacheError naming
     the damage.
-    A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too (it was "ok")."""
+    A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too."""
     path = check_source(path, "path", WHAT)
     check_any_file(path)
     doc = report_record(path)
@@ -649,7 +649,7 @@ def info(path: str | Path) -> dict[str, Any]:
     record or file, or a predictions CSV or its record, is (``about``: ``report_record_info``, ``report_file_info``).
 
     A path whose extraction has not finished is described by its partial (``<path>.partial.h5``), named in
-    ``partial``: "is not finished" alone hid how far it got (a new-user tester)."""
+    ``partial``, with how far it got."""
     from featcache.store.layout import partial_path
     from featcache.store.reader import open_cache, read_attrs
 

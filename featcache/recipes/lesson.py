@@ -107,16 +107,17 @@ def _say_row(ctx: LessonContext, text: str) -> None:
 def _cached_head_row(ctx: LessonContext, approach: str, file_name: str, head: str, **train_kwargs) -> dict[str, Any]:
     """Train a head on the cached train split, save it under out/heads, evaluate it (confusion PNG)."""
     from featcache.analysis.evaluate import evaluate
-    from featcache.analysis.train import train
+    from featcache.analysis.train import train, written_by_recipe
 
     _say(ctx, f"\n== {approach}")
     path = ctx.out / "heads" / file_name
     if head == "keras":
         _warm_up_keras(ctx.cache)
-    # _written_by: a rerun on another data set replaces the lesson's own heads as the rest of its folder (the job check
-    # refused it minutes in, offering a --force lesson lacks); check_outputs refused any other head there up front
-    res = train(ctx.cache, head, seed=ctx.seed, out=path, verbose=ctx.verbose, force=_older_lessons_head(path, ctx.out),
-                _written_by=LESSON, **train_kwargs)
+    # written by the lesson: a rerun on another data set replaces the lesson's own heads as the rest of its folder (the
+    # job check refused it minutes in, offering a --force lesson lacks); check_outputs refused any other head there up front
+    with written_by_recipe(LESSON):
+        res = train(ctx.cache, head, seed=ctx.seed, out=path, verbose=ctx.verbose,
+                    force=_older_lessons_head(path, ctx.out), **train_kwargs)
     ev = evaluate(path, ctx.cache, out=ctx.out / "eval" / path.stem)
     return {
         "approach": approach, "training_images": res.train_images, "test_accuracy": res.accuracy,
@@ -669,8 +670,19 @@ def lesson(
 ) -> LessonResult:
     """Extract (or reuse) the lesson's cache, build every row of ``rows`` (default ``ROWS``), write the table.
 
+    ``weights``: MobileNetV2's, ``"imagenet"`` (the default: Keras's download or
+    its local copy), a local weights file, or ``"random"`` (untrained, marked in
+    the results). ``data_dir``: the folder with the four Fashion-MNIST IDX .gz
+    files (default: as ``FashionMNIST``'s). ``train_limit``: the first N training
+    images for transfer learning (default 4000); ``test_limit``: the first N test
+    images, for every row (default 3000); ``scratch_train``: the first N training
+    images of the from-scratch CNN (default 15000), trained ``scratch_epochs``
+    epochs (default 10). ``seed``: every head's and subset's seed (default 0).
+    ``rows``: the table's rows, each a function of the lesson's context
+    (default: every row of ``ROWS``).
+
     Writes ``lesson.csv``, ``lesson.json``, ``lesson.md`` and ``lesson.png`` to ``out``
-    (default ``data/runs/lesson``), the trained heads to ``out/heads`` and
+    (default ``runs/lesson`` under ``$FEATCACHE_HOME``, else ``./data``), the trained heads to ``out/heads`` and
     their confusion matrices to ``out/eval``. Prints progress and the table
     only when ``verbose``. ``views=False`` leaves out ``views_row`` (of the
     default rows): its extraction of 4 views and its fits on up to 16,000

@@ -603,7 +603,8 @@ class Cache:
         """
         if not os.path.exists(self.path):
             raise FeatcacheError(f"cache not found: {self.path} was removed since it was opened; "
-                                 "open the cache again (run 'featcache extract' first if it is gone)")
+                                 f"open the cache again ({option('run ' + repr('featcache extract'), 'featcache.extract(...)')} "
+                                 "first if it is gone)")
         f = _open(self.path)
         try:
             self._same_file(f)
@@ -656,7 +657,8 @@ class Cache:
     def _rewritten(self, name: str) -> FeatcacheError:
         """The line for a feature layer whose digest no longer matches the sealed one, remembered: every later read
         of it, a slice too, is refused the same way (``_read_checked``)."""
-        self._damaged[name] = f"{_rewritten_line(name)}; 'featcache verify' checks the whole file"
+        verify = option(repr('featcache verify'), 'featcache.verify(cache)')  # the command, or in a Python call the call
+        self._damaged[name] = f"{_rewritten_line(name)}; {verify} checks the whole file"
         return damaged(self.path, self._damaged[name])
 
     def _read(self, name: str, how):
@@ -882,7 +884,8 @@ def _read_problem(exc: BaseException, name: str) -> str:
 
 
 def open_cache(path: str | Path) -> Cache:
-    """Open a complete cache for reading; clear errors for anything else (damaged: one line saying re-extract)."""
+    """Open the complete cache at ``path`` (a str, bytes or os.PathLike; a leading ``~`` is your home) for reading;
+    anything else is a one-line FeatcacheError (a damaged cache: one line saying re-extract)."""
     return Cache(path)
 
 

@@ -118,7 +118,8 @@ def read_rows(path: str | Path, key: str | None = None, checksummed: bool = Fals
                 rows.append(row)
             return rows
     except FileNotFoundError:
-        raise FeatcacheError(f"curve file not found: {path}; run 'featcache curve' first or check the path") from None
+        run = option(repr('featcache curve'), 'featcache.curve(...)')
+        raise FeatcacheError(f"curve file not found: {path}; run {run} first or check the path") from None
     except IsADirectoryError:
         raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
     except _Mismatch as exc:
