@@ -29,7 +29,7 @@ from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.validate import check_out_dir, check_path, checks_switches
 
-if TYPE_CHECKING:  # a hint only: deploy.model imports TensorFlow's side lazily, and this module stays light
+if TYPE_CHECKING:  # a hint only: evaluate_model imports deploy.model when called, as its other names
     from featcache.deploy.model import LoadedModel
 
 # What the report calls the images a model scored: a folder's, not a cache's split
