@@ -199,7 +199,7 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
 def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them(svm_views_cache, capsys):
     """Regression (a tester, helper-274): a one-view SVM model of 10 classes printed shares near 0.2 whether its class
     was right or far off, and predict's note said "vote shares, or shares of the averaged decision values with views"
-    of every SVM model, its views known. The note (and --json's values_words, the API's value_words) now says the
+    of every SVM model, its views known. The note (and --json's values_words, the API's values_words) now says the
     one that applies and what it tells: with one view, share x 45 is the contests a class won of its 9, 2/10 the
     most (all won), not a confidence; with views, a ranking of averaged decision values. Checked on the model's own
     numbers. Fails on the code before: the note names both kinds and no 2/k."""
@@ -252,7 +252,7 @@ def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, tmp_
         assert own in output and other not in output, output
         assert output.startswith("per image, one number a class, in class_names order: ")
         preds = featcache.predict(out, [tmp / "test.npy"], runtime="tensorflow")
-        assert output.endswith(preds.value_words)  # predict's note, word for word
+        assert output.endswith(preds.values_words)  # predict's note, word for word
 
 def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_loaded(svm_views_cache, tmp_path):
     """SVMScores cast its float32 support vectors to float64 on every predict batch (10,000 x 576: 46 MB written per

@@ -1015,7 +1015,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
     # when the CSV was checked before the work (predict's), else now
     target = csv_target(path) if target is None else target
     k = max((len(p.top) for p in preds), default=0)
-    value = getattr(preds, "value", PROBABILITY)
+    value = getattr(preds, "values", PROBABILITY)
     buf = io.StringIO()
     plain = csv.writer(buf, lineterminator="\n")
     # With "\n" lines, the csv module quotes a field holding "\n" but not one holding "\r", which readers then take
