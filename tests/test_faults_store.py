@@ -12,7 +12,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from helpers import assert_same_features, flip, make_fashion_dir, run_main, tiny_fashion_cache
+from helpers import assert_same_features, flip, make_class_tree, make_fashion_dir, run_main, tiny_fashion_cache
 
 import featcache
 from featcache.store import CacheWriter, partial_path
@@ -277,6 +277,19 @@ def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path):
     proc = run_cli("train", str(out), "--head", "logreg", "--out", str(head), code=file_size_limit(4096))  # a head: ~50 KB
     assert_one_line(proc, f"file size limit reached writing {head} on ")
     assert not head.parent.exists() or not any(head.parent.iterdir())  # no head, no temporary left
+
+
+def test_a_file_size_limit_while_laying_out_the_partial_leaves_no_temporary(tmp_path):
+    """The partial is laid out under a hidden temporary name: at 8 KB (ulimit -f 8) the layout failed, HDF5's close
+    failed again the same way, and the unlink after it never ran, leaving ``.c.h5.partial.h5.<tag>.h5`` (0600, 8 KB)
+    beside --out (an adversarial tester; a nearly full disk did the same)."""
+    photos = make_class_tree(tmp_path / "photos", {"cat": 6, "dog": 6})
+    out = tmp_path / "out" / "c.h5"
+    out.parent.mkdir()
+    proc = run_cli("extract", "--images", str(photos), "--test-fraction", "0.3", "--weights", "random", "--image-size",
+                   "32", "--out", str(out), code=file_size_limit(8192))
+    assert_one_line(proc, f"file size limit reached writing {partial_path(out)} on ")
+    assert sorted(p.name for p in out.parent.iterdir()) == [], list(out.parent.iterdir())
 
 
 def test_extracts_full_disk_and_lock_lines_name_its_storespec_in_a_python_call(tmp_path):
