@@ -4,10 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import write_idx
+from helpers import cli_one_line_error, write_idx
 
 from featcache.errors import FeatcacheError
 from featcache.sources import fashion_mnist
+from featcache.sources.base import array_digest
 
 
 def test_loads_first_n_with_class_names(fashion_dir):
@@ -63,6 +64,18 @@ def test_bad_data_dir(fashion_dir, breakage, message):
         fashion_mnist.load(d)
 
 
+def test_an_idx_file_of_no_images_is_one_line(fashion_dir, tmp_path, capsys):
+    """An IDX file whose header declares 0 images ended in a TypeError traceback (the split's digest: a memoryview
+    cast refuses an array with a 0 in its shape; an adversarial tester). It is not Fashion-MNIST: one line, exit 2."""
+    write_idx(fashion_dir / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8), 0x803)
+    write_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz", np.zeros(0, np.uint8), 0x801)
+    out = tmp_path / "o.h5"
+    cli_one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                                "--out", str(out)], f"{fashion_dir / 't10k-images-idx3-ubyte.gz'} declares 0 images; ")
+    assert not out.exists()
+    assert array_digest(np.zeros((0, 28, 28), np.uint8)) != array_digest(np.zeros((0, 28, 27), np.uint8))
+
+
 def test_limit_beyond_data(fashion_dir):
     with pytest.raises(FeatcacheError, match="^train_limit=49 is beyond the 48"):
         fashion_mnist.load(fashion_dir, train_limit=49)
@@ -93,6 +106,7 @@ from pathlib import Path
 import featcache._lazy
 from featcache.errors import FeatcacheError
 from featcache.sources import fashion_mnist
+from featcache.sources.base import array_digest
 
 def offline():
     raise OSError("no network here")
@@ -141,6 +155,7 @@ _LOCATE_GIVEN = """
 import sys
 import featcache
 from featcache.sources import fashion_mnist
+from featcache.sources.base import array_digest
 
 for call in (lambda d: fashion_mnist.locate(data_dir=d), lambda d: featcache.FashionMNIST(data_dir=d)):
     for d in sys.argv[1:]:

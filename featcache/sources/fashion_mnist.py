@@ -216,10 +216,14 @@ def load(data_dir: str | Path | None = None, train_limit: int | None = None, tes
 def _read_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of every image of ``split``'s IDX files, checked to be Fashion-MNIST's and to belong together."""
     img_stem, lab_stem = FILES[split]
-    images = read_idx(_find(directory, img_stem), 0x00000803)
+    image_path = _find(directory, img_stem)
+    images = read_idx(image_path, 0x00000803)
     labels = read_idx(_find(directory, lab_stem), 0x00000801)
     if images.shape[1:] != (28, 28):
         raise FeatcacheError(f"{img_stem} holds {images.shape[1:]} images, expected 28x28; it is not Fashion-MNIST")
+    if not len(images):  # a split of no rows: the cache's layout (and its digest) had ended in a traceback
+        raise FeatcacheError(f"{image_path} declares 0 images; it is not Fashion-MNIST's {split} split: re-install the "
+                             f"data set or fix {option('--data-dir', 'data_dir')}")
     if len(images) != len(labels):
         raise FeatcacheError(
             f"{split} split has {len(images)} images but {len(labels)} labels; the IDX files do not belong together"
