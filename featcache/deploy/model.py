@@ -418,6 +418,35 @@ def check_outputs(path: str | Path, width: int, meta: dict[str, Any]) -> None:
                         "class probabilities")
 
 
+def network_width(path: str | Path) -> int | None:
+    """The class count the network of the model file at ``path`` gives, read from Keras's description of its graph
+    (the zip's ``config.json``) without loading TensorFlow: the output layer's ``n_classes`` (``SVMShares``), else
+    the width of the tensor into it (``Softmax``, ``ViewMean``: each keeps its input's last axis). None where the
+    description does not say (it is Keras's to read, which the loaders do)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            graph = json.loads(zf.read("config.json"))["config"]
+        out = graph["output_layers"]
+        name = out[0][0] if isinstance(out[0], list) else out[0]  # one output: ["probabilities", 0, 0]
+        layer = next(x for x in graph["layers"] if x["name"] == name)
+        if "n_classes" in layer["config"]:
+            width = layer["config"]["n_classes"]
+        else:
+            width = layer["inbound_nodes"][0]["args"][0]["config"]["shape"][-1]
+    except Exception:  # any other description (or none): not this check's to judge
+        return None
+    return width if type(width) is int else None
+
+
+def check_network_width(path: str | Path, meta: dict[str, Any]) -> None:
+    """``check_outputs`` before the network is loaded, from its description (``network_width``): verify and info
+    called "intact" a model whose featcache.json names 4 classes while its network gives 3, its digest remade, which
+    predict and load_model refuse (an adversarial tester)."""
+    width = network_width(path)
+    if width is not None:
+        check_outputs(path, width, meta)
+
+
 def is_model_file(path: Path) -> bool:
     """Written as a featcache model (``check_out`` replaces it), even if its ``featcache.json`` was edited since."""
     try:

@@ -567,12 +567,14 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
             from featcache.heads.io import check_content, read_head_meta
 
             return bool(check_content(path)), read_head_meta(path) or {}
-        from featcache.deploy.model import check_content as check_model, check_meta, read_meta
+        from featcache.deploy.model import check_content as check_model, check_meta, check_network_width, read_meta
 
         checked, meta = check_model(path)  # the metadata as its digest checked it: not hashed again by read_meta
         if meta is None:
-            return bool(checked), read_meta(path)
-        check_meta(path, meta)  # its fields, as read_meta checks them (a kind removed was shown as a model's; a tester)
+            meta = read_meta(path)
+        else:
+            check_meta(path, meta)  # its fields, as read_meta checks them (a kind removed was shown as a model's)
+        check_network_width(path, meta)  # its class names against its network's outputs, as the loaders check them
         return bool(checked), meta
 
 
