@@ -9,9 +9,9 @@ import re
 
 import numpy as np
 import pytest
-from helpers import (SHARED, class_image, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out, meta_only_model,
-                     model_conversion, refused_while_converting, reseal_model, run_main, stopped_lock_holder,
-                     stub_model_runs, tmpfs, write_image)
+from helpers import (SHARED, class_image, cli_imports, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out,
+                     meta_only_model, model_conversion, refused_while_converting, reseal_model, run_main,
+                     stopped_lock_holder, stub_model_runs, tmpfs, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
 import featcache
@@ -495,6 +495,24 @@ def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch
         predict(good, [photo], runtime="onnxruntime")
 
 
+def test_verify_and_info_refuse_a_model_whose_class_names_are_not_its_networks_without_tensorflow(tmp_path, capsys):
+    """verify said "ok ... intact" and info described a model whose featcache.json names 4 classes while its network
+    gives 3 (its digest remade), which predict and load_model refuse (an adversarial tester). Read from the network's
+    description (config.json), no TensorFlow loaded: verify of an intact model stays that light."""
+    for n_out, names in ((3, ["a", "b", "c", "d"]), (3, ["a", "b"])):
+        path = _softmax_model(tmp_path / f"m{len(names)}.keras", n_out, names)
+        for command in ("verify", "info"):
+            proc, imported = cli_imports(tmp_path, command, str(path))
+            assert proc.returncode == 2 and imported == [], (proc.stderr, imported)
+            assert proc.stderr.strip() == (f"featcache {command}: error: {path} is a featcache model whose featcache.json "
+                                           f"names {len(names)} classes but whose network gives {n_out} class "
+                                           "probabilities; re-export the model with 'featcache export' (or 'featcache "
+                                           "finetune')"), proc.stderr
+    good = _softmax_model(tmp_path / "good.keras", 3, ["a", "b", "c"])
+    proc, imported = cli_imports(tmp_path, "verify", str(good))
+    assert proc.returncode == 0 and "is intact (model" in proc.stdout and imported == [], (proc.stdout, proc.stderr)
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny model file as save_model writes it (3 classes), made once: each test changes a copy."""
@@ -687,6 +705,59 @@ def test_a_model_with_a_compressed_entry_is_refused_before_it_is_read(tiny_model
     for read in (read_meta, load_model):
         with pytest.raises(featcache.FeatcacheError, match=re.escape(says)):
             read(bad)
+
+
+def _with_entries(src, dst, change) -> Path:
+    """A copy of the zip ``src`` whose entries are ``change(entries)``'s, a list of (ZipInfo, bytes), each stored."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin:
+        entries = [(item, zin.read(item)) for item in zin.infolist()]
+    with zipfile.ZipFile(dst, "w") as zout:
+        for item, data in change(entries):
+            zout.writestr(item, data, compress_type=zipfile.ZIP_STORED)
+    return dst
+
+
+def test_a_model_with_a_record_outside_its_digest_is_refused(tiny_model, tmp_path, capsys):
+    """Regression (an adversarial tester): the digest skips every entry named featcache.json and hashes the record
+    as parsed, so a second featcache.json put before the real one, or 64 MB of spaces after the JSON (stored), left
+    verify saying "intact". A zip with two entries of a name (featcache never writes one) and a record past any that
+    featcache writes are refused, before the record is read. Fails on the code before: both verify ok."""
+    import zipfile
+
+    from featcache.heads.io import MAX_META_BYTES
+
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    first = _with_entries(tiny_model, tmp_path / "first.keras",
+                          lambda entries: [(zipfile.ZipInfo("featcache.json"), b'{"kind": "evil"}'), *entries])
+    padded = _with_entries(tiny_model, tmp_path / "padded.keras", lambda entries: [
+        (item, data + b" " * (MAX_META_BYTES + 1) if item.filename == "featcache.json" else data) for item, data in entries])
+    assert zipfile.ZipFile(tiny_model).getinfo("featcache.json").file_size < MAX_META_BYTES // 1000  # no real one near
+    for bad, says in ((first, "its zip holds 2 entries named featcache.json, which featcache never writes"),
+                      (padded, f"its entry featcache.json holds {MAX_META_BYTES + 1 + zipfile.ZipFile(tiny_model).getinfo('featcache.json').file_size:,} bytes, more than")):
+        for argv in (["verify", str(bad)], ["info", str(bad)], ["predict", str(bad), str(photo), "--runtime", "tensorflow"]):
+            err = _one_line_error(capsys, argv, says)
+            assert f"{bad} is damaged" in err, err
+
+
+def test_out_of_memory_reading_a_record_is_no_foreign_file(tiny_model, capsys, monkeypatch):
+    """Under ulimit -v a MemoryError reading a model's featcache.json was said "a zip file ... that featcache did not
+    write" (heads.io._read_doc took any error for a record that does not read; an adversarial tester). It is the
+    machine's trouble: the CLI's out-of-memory line, the file not blamed."""
+    from featcache.heads import io as head_io
+
+    real = head_io.read_entry
+
+    def no_memory(zf, name):
+        if name == "featcache.json":
+            raise MemoryError("Unable to allocate the record")
+        return real(zf, name)
+
+    monkeypatch.setattr(head_io, "read_entry", no_memory)
+    for command in ("verify", "info"):
+        err = _one_line_error(capsys, [command, str(tiny_model)], "out of memory (Unable to allocate the record); free some")
+        assert "did not write" not in err and "damaged" not in err, err
 
 
 @pytest.mark.parametrize("edit, why", [

@@ -853,6 +853,26 @@ def test_a_head_with_a_compressed_entry_is_refused_before_it_is_read(npz_head, c
     _one_line(capsys, ["verify", str(renamed)], "its entry a999.npy is compressed, which featcache never writes")
 
 
+def test_a_head_with_a_second_record_before_its_own_is_refused(npz_head, cache, capsys):
+    """Regression (an adversarial tester): the digest skips every entry named featcache.npy and zipfile reads the last
+    of a name, so a bogus featcache.npy put before the real one left verify saying "intact". featcache never writes
+    two entries of one name: such a zip is refused before its record is read. Fails on the code before: verify ok."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(npz_head) as zin:
+        entries = [(item, zin.read(item)) for item in zin.infolist()]
+    assert len({item.filename for item, _ in entries}) == len(entries)  # as train wrote it: one entry of each name
+    bogus = io.BytesIO()
+    np.save(bogus, np.frombuffer(json.dumps({"meta": {"kind": "bogus"}}).encode(), np.uint8))
+    with zipfile.ZipFile(npz_head, "w") as zout:
+        zout.writestr("featcache.npy", bogus.getvalue())
+        for item, data in entries:
+            zout.writestr(item, data)
+    for argv in (["evaluate", str(npz_head), str(cache)], ["verify", str(npz_head)], ["info", str(npz_head)]):
+        _one_line(capsys, argv, "its zip holds 2 entries named featcache.npy, which featcache never writes")
+
+
 def test_an_npz_head_holding_a_pickled_object_array_says_so_and_runs_nothing(npz_head, cache, tmp_path, capsys,
                                                                                monkeypatch):
     """Regression (an adversarial tester, helper-272): an .npz head whose first array was replaced by a pickled object

@@ -629,19 +629,44 @@ def add_digests_entry(path: Path, digests: Any) -> None:
 
 
 class CompressedEntry(zipfile.BadZipFile):
-    """An entry of a featcache zip stored compressed (``read_entry``): featcache and Keras store every entry as is."""
+    """An entry of a featcache zip stored compressed (``read_entry``): featcache and Keras store every entry as is;
+    or a record past ``MAX_META_BYTES``. Refused unread."""
 
 
-def compressed_entry(zf: zipfile.ZipFile) -> str | None:
-    """The why of the first entry of a head's or model's zip ``zf`` stored compressed, which featcache never writes
-    (its zips, np.savez's and Keras's, store every entry as is), so what it reads is at most the file's size; None
-    where every entry is stored."""
-    packed = next((i.filename for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED), None)
-    return None if packed is None else _compressed_words(packed)
+# The most bytes a head's or model's metadata entry (featcache.json, featcache.npy) may hold. The largest measured
+# was 6 KB (a head of 400 classes, 2026-12-06); a photo folder's record lists its skipped files (~150 bytes each),
+# so 64 MiB holds some 400,000 of them: 10,000 x the largest seen. The record is hashed as parsed (the digest lives
+# inside it), so bytes past the JSON (200 MB of spaces) left the digest matching and verify saying "intact" while
+# a load took 463 MB of memory (an adversarial tester); a record past this is refused unread.
+MAX_META_BYTES = 64 << 20
+_META_ENTRIES = (META_ENTRY, f"{NPZ_ENTRY}.npy")  # a .keras head's or model's record, an .npz head's
+
+
+def odd_entry(zf: zipfile.ZipFile) -> str | None:
+    """The why of the first entry of a head's or model's zip ``zf`` that featcache never writes, checked before any
+    entry is read, None where there is none: one stored compressed (its zips, np.savez's and Keras's, store every
+    entry as is, so what it reads is at most the file's size), a name held by two entries (the digest skips the
+    metadata entry by name and zipfile reads the last of a name: one put before the real record went unhashed and
+    verify said "intact"; an adversarial tester), or a metadata entry past ``MAX_META_BYTES``."""
+    infos = zf.infolist()
+    packed = next((i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED), None)
+    if packed is not None:
+        return _compressed_words(packed)
+    names = [i.filename for i in infos]
+    twice = next((n for n in names if names.count(n) > 1), None) if len(set(names)) != len(names) else None
+    if twice is not None:
+        return f"its zip holds {names.count(twice)} entries named {twice}, which featcache never writes"
+    big = next((i for i in infos if i.filename in _META_ENTRIES and i.file_size > MAX_META_BYTES), None)
+    return None if big is None else _oversize_words(big)
+
+
+def _oversize_words(info: zipfile.ZipInfo) -> str:
+    """The one wording of a metadata entry past ``MAX_META_BYTES`` (``odd_entry``'s and ``read_entry``'s)."""
+    return f"its entry {info.filename} holds {info.file_size:,} bytes, more than the {MAX_META_BYTES:,} of any record featcache writes"
 
 
 def _compressed_words(name: str) -> str:
-    """The one wording of a compressed entry ``name`` (``compressed_entry``'s and ``read_entry``'s)."""
+    """The one wording of a compressed entry ``name`` (``odd_entry``'s and ``read_entry``'s)."""
     return f"its entry {name} is compressed, which featcache never writes"
 
 
@@ -653,6 +678,8 @@ def read_entry(zf: zipfile.ZipFile, name: str) -> bytes:
     info = zf.getinfo(name)
     if info.compress_type != zipfile.ZIP_STORED:
         raise CompressedEntry(_compressed_words(name))
+    if name in _META_ENTRIES and info.file_size > MAX_META_BYTES:  # 200 MB of spaces after the JSON: 463 MB, 7 s
+        raise CompressedEntry(_oversize_words(info))
     return zf.read(info)
 
 
@@ -766,6 +793,8 @@ def _read_doc(zf: zipfile.ZipFile, npz: bool) -> Any:
         if npz:
             return json.loads(np.load(io.BytesIO(read_entry(zf, _entry(npz))), allow_pickle=False).tobytes())
         return json.loads(read_entry(zf, META_ENTRY))
+    except MemoryError:  # the machine's trouble, not the file's: never "a zip file featcache did not write"
+        raise
     except Exception:  # not there, not JSON: the loader that follows says what is wrong
         return None
 
@@ -818,7 +847,7 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError],
     """
     try:
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
-            if (packed := compressed_entry(zf)) is not None:  # before any entry is read or hashed whole
+            if (packed := odd_entry(zf)) is not None:  # before any entry is read or hashed whole
                 raise altered(path, packed)
             npz = _is_npz(zf)
             doc = _read_doc(zf, npz)
@@ -838,7 +867,7 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError],
                                         "but it carries none")
                 return False, meta
             actual = content_digest(zf, doc, npz)
-    except FeatcacheError:
+    except (FeatcacheError, MemoryError):  # a MemoryError is the machine's trouble, not the file's
         raise
     except Exception as exc:  # a bad CRC-32 or a truncated entry while hashing: "Bad CRC-32 for file 'a0.npy'"
         why = first_line(exc) if isinstance(exc, zipfile.BadZipFile) else type(exc).__name__
@@ -1082,6 +1111,8 @@ def _record_in(zf: zipfile.ZipFile) -> Any:
     try:
         npz = _is_npz(zf)
         doc = _read_doc(zf, npz)
+    except MemoryError:  # the machine's trouble, not the file's (``_read_doc``)
+        raise
     except Exception:  # noqa: BLE001 (a damaged zip: the loaders say what is wrong)
         return None
     return (doc.get("meta") if isinstance(doc, dict) else None) if npz else doc
@@ -1226,7 +1257,7 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
     try:
         with zipfile.ZipFile(p) as zf:
             ours = any(n in zf.namelist() for n in _OURS_FIRST) or _ours_renamed(zf, p)
-            packed = compressed_entry(zf)
+            packed = odd_entry(zf)
             if packed is not None and not ours:  # another program's zip, intact: not featcache's, not damaged
                 return None  # (its entries are not inflated to check them; a review: a deflated zip was "damaged")
             bad = packed or _bad_entry(zf)  # another program's zip too: one that fails its checks is damaged, whoever wrote it
@@ -1620,7 +1651,7 @@ def _check_stored(path: Path, data: bytes | None = None) -> None:
     took 3.1 GB of memory to load, and one of 30 GB would have been killed without a word (an adversarial tester)."""
     try:
         with zipfile.ZipFile(_zip_source(path, data)) as zf:
-            packed = compressed_entry(zf)
+            packed = odd_entry(zf)
     except Exception as exc:
         raise _unreadable(path, type(exc).__name__) from None
     if packed:
