@@ -261,7 +261,8 @@ def test_keras_fits_draw_featcaches_bar_per_epoch_on_stderr(capsys):
 
 def test_json_output_has_no_lone_surrogates(capsys):
     """A non-UTF-8 file name (surrogateescape) went into --json as '\\udcff', which strict JSON readers refuse (a
-    tester): it is written as U+FFFD; the rest is unchanged."""
+    tester): each such byte is written as \\xHH, as the lines write it (it was U+FFFD, which made caf\\xe9 and
+    caf\\xe8 one name; an adversarial tester); the rest is unchanged."""
     import json
 
     from featcache.cli.common import print_json
@@ -269,7 +270,9 @@ def test_json_output_has_no_lone_surrogates(capsys):
     print_json({"skipped": [["caf\udce9.jpg", "why"]], "n\udcff": 1, "ok": "é", "x": 1.5, "odd": "\ud800"})
     text = capsys.readouterr().out
     assert "\\udc" not in text and "\\ud800" not in text
-    assert json.loads(text) == {"skipped": [["caf\ufffd.jpg", "why"]], "n\ufffd": 1, "ok": "é", "x": 1.5, "odd": "?"}
+    assert json.loads(text) == {"skipped": [["caf\\xe9.jpg", "why"]], "n\\xff": 1, "ok": "é", "x": 1.5, "odd": "?"}
+    print_json({"inputs": ["caf\udce9/0.png", "caf\udce8/0.png"]})  # predict --json's rows of two such folders
+    assert len(set(json.loads(capsys.readouterr().out)["inputs"])) == 2
 
 
 def test_featcache_progress_off_draws_no_bar(monkeypatch, capsys):

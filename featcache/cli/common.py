@@ -9,6 +9,7 @@ import sys
 from typing import Any, Callable
 
 from featcache import validate
+from featcache.errors import printable
 from featcache.validate import arg_type
 
 # What the running command has written whole, for the line an interrupt ends it with (cli._main): each file said by
@@ -61,7 +62,9 @@ def stdout_closed() -> bool:
 
 def print_json(obj: Any) -> None:
     """``obj`` as JSON on stdout. A non-UTF-8 file name (held as lone surrogates, Python's surrogateescape) is
-    written with U+FFFD in its place: '\\udcff' is not a character, and strict JSON readers refuse it (a tester)."""
+    written with each such byte as ``\\xHH``, as every line names it (``errors.printable``): '\\udcff' is not a
+    character, and strict JSON readers refuse it (a tester); U+FFFD in its place, as it was, made ``caf\\xe9`` and
+    ``caf\\xe8`` one name, so predict's rows of two such folders could not be told apart (an adversarial tester)."""
     json.dump(_printable(obj), sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
 
@@ -70,10 +73,8 @@ def _printable(obj: Any) -> Any:
     if isinstance(obj, str):
         if not _has_surrogate(obj):
             return obj
-        try:
-            return obj.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:  # a surrogate that is no escaped byte
-            return obj.encode("utf-8", "replace").decode("utf-8")
+        # a surrogate that is no escaped byte (U+D800-U+DC7F, U+DD00-U+DFFF) names nothing: "?"
+        return printable("".join("?" if _has_surrogate(ch) and not "\udc80" <= ch <= "\udcff" else ch for ch in obj))
     if isinstance(obj, dict):
         return {_printable(k): _printable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
