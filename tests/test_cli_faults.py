@@ -2332,6 +2332,24 @@ sys.exit(cli.main())
 """
 
 
+
+def test_predict_says_a_loop_of_links_is_a_loop(tmp_path, fake_model, capsys):
+    """Two links leading to each other (ELOOP) were "broken link(s) (...; their targets are gone)" among what predict
+    left out, and one named was "image file not found" (an adversarial tester): a loop is said to be one."""
+    folder = tmp_path / "pl"
+    write_image(folder / "x.png", class_image(0, 0, 16))
+    (folder / "l1").symlink_to("l2")
+    (folder / "l2").symlink_to("l1")
+    assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert (f"2 symbolic link loop(s) ({folder / 'l1'}, {folder / 'l2'}; each leads back to itself, to no file)" in err
+            and "broken" not in err), err
+    assert [str(folder / "l1"), "symbolic link loop: it leads back to itself, to no file"] in json.loads(out)["left_out"]
+    err = one_line_error(capsys, ["predict", str(fake_model), str(folder / "l1")],
+                         f"{folder / 'l1'} is a symbolic link loop: it leads back to itself, to no file; pass image files")
+    assert "not found" not in err, err
+
+
 def test_an_error_exit_runs_pythons_exit_in_full(tmp_path):
     """Regression (a review): the CLI, as the program, armed a timer after every non-zero status that ended the
     process (os._exit) EXIT_SECONDS after the command, for a thread stuck in a read after Ctrl-C or SIGTERM; after an

@@ -370,6 +370,8 @@ def test_symlinks_nested_folders_and_loops(tmp_path):
     outside = write_image(tmp_path / "elsewhere" / "pic.png", class_image(1, 9))
     (root / "b" / "linked.png").symlink_to(outside)
     (root / "b" / "broken.png").symlink_to(tmp_path / "gone.png")
+    (root / "b" / "loop1.png").symlink_to("loop2.png")  # a loop of links (ELOOP) was a "broken symbolic link" (a tester)
+    (root / "b" / "loop2.png").symlink_to("loop1.png")
     write_image(root / "a" / "2019" / "summer" / "deep.png", class_image(0, 9))
     (root / "a" / "2019" / "loop").symlink_to(root / "a", target_is_directory=True)
     # offset: class_image(0, i) is a/a_00i.png's, and a copy in another class is refused
@@ -379,7 +381,8 @@ def test_symlinks_nested_folders_and_loops(tmp_path):
                      np.concatenate([src.splits["train"].labels, src.splits["test"].labels]).tolist()))
     assert src.class_names == ["a", "b", "c"]
     assert paths["a/2019/summer/deep.png"] == 0 and paths["b/linked.png"] == 1 and paths["c/c_050.png"] == 2
-    assert dict(src.skipped) == {"b/broken.png": "broken symbolic link"}
+    loop = "symbolic link loop: it leads back to itself, to no file"
+    assert dict(src.skipped) == {"b/broken.png": "broken symbolic link", "b/loop1.png": loop, "b/loop2.png": loop}
     assert not any("loop" in p for p in paths)  # the link back to a/ is not walked again
 
 

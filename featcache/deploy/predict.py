@@ -19,7 +19,7 @@ from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
 from featcache.progress import bars_wanted, counted, status, written
-from featcache.sources.decode import NOT_AN_IMAGE, pairs_json
+from featcache.sources.decode import LINK_LOOP_WHY, NOT_AN_IMAGE, dead_link, pairs_json
 from featcache.validate import check_file_name, check_path, check_lock_timeout, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
@@ -352,6 +352,9 @@ def check_named(paths: Sequence[Path]) -> None:
     """Every path the user named exists (a folder's files were listed from it, so they did)."""
     for p in paths:
         if not p.exists():
+            if _dead_link_kind(p) == LINK_LOOP:  # "not found" of a link that is there sent the user looking for a file
+                raise FeatcacheError(f"{p} is a {LINK_LOOP_WHY}; pass image files (PNG, JPEG, BMP, GIF, ...), folders "
+                                     "of them or .npy arrays")
             raise FeatcacheError(f"image file not found: {p}; pass image files (PNG, JPEG, BMP, GIF, ...), "
                                  "folders of them or .npy arrays")
         if not p.is_file():
@@ -418,6 +421,7 @@ def _walks_into(e: os.DirEntry) -> bool:
 
 # Why an entry of a folder given was not read (``LeftOut.why``).
 SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER = "subfolder", "link to a folder", "unreadable", "broken link", "other"
+LINK_LOOP = "link loop"  # a symbolic link that leads back to itself (ELOOP): no broken link, its target is not gone
 # What a subfolder --recursive could not list is called among what was left out (``_entries``).
 UNREAD = " (could not be read)"
 
@@ -429,7 +433,7 @@ UNREAD = " (could not be read)"
 # --json, ``recursive=True`` in the API's): "(recursive reads it)" named the API's keyword in the CLI (a brief).
 LEFT_OUT_REASONS = {SUBFOLDER: "subfolder, not read ({recursive} reads it)", LINK: "link to a folder, not followed",
                     UNREADABLE: "subfolder that could not be read", BROKEN_LINK: "broken link, its target is gone",
-                    OTHER: NOT_AN_IMAGE}
+                    LINK_LOOP: LINK_LOOP_WHY, OTHER: NOT_AN_IMAGE}
 
 
 def left_out_reason(why: str) -> str:
@@ -447,7 +451,7 @@ class LeftOut(str):
 
     def __new__(cls, path: str | Path, why: str) -> "LeftOut":
         shown = {SUBFOLDER: f"{path}/", LINK: f"{path}/", UNREADABLE: f"{path}{UNREAD}", BROKEN_LINK: str(path),
-                 OTHER: str(path)}[why]
+                 LINK_LOOP: str(path), OTHER: str(path)}[why]
         self = super().__new__(cls, shown)
         self.why = why
         return self
@@ -481,8 +485,17 @@ class LeftOut(str):
         if str(entry).endswith(UNREAD):
             return cls(str(entry).removesuffix(UNREAD), UNREADABLE)
         if entry.is_symlink():
-            return cls(entry, LINK if entry.is_dir() else OTHER if entry.exists() else BROKEN_LINK)
+            return cls(entry, LINK if entry.is_dir() else OTHER if entry.exists() else _dead_link_kind(entry))
         return cls(entry, SUBFOLDER if entry.is_dir() else OTHER)
+
+
+def _dead_link_kind(path: Path) -> str:
+    """LINK_LOOP or BROKEN_LINK: which a path that leads to no file is (``decode.dead_link``'s rule)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return LINK_LOOP if dead_link(exc) == LINK_LOOP_WHY else BROKEN_LINK
+    return BROKEN_LINK  # there now: gone again by the time it is said, as a broken link
 
 
 def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
@@ -535,12 +548,14 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
         shown = [q.removesuffix(UNREAD) + ("/" if why == UNREADABLE else "") for q in left_out if q.why == why]
         return len(shown), ", ".join(shown[:limit]) + (", ..." if len(shown) > limit else "")
 
-    (dirs, d), (links, ln), (unread, u), (broken, b), (files, f) = map(some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER))
+    (dirs, d), (links, ln), (unread, u), (broken, b), (loops, lp), (files, f) = map(
+        some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, LINK_LOOP, OTHER))
     parts = [f"{counted(dirs, 'subfolder')} ({d}; pass them, or {option('--recursive')}, to predict their images)" if dirs else "",
              # --recursive never follows one (a loop would not end): said, as the subfolders are (an adversarial tester)
              f"{counted(links, 'link')} to folders, not followed ({ln}; pass them to predict their images)" if links else "",
              f"{counted(unread, 'subfolder')} that could not be read ({u}; check their permissions)" if unread else "",
              f"{counted(broken, 'broken link')} ({b}; their targets are gone)" if broken else "",
+             f"{counted(loops, 'symbolic link loop')} ({lp}; each leads back to itself, to no file)" if loops else "",
              f"{counted(files, 'file')} of no image type ({f})" if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 

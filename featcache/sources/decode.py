@@ -10,6 +10,7 @@ cache's fingerprint names it where it is not the reference (``images.decoder_ide
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import io
@@ -144,6 +145,16 @@ def _formats(Image) -> list[str]:
 # caches refused, "the images changed"), dropped JPEGs saved without an extension and called a .heic "of no image
 # type" (a reviewer, 2026-12-05).
 NOT_AN_IMAGE = "not an image file, left out"
+
+# Why a symbolic link leads to no file (``dead_link``): its target is gone, or it is a loop of links (ELOOP), which
+# was called broken, "their targets are gone", and "image file not found" (an adversarial tester): each says which.
+BROKEN_LINK_WHY = "broken symbolic link"
+LINK_LOOP_WHY = "symbolic link loop: it leads back to itself, to no file"
+
+
+def dead_link(exc: OSError) -> str:
+    """Why a symbolic link whose ``os.stat`` raised ``exc`` leads to no file: a loop (ELOOP) or a broken link."""
+    return LINK_LOOP_WHY if exc.errno == errno.ELOOP else BROKEN_LINK_WHY
 
 # A file of a class folder with the same bytes as another file of that class folder (a copy, a hard link, a link to
 # it): the photo is one row, its file of the shortest path (``images._row_first``), and the others are listed with this reason (the

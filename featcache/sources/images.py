@@ -49,7 +49,7 @@ import numpy as np
 from featcache.errors import (CONTROL, FeatcacheError, carried, given, link_loop, link_loop_passed, one_line, option,
                               printable, shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
-from featcache.sources.decode import (NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable, decode_image,
+from featcache.sources.decode import (NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable, dead_link, decode_image,
                                       failure_reason, is_other_file, not_utf8, open_photo_sized, utf8_name)
 from featcache.sources.threads import DaemonPool
 from featcache.progress import counted, size_text
@@ -756,8 +756,8 @@ class _Walker:
         for link in links:
             try:
                 st = os.stat(link)
-            except OSError:  # dangling, or a loop of links
-                out.append((link, "broken symbolic link"))
+            except OSError as exc:  # dangling, or a loop of links: said which
+                out.append((link, dead_link(exc)))
                 continue
             if stat.S_ISREG(st.st_mode):
                 if self._first(st, link, link=True):
