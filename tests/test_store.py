@@ -2723,6 +2723,65 @@ def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_p
         assert needed >= peak - size, (size, needed, peak)  # was: the features alone, short by the seal's 1 MB
 
 
+def test_a_full_disk_at_a_photo_caches_copy_asks_for_what_is_missing_once_the_copy_is_gone(tmp_path, monkeypatch):
+    """Regression (an adversarial tester, 2026-12-06): a photo folder's extract on a 4000 KB tmpfs failed writing the
+    regrouped copy and said "free 4 MB" where 0.8 MB more sufficed: the free space was counted with the failed copy
+    still on the disk, and the copy's seal asked for the 1 MB an in-place seal reserves. Here a disk of the partial's
+    size and half the copy's (free space is the disk less the folder's files), full as the copy is sealed: the line
+    asks for about the half that is missing. Fails on the code before: it asked for the whole copy and 1 MB."""
+    import errno
+    import math
+    import re
+    import shutil
+
+    from featcache import errors as errors_module
+    from featcache.store import writer as writer_module
+
+    n, width = 3000, 256
+    ident = identity()
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": list(ident.class_names),
+             "layers": ["out"], "default_layer": "out", "dtype": "float32"}
+    rows = np.arange(n)
+    paths = [f"class_{i % 3}/photo_{i:05d}.jpg" for i in rows]
+    tr = n * 3 // 4
+    regroup = [SplitSpec("train", rows[:tr] % 3, rows[:tr], paths[:tr], rows=rows[:tr]),
+               SplitSpec("test", rows[tr:] % 3, rows[tr:], paths[tr:], rows=rows[tr:])]
+    features = np.random.default_rng(0).random((n, width), dtype=np.float32)
+
+    def staged(folder):
+        folder.mkdir()
+        w = StagedWriter(folder / "c.h5", attrs, [SplitSpec(STAGING, rows % 3, rows, paths)], {"out": width}, "float32")
+        w.open()
+        w.write(STAGING, 0, {"out": features}, np.array([""] * n, dtype=object))
+        w.commit()
+        return w
+
+    w = staged(tmp_path / "whole")
+    w.finish(regroup=regroup)
+    w.close()
+    copy = os.path.getsize(tmp_path / "whole" / "c.h5")
+    w = staged(tmp_path / "full")
+    folder = tmp_path / "full"
+    disk = os.path.getsize(partial_path(folder / "c.h5")) + copy // 2
+    used = lambda: sum(p.stat().st_size for p in folder.iterdir() if p.is_file())  # noqa: E731
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(errors_module.shutil, "disk_usage",
+                        lambda p: real_usage(p)._replace(free=max(0, disk - used())) if Path(p) == folder else real_usage(p))
+    monkeypatch.setattr("featcache.validate.mount_point", lambda p: folder)
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer_module, "_seal", full)
+    with pytest.raises(FeatcacheError) as exc:
+        w.finish(regroup=regroup)
+    w.close()
+    asked = int(re.search(r"; free (\d+) MB or", str(exc.value))[1])
+    missing = copy - (disk - used())  # what the disk lacks for the copy, the failed copy removed
+    assert sorted(p.name for p in folder.iterdir()) == ["c.h5.partial.h5"], list(folder.iterdir())
+    assert math.ceil(missing / 2**20) <= asked <= math.ceil(missing * 1.2 / 2**20), (asked, missing, str(exc.value))
+
+
 def test_a_cache_whose_extract_is_still_building_its_network_is_said_to_be_running(tmp_path, capsys):
     """Regression (an adversarial tester, 2026-12-06): 'train c2.h5' while an extract of c2.h5 still built its network
     (its lock held, no partial yet) said "cache not found: c2.h5; run 'featcache extract' first". A reader says that
