@@ -26,6 +26,7 @@ def _import_tensorflow_quietly() -> None:
     """TensorFlow imported with its native banners off (``quiet_env`` and file descriptor 2 silenced), once."""
     quiet_env()
     if "tensorflow" not in sys.modules:
+        _check_temp_dir()
         # The banners come from native code at import, below Python's logging,
         # so only the file descriptor can be silenced; import errors still
         # raise (and print) normally once it is restored.
@@ -45,6 +46,21 @@ def _import_tensorflow_quietly() -> None:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
+
+
+def _check_temp_dir() -> None:
+    """One line where no temporary folder is usable, before TensorFlow's import asks for one (absl's test folder,
+    ``tempfile.gettempdir``): with every candidate full, read-only or under ``ulimit -f 0``, its FileNotFoundError
+    "No usable temporary directory" was a traceback (an adversarial tester)."""
+    import tempfile
+
+    try:
+        tempfile.gettempdir()
+    except FileNotFoundError as exc:
+        from featcache.errors import FeatcacheError
+
+        raise FeatcacheError(f"{exc.strerror or 'No usable temporary directory'} (each is full, read-only, or past a file size limit such as ulimit -f), "
+                             "and TensorFlow needs one; set TMPDIR to a folder you can write to, with room, and re-run") from None
 
 
 def tensorflow() -> ModuleType:

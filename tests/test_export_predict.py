@@ -707,6 +707,25 @@ def test_a_model_with_a_compressed_entry_is_refused_before_it_is_read(tiny_model
             read(bad)
 
 
+def test_no_usable_temporary_folder_is_one_line_naming_tmpdir(tiny_model, tmp_path):
+    """With no temporary folder usable (here ``ulimit -f 0``: tempfile's probe file cannot be written), importing
+    TensorFlow raised tempfile's FileNotFoundError "No usable temporary directory" as a traceback (an adversarial
+    tester). One line naming TMPDIR, exit 2. A process: the limit is its own, and TensorFlow is not imported yet."""
+    import subprocess
+    import sys
+
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))\n"
+            "from featcache.cli import main\n"
+            f"sys.exit(main(['predict', {str(tiny_model)!r}, {str(photo)!r}, '--runtime', 'tensorflow']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert last.startswith("featcache predict: error: No usable temporary directory found in "), last
+    assert last.endswith("; set TMPDIR to a folder you can write to, with room, and re-run"), last
+
+
 def _with_entries(src, dst, change) -> Path:
     """A copy of the zip ``src`` whose entries are ``change(entries)``'s, a list of (ZipInfo, bytes), each stored."""
     import zipfile
