@@ -995,8 +995,15 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
             # writable --out" (a review's full-disk pass); its one home, which also tells a file size limit
             # the probe file's path: no_space names the disk of its parent, the folder itself (a mount point too)
             raise no_space(directory / ".write-test", advice=f"choose {option(flag)} elsewhere", exc=exc) from None
-        raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {option(flag)}") from None
+        raise cannot_write_in(directory, exc.strerror, option(flag)) from None
     return directory
+
+
+def cannot_write_in(directory: str | Path, why: str, out: str) -> FeatcacheError:
+    """The one line for an output folder this process cannot write in (``why``: the system's words), ``out`` the
+    option (or field) that chooses it: checked before the work (``check_writable_dir``, ``check_out_dir``), and
+    met during it (extract's folder made read-only mid-run named featcache's hidden temporary file; a tester)."""
+    return FeatcacheError(f"cannot write in {directory} ({why}); choose a writable {out}")
 
 
 def mount_point(path: str | Path) -> Path:
@@ -1030,7 +1037,7 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         # access(2) says no on a read-only mount too: said as the other commands' writes say it (an adversarial tester)
         why = os.strerror(errno.EROFS) if _read_only_mount(parent) else "permission denied"
-        raise FeatcacheError(f"cannot write in {parent} ({why}); choose a writable {option(flag)}")
+        raise cannot_write_in(parent, why, option(flag))
     return path
 
 

@@ -292,6 +292,42 @@ def test_a_file_size_limit_while_laying_out_the_partial_leaves_no_temporary(tmp_
     assert sorted(p.name for p in out.parent.iterdir()) == [], list(out.parent.iterdir())
 
 
+@pytest.mark.parametrize("source", ["photos", "fashion"])
+def test_an_out_folder_made_read_only_mid_run_names_it_and_out(tmp_path, capsys, monkeypatch, source):
+    """--out's folder made read-only as extract published the cache (chmod 555 mid-run, an adversarial tester) was
+    "<.c.h5.<tag>.h5>: permission denied", featcache's hidden temporary file (a photo folder's regrouped copy), or
+    its partial (a Fashion-MNIST cache's rename): train, export and predict name the folder and --out. The fault is
+    what the system does in such a folder (EACCES creating or renaming there): root ignores a chmod."""
+    import errno
+    import tempfile
+
+    from featcache.store import atomic
+
+    data = (make_class_tree(tmp_path / "photos", {"cat": 6, "dog": 6}) if source == "photos"
+            else make_fashion_dir(tmp_path / "fm"))
+    out = tmp_path / "out" / "c.h5"
+    args = ["extract", *(["--images", str(data), "--test-fraction", "0.3"] if source == "photos" else
+                         ["--data-dir", str(data)]), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    real_mkstemp, real_replace = tempfile.mkstemp, os.replace
+
+    def mkstemp(dir=None, prefix=None, suffix=None, **kw):
+        if Path(dir) == out.parent and ".partial" not in prefix:  # the regrouped copy, once every row is staged
+            raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, f"{prefix}x1y2z3w4{suffix}"))
+        return real_mkstemp(dir=dir, prefix=prefix, suffix=suffix, **kw)
+
+    def replace(src, dst):
+        if Path(dst) == out:
+            raise PermissionError(errno.EACCES, "Permission denied", str(src), None, str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    proc = run_main(capsys, *args)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+        f"featcache extract: error: cannot write in {out.parent} (Permission denied); choose a writable --out"), proc.stderr
+    assert partial_path(out).exists() and not out.exists()  # the rows kept: the same command finishes them
+
+
 def test_extracts_full_disk_and_lock_lines_name_its_storespec_in_a_python_call(tmp_path):
     """extract takes no ``out=``: under a file size limit (as a full disk) its line told a Python call "choose out on
     another file system", and a folder at its lock file's name "choose another --out" (helper-198's review). Here

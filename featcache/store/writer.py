@@ -21,6 +21,7 @@ and the partial kept for a resume once there is room.
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sys
@@ -35,6 +36,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, first_line, option, out_option, warn
 from featcache.progress import note
+from featcache.validate import cannot_write_in
 from featcache.store.atomic import (
     exception_chain,
     new_temporary,
@@ -457,7 +459,8 @@ class CacheWriter:
         self._check_out_unchanged()  # before the seal: refused, the partial is one a rerun finishes
         self._seal_partial(extra_attrs or {})
         self._check_out_unchanged()
-        publish(self.partial, self.path, self._needed())
+        with self._writable_folder():
+            publish(self.partial, self.path, self._needed())
         return self.path
 
     def _seal_partial(self, extra_attrs: dict[str, Any]) -> None:
@@ -520,6 +523,18 @@ class CacheWriter:
                 if self._file is not None:
                     self._file.close()
                     self._file = None
+
+    @contextmanager
+    def _writable_folder(self) -> Iterator[None]:
+        """--out's folder made read-only (or remounted so) during the run: the line names that folder and --out, as
+        train, export and predict say it; the system's error named featcache's hidden temporary file (an
+        adversarial tester). The partial stays: the same command finishes it once the folder is writable."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise cannot_write_in(self.path.parent, exc.strerror or os.strerror(exc.errno), out_option()) from None
 
     # -- a full disk --------------------------------------------------------------
 
@@ -651,14 +666,15 @@ class StagedWriter(CacheWriter):
 
         try:
             # every row is counted (_check_done); the partial is not written
-            with self._guard(self.path, count=False, discard=discard):
+            with self._writable_folder(), self._guard(self.path, count=False, discard=discard):
                 tmp = new_temporary(self.path)
                 with create_h5(tmp, rdcc_nbytes=WRITE_CHUNK_CACHE) as out:
                     lay_out(out, {**self.attrs, **(extra_attrs or {})}, regroup, self.layer_widths, self.dtype)
                     self._copy_rows(out, regroup)
                     _seal(out)
             self._check_out_unchanged()
-            publish(tmp, self.path, self._needed())
+            with self._writable_folder():
+                publish(tmp, self.path, self._needed())
         finally:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
