@@ -59,8 +59,9 @@ def _check_temp_dir() -> None:
     except FileNotFoundError as exc:
         from featcache.errors import FeatcacheError
 
-        raise FeatcacheError(f"{exc.strerror or 'No usable temporary directory'} (each is full, read-only, or past a file size limit such as ulimit -f), "
-                             "and TensorFlow needs one; set TMPDIR to a folder you can write to, with room, and re-run") from None
+        raise FeatcacheError(f"{exc.strerror or 'No usable temporary directory'} (each is full, read-only, or past a "
+                             "file size limit such as ulimit -f), and TensorFlow needs one; set TMPDIR to a folder you "
+                             "can write to, with room, and re-run") from None
 
 
 def tensorflow() -> ModuleType:

@@ -31,6 +31,7 @@ import re
 import threading
 import warnings
 import zipfile
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -652,10 +653,10 @@ def odd_entry(zf: zipfile.ZipFile) -> str | None:
     packed = next((i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED), None)
     if packed is not None:
         return _compressed_words(packed)
-    names = [i.filename for i in infos]
-    twice = next((n for n in names if names.count(n) > 1), None) if len(set(names)) != len(names) else None
+    counts = Counter(i.filename for i in infos)
+    twice = next((name for name, k in counts.items() if k > 1), None)
     if twice is not None:
-        return f"its zip holds {names.count(twice)} entries named {twice}, which featcache never writes"
+        return f"its zip holds {counts[twice]} entries named {twice}, which featcache never writes"
     big = next((i for i in infos if i.filename in _META_ENTRIES and i.file_size > MAX_META_BYTES), None)
     return None if big is None else _oversize_words(big)
 

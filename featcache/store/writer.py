@@ -495,7 +495,8 @@ class CacheWriter:
         ``DATASET_DIGESTS``) and a few hundred more; the seal of 34 datasets grew a partial by 4 KB (measured).
         ``splits``: of the file sealed, where it is not this one (a staged write's regrouped copy, whose seal
         reserves no ``SEAL_ROOM``: its attributes alone, see ``StagedWriter._needed``)."""
-        return (SEAL_ROOM if splits is None else 0) + 2048 * len(self._datasets()) * (len(self.splits) if splits is None else splits)
+        attributes = 2048 * len(self._datasets()) * (len(self.splits) if splits is None else splits)
+        return attributes + (SEAL_ROOM if splits is None else 0)
 
     def _check_out_unchanged(self) -> None:
         """Refuse to publish over a file put at the cache's name during the run, or changed there: the checks of
