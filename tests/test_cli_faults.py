@@ -2342,7 +2342,7 @@ def test_predict_says_a_loop_of_links_is_a_loop(tmp_path, fake_model, capsys):
     (folder / "l2").symlink_to("l1")
     assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
     out, err = capsys.readouterr()
-    assert (f"2 symbolic link loop(s) ({folder / 'l1'}, {folder / 'l2'}; each leads back to itself, to no file)" in err
+    assert (f"2 symbolic link loops ({folder / 'l1'}, {folder / 'l2'}; each leads back to itself, to no file)" in err
             and "broken" not in err), err
     assert [str(folder / "l1"), "symbolic link loop: it leads back to itself, to no file"] in json.loads(out)["left_out"]
     err = one_line_error(capsys, ["predict", str(fake_model), str(folder / "l1")],
