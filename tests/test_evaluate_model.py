@@ -871,6 +871,34 @@ def test_an_svm_models_evaluation_says_what_its_shares_are_as_predict_does(tiny,
         logreg = run_main(capsys, "evaluate", str(tiny[0]), str(val), "--json")
         assert logreg.returncode == 0 and json.loads(logreg.stdout)["values_words"] is None, logreg.stderr
 
+@pytest.mark.parametrize("classes", [("ants", "bees", "wasps"), ("ants", "bees")])
+def test_info_of_an_svm_models_evaluation_says_what_its_shares_are(tiny, tmp_path, capsys, classes):
+    """Regression (a brief, 2026-12-06): info of an SVM head's model's evaluation.json, whose report records what its
+    shares are (values_words), said neither in its text nor in --json. It says them as predict's note does (its
+    output where it is the decision alone), and --json gives them under evaluate's key; a model of probabilities's
+    report, None and no such line. Fails on the code before: no line, no key."""
+    model, _ = _split_model(tmp_path, "svm", {"probability": False}, classes=classes)
+    val = make_class_tree(tmp_path / "val", dict.fromkeys(classes, 2), ext="jpg", size=40, offset=70)
+    assert run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep")).returncode == 0
+    record = tmp_path / "rep" / "evaluation.json"
+    words = json.loads(record.read_text())["values_words"]
+    said = run_main(capsys, "predict", str(model), str(val), "--recursive")
+    note = next(l for l in said.stderr.splitlines() if "is an SVM head's model: " in l)
+    ours = note.split("is an SVM head's model: ", 1)[1].removesuffix(" (docs/commands.md, export)")
+    got = run_main(capsys, "info", str(record))
+    assert got.returncode == 0 and got.stderr == "", got.stderr
+    assert f"the model is an SVM head's model: {ours.removesuffix(': each line names the class')}" in got.stdout.splitlines()
+    assert words in ours and ("its output is" in ours) == (len(classes) == 2), ours
+    js = run_main(capsys, "info", str(record), "--json")
+    assert js.returncode == 0 and json.loads(js.stdout)["values_words"] == words, js.stderr
+    if len(classes) == 2:  # a model of probabilities (logreg's): nothing to say
+        assert run_main(capsys, "evaluate", str(tiny[0]), str(val), "--out", str(tmp_path / "lr")).returncode == 0
+        plain = run_main(capsys, "info", str(tmp_path / "lr" / "evaluation.json"))
+        assert plain.returncode == 0 and "SVM" not in plain.stdout, plain.stdout
+        pjs = run_main(capsys, "info", str(tmp_path / "lr" / "evaluation.json"), "--json")
+        assert "values_words" in json.loads(pjs.stdout) and json.loads(pjs.stdout)["values_words"] is None
+
+
 def test_the_folder_fingerprint_follows_each_photos_bytes_and_class_not_where_the_tree_is(tmp_path):
     """A guard, not a fix (helper-233's review: only its length and repeatability were tested; it holds on the old
     code too): the folder's fingerprint changes when one photo's bytes change or a photo moves to another class

@@ -329,9 +329,14 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
         info.update({k: doc.get(k) for k in (*scored, "layer", "accuracy")})
         if _of_a_model(doc):  # the photos scored, under evaluate's and extract's key: info --json had no count (a brief)
             info["images"] = doc["folder"].get("images")
+            # what an SVM head's model's shares are, under evaluate's key (None: probabilities, or a report made before
+            # 2026-12-06): info said neither of a report whose misclassified photos show "share 0.333" (a brief)
+            info["values_words"] = doc.get("values_words")
         accuracy = doc.get("accuracy")
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
             about += f"\n{_evaluation_words(doc)}: accuracy {accuracy:.4f}"
+            if isinstance(info.get("values_words"), str):
+                about += f"\n{_values_words_line(info['values_words'])}"
             about += "".join(f"\n{line}" for line in _evaluation_warnings(doc))
     return {**info, "about": about}
 
@@ -349,6 +354,15 @@ def _evaluation_words(doc: dict[str, Any]) -> str:
         return f"an evaluation of the model {model.get('path')} on the folder {folder.get('path')}{count}"
     return (f"an evaluation of the head {doc.get('head')} on the {doc.get('split')} split of {doc.get('cache')} "
             f"(layer {doc.get('layer')})")
+
+
+def _values_words_line(words: str) -> str:
+    """An SVM head's model's numbers, in predict's words of them (``cli.predict``'s note): its output where they are
+    its decision alone (``deploy.model.ONE_VOTE``), else what its numbers are."""
+    from featcache.deploy.model import ONE_VOTE
+
+    said = f"its output is {words}" if words == ONE_VOTE else f"the numbers are {words}"
+    return f"the model is an SVM head's model: {said}"
 
 
 def _of_a_model(doc: dict[str, Any]) -> bool:
