@@ -412,7 +412,7 @@ def test_predict_json_names_the_option_that_reads_a_subfolder_in_the_callers_wor
     write_image(folder / "more" / "y.png", class_image(1, 0, 16))
     assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
     out, err = capsys.readouterr()
-    assert "or --recursive, to predict their images" in err, err  # the stderr line names the flag, as ever
+    assert "or --recursive, to predict its images" in err, err  # the stderr line names the flag, as ever
     assert json.loads(out)["left_out"] == [[str(folder / "more"), "subfolder, not read (--recursive reads it)"]]
     assert predict(fake_model, [folder]).to_dict()["left_out"] == [[str(folder / "more"),
                                                                     "subfolder, not read (recursive=True reads it)"]]
@@ -2291,7 +2291,7 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
     assert main(["predict", str(fake_model), str(root), "--recursive"]) == 0
     out, err = capsys.readouterr()
     assert [line.split(": ")[0] for line in out.strip().splitlines()] == [str(root / "a" / "x.png")]
-    assert f"1 link to folders, not followed ({root / 'link'}/; pass them to predict their images)" in err, err
+    assert f"1 link to a folder, not followed ({root / 'link'}/; pass it to predict its images)" in err, err
     # a broken link (its target gone) is said to be one, in both listings; it was 'a file of no image type' (a tester)
     (root / "gone.png").symlink_to(tmp_path / "nowhere.png")
     for flags in (["--recursive"], []):
@@ -2300,7 +2300,7 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
             (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
         assert main(["predict", str(fake_model), str(folder), "--json", *flags]) == 0
         out, err = capsys.readouterr()
-        assert f"1 broken link ({folder / 'gone.png'}; their targets are gone)" in err and "no image type" not in err, err
+        assert f"1 broken link ({folder / 'gone.png'}; its target is gone)" in err and "no image type" not in err, err
         assert [str(folder / "gone.png"), LEFT_OUT_REASONS[BROKEN_LINK]] in json.loads(out)["left_out"]
     os.unlink(root / "gone.png")
     os.unlink(root / "a" / "gone.png")
@@ -2314,7 +2314,7 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
     assert main(["predict", str(fake_model), str(root), "--recursive"]) == 0
     out, err = capsys.readouterr()
     assert [line.split(": ")[0] for line in out.strip().splitlines()] == [str(root / "a" / "x.png")]
-    assert f"1 subfolder that could not be read ({root / 'locked'}/; check their permissions)" in err, err
+    assert f"1 subfolder that could not be read ({root / 'locked'}/; check its permissions)" in err, err
     one_line_error(capsys, ["predict", str(fake_model), str(root / "locked"), "--recursive"], f"{root / 'locked'}: permission denied")
     monkeypatch.setattr(os, "scandir", real)
 

@@ -152,7 +152,7 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     said = capsys.readouterr()
     lines = said.out.strip().splitlines()
     assert said.err.splitlines()[0] == (f"predict: left out of the folders given: 1 subfolder ({folder / 'more'}/; pass "
-                                        f"them, or --recursive, to predict their images) and 1 file of no image type ({folder / 'README.txt'})")
+                                        f"it, or --recursive, to predict its images) and 1 file of no image type ({folder / 'README.txt'})")
     assert main(["predict", str(model), str(folder), "--json"]) == 0
     # [path, reason] pairs, the shape of extract's and evaluate's "skipped" (it was bare paths, "more/" a subfolder
     # by its slash; a session's brief, 2026-12-06): the file said as extract says a notes.txt
@@ -1742,3 +1742,24 @@ def test_a_loaded_model_under_auto_is_prepared_again_only_for_a_job_of_the_other
     for images in ([photo], [photo], many, many, [photo]):
         featcache.predict(loaded, images)
     assert chosen == [1, runtimes.AUTO_MIN_IMAGES]
+
+
+def test_the_left_out_line_agrees_with_each_count():
+    """Regression (a brief, 2026-12-06): predict's line of what it left out said "1 subfolder (a/; pass them, or
+    --recursive, to predict their images)": the words after a count of one now agree with it (progress.agreeing),
+    for each kind, and stay plural for two. Fails on the code before: "them" and "their" (and "1 link to folders")
+    after a count of one."""
+    from featcache.deploy.predict import BROKEN_LINK, LINK, OTHER, SUBFOLDER, UNREADABLE, LeftOut, left_out_line
+
+    kinds = (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER)
+    one = left_out_line([LeftOut(f"/p/{why}", why) for why in kinds])
+    # the API's line names recursive=True where the CLI's names --recursive (the option's words: cli.common.option)
+    assert ("1 subfolder (/p/%s/; pass it, or recursive=True, to predict its images)" % SUBFOLDER) in one, one
+    assert ("1 link to a folder, not followed (/p/%s/; pass it to predict its images)" % LINK) in one, one
+    assert "; check its permissions)" in one and "; its target is gone)" in one, one
+    assert not any(f" {word} " in one.replace(")", " ").replace(";", " ") for word in ("them", "their")), one
+    two = left_out_line([LeftOut(f"/p/{why}{i}", why) for why in kinds for i in range(2)])
+    for words in ("2 subfolders (", "; pass them, or recursive=True, to predict their images)", "2 links to folders",
+                  "; pass them to predict their images)", "; check their permissions)", "; their targets are gone)",
+                  "2 files of no image type"):
+        assert words in two, (words, two)

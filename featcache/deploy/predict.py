@@ -18,7 +18,7 @@ from featcache.embedding.engines.local import read_ahead
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
-from featcache.progress import bars_wanted, counted, status, written
+from featcache.progress import agreeing, bars_wanted, counted, status, written
 from featcache.sources.decode import LINK_LOOP_WHY, NOT_AN_IMAGE, dead_link, pairs_json
 from featcache.validate import check_file_name, check_path, check_lock_timeout, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
@@ -550,14 +550,28 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
 
     (dirs, d), (links, ln), (unread, u), (broken, b), (loops, lp), (files, f) = map(
         some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, LINK_LOOP, OTHER))
-    parts = [f"{counted(dirs, 'subfolder')} ({d}; pass them, or {option('--recursive')}, to predict their images)" if dirs else "",
+    # the words after each count agree with it (progress.agreeing): one subfolder said "(a/; pass them, or
+    # --recursive, to predict their images)" (a brief, 2026-12-06)
+    parts = [f"{counted(dirs, 'subfolder')} ({d}; pass {_them(dirs)}, or {option('--recursive')}, to predict "
+             f"{_their(dirs)} images)" if dirs else "",
              # --recursive never follows one (a loop would not end): said, as the subfolders are (an adversarial tester)
-             f"{counted(links, 'link')} to folders, not followed ({ln}; pass them to predict their images)" if links else "",
-             f"{counted(unread, 'subfolder')} that could not be read ({u}; check their permissions)" if unread else "",
-             f"{counted(broken, 'broken link')} ({b}; their targets are gone)" if broken else "",
-             f"{counted(loops, 'symbolic link loop')} ({lp}; each leads back to itself, to no file)" if loops else "",
+             f"{counted(links, 'link')} to {agreeing(links, 'a folder', 'folders')}, not followed ({ln}; pass {_them(links)} to predict {_their(links)} "
+             "images)" if links else "",
+             f"{counted(unread, 'subfolder')} that could not be read ({u}; check {_their(unread)} permissions)" if unread else "",
+             f"{counted(broken, 'broken link')} ({b}; {agreeing(broken, 'its target is', 'their targets are')} gone)"
+             if broken else "",
+             f"{counted(loops, 'symbolic link loop')} ({lp}; {agreeing(loops, 'it leads', 'each leads')} back to itself, to no file)"
+             if loops else "",
              f"{counted(files, 'file')} of no image type ({f})" if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
+
+
+def _them(n: int) -> str:
+    return agreeing(n, "it", "them")
+
+
+def _their(n: int) -> str:
+    return agreeing(n, "its", "their")
 
 
 # Classes shown per image unless asked: the lesson's 10 classes would be a wall of numbers per image.
