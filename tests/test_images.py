@@ -2283,6 +2283,67 @@ def test_an_interrupted_extraction_by_an_older_decoder_is_started_over_saying_so
     assert "the data changed" not in got.stderr and featcache.open_cache(out).sizes == {"train": 6, "test": 6}
 
 
+def test_an_interrupted_extraction_of_before_pixels_were_recorded_resumed_on_other_pixels_is_said_for_its_decoder(
+        tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-06): an extraction made before 2026-12-03 19:03 (decoder v5: no ``decoded_with``,
+    its decoder's identity alone), interrupted, and run again where Pillow decodes to other pixels (stood in for as in
+    test_a_cache_of_before_pixels_were_recorded_on_a_machine_of_other_pixels_is_said_for_its_decoder) was refused
+    "holds an interrupted extraction made with other settings (differs in: the data: decoded_with Pillow's reference
+    pixels -> ...)", where a complete cache of it gets the older-decoder line. It is started over with that line,
+    as a v6 partial is on the reference pixels, and the new cache is whole and names its pixels. One of this decoder
+    (v7) on the reference pixels is still another extraction: this machine's pixels are no rule of before. Fails on
+    the code before: the decoded_with refusal, exit 2."""
+    from PIL import Image
+
+    from helpers import interrupted_extraction, run_main
+
+    from featcache.sources import decode
+
+    root = ppm_tree(tmp_path / "photos", {"ants": 6, "bees": 6})
+    out = tmp_path / "c.h5"
+    options = {"images": str(root), "test_fraction": 0.5, "weights": "random", "image_size": 32, "batch_size": 4}
+    args = ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
+            "--batch-size", "4", "--out", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(images, "DECODER", OLDER_DECODERS["v5"])
+        interrupted_extraction(out, **options)
+    real = Image.Image.resize
+
+    def one_off(self, *a, **k):  # as Pillow-SIMD's bilinear resize: a value 1 off here and there
+        arr = np.asarray(real(self, *a, **k)).copy()
+        arr.flat[0] ^= 1
+        return Image.fromarray(arr, "RGB")
+
+    def on_other_pixels(m):
+        m.setattr(Image.Image, "resize", one_off)
+        decode.pixel_digest.cache_clear()
+
+    try:
+        with monkeypatch.context() as m:
+            on_other_pixels(m)
+            other = images.other_pixels()
+            assert other is not None
+            got = run_main(capsys, *args)
+        assert got.returncode == 0, got.stderr
+        assert (f"photos are decoded by featcache's image decoder v7 now ({images.decoder_changes(images.DECODERS[4])}), "
+                f"and this machine's Pillow decodes them to other pixels than the reference ({other}): starting the "
+                f"interrupted extraction of {out} over (its 4 rows are of the rules before); it was made by decoder v5, "
+                f"with Pillow's reference pixels or before featcache recorded other ones (2026-12-03), and nothing else "
+                f"changed at {root}") in got.stderr, got.stderr
+        assert "other settings" not in got.stderr and "decoded_with" not in got.stderr, got.stderr
+        cache = featcache.open_cache(out)
+        assert cache.sizes == {"train": 6, "test": 6} and cache.meta["source"]["decoded_with"] == other
+        decode.pixel_digest.cache_clear()
+        out.unlink()
+        interrupted_extraction(out, **options)  # this decoder, on the reference pixels
+        with monkeypatch.context() as m:
+            on_other_pixels(m)
+            got = run_main(capsys, *args)
+        assert got.returncode == 2 and "holds an interrupted extraction made with other settings" in got.stderr, got.stderr
+    finally:
+        decode.pixel_digest.cache_clear()
+
+
 def test_a_curve_of_a_cache_made_by_an_older_decoder_says_so_not_restore_the_images(tmp_path, capsys, monkeypatch):
     """Regression (a brief, 2026-12-06): a curve that reads a cache's photos again (a baseline) checks them against
     the cache's data digest, and of a v6 cache said "the images at ... are not the ones ... was extracted from;

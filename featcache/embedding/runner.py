@@ -630,7 +630,8 @@ def _judged_partial(path: Path, ident: CacheIdentity, data: DataSource, store: S
     times: the set-aside, the start-over, the writer's look and the set-aside line's). ``held``: a complete cache of
     other settings here (--force) is the one whose own staged leftover is nobody else's work (it was said to be
     another extraction's; a reviewer, 2026-12-05)."""
-    found = judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None)
+    found = judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None,
+                          rule_change=_rule_change(data, path))
     aside = _set_aside_other_partial(path, found) if store.force else None
     return found, aside, _start_over_changed_data(path, found, data, verbose)
 

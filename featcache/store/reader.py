@@ -1054,7 +1054,7 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
         if attrs.get("fingerprint") != identity.fingerprint:
             if p != path and not someone_elses(attrs.get("fingerprint"), None, progress_rows(attrs)):
                 continue  # an older featcache's crash stub, no settings nor rows: the writer starts it over
-            if p != path and same_extraction_of_changed_data(attrs, identity, source):
+            if p != path and same_extraction_of_changed_data(attrs, identity, source, rule_change):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
                 # --strict had refused and was told to delete featcache's own leftover): nothing in it can be
                 # resumed, so extract starts it over (start_over_changed_data), under the lock, saying so.
@@ -1125,17 +1125,35 @@ def _judged_partial(partial: Path) -> dict[str, Any] | None:
         return None
 
 
-def same_extraction_of_changed_data(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
+def same_extraction_of_changed_data(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None = None,
+                                    rule_change: Callable[[Any], str | None] | None = None) -> bool:
     """Whether a partial of other settings differs in its data alone: the same extraction, of data changed since,
     which the writer starts over (said) rather than anyone refusing it. Never a sealed one (a complete cache of the
     old data, stopped before its rename): deleted as "from other settings", it was (a reviewer, 2026-12-05). Nor one
     of another photo folder (``source``: the run's): another project's photos/ of the same classes differs in its
-    data alone too, and its interrupted extraction was started over (a reviewer, 2026-12-05)."""
+    data alone too, and its interrupted extraction was started over (a reviewer, 2026-12-05).
+
+    ``rule_change`` (``find_complete``'s): a partial that names no pixels (``decoded_with``), where this run's
+    source names this machine's, is the same extraction where its data digest is an older image decoder's of these
+    very files (the source's line): one made before 2026-12-03 19:03, or on Pillow's reference pixels, resumed where
+    Pillow decodes to others, was refused "made with other settings (differs in: the data: decoded_with ...)", where
+    a complete cache of it gets the older-decoder line (a brief, 2026-12-06)."""
     from featcache.store.identity import other_photo_folder
 
     if attrs.get("complete") or identity.differences(attrs.get("settings")) != ["data_digest"]:
         return False
-    return _same_source_settings(attrs.get("source"), source) and other_photo_folder(attrs, {"source": source}) is None
+    if other_photo_folder(attrs, {"source": source}) is not None:
+        return False
+    old = attrs.get("source")
+    if _same_source_settings(old, source):
+        return True
+    return (_same_source_settings(old, source, also=(_PIXELS,)) and isinstance(old, dict) and old.get(_PIXELS) is None
+            and rule_change is not None and rule_change((attrs.get("settings") or {}).get("data_digest")) is not None)
+
+
+# A photo source's note of this machine's pixels where Pillow decodes to other pixels than the reference
+# (sources.images: absent where it gives the reference pixels, and in every cache made before 2026-12-03 19:03).
+_PIXELS = "decoded_with"
 
 
 # Source settings that may differ in a partial of the same extraction: image_size is the identity's (compared there);
@@ -1143,14 +1161,14 @@ def same_extraction_of_changed_data(attrs: dict[str, Any], identity: CacheIdenti
 _SAME_EXTRACTION_ANYWHERE = ("image_size", "root")
 
 
-def _same_source_settings(old: Any, new: dict[str, Any] | None) -> bool:
+def _same_source_settings(old: Any, new: dict[str, Any] | None, also: tuple[str, ...] = ()) -> bool:
     """Whether two source specs ask for the same data: only then can a data_digest that differs mean "the same files,
     edited since". Fashion-MNIST's train_limit, test_limit and data_dir, a photo folder's test_fraction, seed and
     strict live in data_digest alone, so a partial of --train-limit 40000 was "the same extraction, data changed"
     under --train-limit 3000 and deleted, exit 0 (an adversarial tester, 2026-12-06). Unknown specs: not the same."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return False
-    keys = (set(old) | set(new)) - set(_SAME_EXTRACTION_ANYWHERE)
+    keys = (set(old) | set(new)) - set(_SAME_EXTRACTION_ANYWHERE) - set(also)
     return all(old.get(k) == new.get(k) for k in keys)
 
 
@@ -1248,14 +1266,15 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
 
 
 def judge_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None,
-                  held: str | None = None) -> FoundPartial:
+                  held: str | None = None, rule_change: Callable[[Any], str | None] | None = None) -> FoundPartial:
     """Featcache's partial at ``path``'s partial name, judged from one reading of its attributes (``_judged_partial``)
     for what a run of ``identity`` from ``source`` does with it (``partial.FoundPartial``): its own settings' is
     resumed; its settings over data changed since (``same_extraction_of_changed_data``) started over
     (``start_over_changed_data``); another extraction's, an interrupted one or a sealed one stopped before its rename
     (``partial.someone_elses``, ``held``: the fingerprint of the complete cache at ``path``), set aside
     (``set_aside_other_partial``); nobody's left to the writer, which starts it over. Its attributes go with it: the
-    set-aside line, the start-over's rows and the writer read it once, not four times. The caller holds the lock."""
+    set-aside line, the start-over's rows and the writer read it once, not four times. The caller holds the lock.
+    ``rule_change``: ``find_complete``'s (a partial of an older image decoder is the same extraction)."""
     partial = partial_path(Path(path))
     attrs = _judged_partial(partial)
     if attrs is None:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
@@ -1263,7 +1282,7 @@ def judge_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     theirs = attrs.get("fingerprint")
     if theirs == identity.fingerprint:
         fate = RESUME
-    elif same_extraction_of_changed_data(attrs, identity, source):
+    elif same_extraction_of_changed_data(attrs, identity, source, rule_change):
         fate = START_OVER
     else:
         fate = SET_ASIDE if someone_elses(theirs, held, progress_rows(attrs)) else LEFTOVER
