@@ -39,6 +39,14 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 
+def layout_label(runs: int, threads: int) -> str:
+    """``1 run x 1 thread``, ``4 runs x default threads`` (0: onnxruntime's default): counted as featcache counts
+    (progress.counted); "1 run(s) x 1 thread(s)" was no count of the package's."""
+    from featcache.progress import counted
+
+    return f"{counted(runs, 'run')} x {counted(threads, 'thread') if threads else 'default threads'}"
+
+
 def batches_of(args, tmp: Path):
     """(uint8 batches, raw shape, image size) of the chosen source."""
     import numpy as np
@@ -194,7 +202,7 @@ def main() -> None:
         spec, onnx, seconds = converted_extractor(args, size, raw, Path(tmp))
         n = sum(len(b) for b in batches)
         print(f"{n} images at {size} px, batch {args.batch}, {cores} cores; converted in {seconds:.1f} s", flush=True)
-        forwards = {f"{r} run(s) x {th or 'default'} thread(s)": layout_runtime(r, th).load(onnx) for r, th in shapes}
+        forwards = {layout_label(r, th): layout_runtime(r, th).load(onnx) for r, th in shapes}
         first = [np.concatenate([fn(b)[0] for b in batches[:2]]) for fn in forwards.values()]
         differs = max(float(np.abs(f - first[0]).max()) for f in first)
         layouts = dict(zip(forwards, shapes))

@@ -48,7 +48,8 @@ def main() -> None:
     from featcache.embedding.engines.local import run
     from featcache.sources.decode import decode_image
 
-    from bench_ort_layouts import add_pass_options, converted_extractor, layout_runtime, photo_batches, write_report
+    from bench_ort_layouts import (add_pass_options, converted_extractor, layout_label, layout_runtime, photo_batches,
+                                   write_report)
     from make_jpeg_folder import photo_source
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,9 +57,9 @@ def main() -> None:
     args = p.parse_args()
     size, cores = args.image_size, os.cpu_count() or 1
     layouts = {"featcache: 1 run x default threads": runtimes.OnnxRuntime()}
-    if cores > 1:
-        layouts[f"{cores} runs x 1 thread"] = layout_runtime(cores, 1)
-        layouts[f"1 run x {cores - 1} thread(s), decoding has a core"] = runtimes.OnnxRuntime(threads=cores - 1)
+    if cores > 1:  # counted as the package counts (progress.counted): "1 run x 1 thread(s)" on 2 cores
+        layouts[layout_label(cores, 1)] = layout_runtime(cores, 1)
+        layouts[f"{layout_label(1, cores - 1)}, decoding has a core"] = runtimes.OnnxRuntime(threads=cores - 1)
     with tempfile.TemporaryDirectory() as tmp:
         files = photo_source(args, Path(tmp))
         _, onnx, seconds = converted_extractor(args, size, (size, size, 3), Path(tmp))
