@@ -860,6 +860,30 @@ def test_engines_factory_is_the_clis_engine_flag():
         engines.get("spark")
 
 
+def test_ray_engines_counts_follow_the_typed_settings_rule():
+    """Regression (a brief, 2026-12-06): RayEngine refused workers=2.0 "is not a whole number; pass e.g. workers=2"
+    (its own check), where every other count of a typed setting takes a number as a number (StoreSpec(batch_size=
+    2.0) is 2; validate.positive_int): 2.0 is now 2, stored as the int Ray's actor pool takes, the same engine as
+    workers=2; text through the API is refused as StoreSpec's is, and a command's text (--workers 2) is read as its
+    number, as every flag's. No Ray is started. Fails on the code before: workers=2.0 refused."""
+    from featcache import RayEngine, StoreSpec
+    from featcache.errors import cli_words
+
+    engine = RayEngine(workers=2.0, cpus_per_worker=1.0)
+    assert (engine.workers, engine.cpus_per_worker) == (2, 1) and type(engine.workers) is int
+    assert engine == RayEngine(workers=2, cpus_per_worker=1) and StoreSpec(batch_size=2.0).batch_size == 2
+    for bad, words in (("2", "is not a whole number; pass e.g. workers=2$"), (2.5, "is not a whole number"),
+                       (True, "is not a whole number; pass e.g. workers=2$")):
+        with pytest.raises(FeatcacheError, match=f"^workers={bad!r} {words}"):
+            RayEngine(workers=bad)
+    with pytest.raises(FeatcacheError, match="^batch_size='2' is not a whole number"):  # the rule RayEngine follows
+        StoreSpec(batch_size="2")
+    with cli_words():  # the command's text, as argparse hands it on: read as its number
+        assert RayEngine(workers="2").workers == 2
+        with pytest.raises(FeatcacheError, match="^--workers '2.5' is not a whole number"):
+            RayEngine(workers="2.5")
+
+
 @pytest.mark.slow
 def test_the_old_keyword_form_warns_and_makes_the_same_cache(fashion_dir, tmp_path):
     from featcache import FashionMNIST, LocalEngine, ModelSpec, StoreSpec

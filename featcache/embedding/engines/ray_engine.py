@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -71,7 +71,9 @@ class RayEngine:
     runtime: str = DEFAULT_RUNTIME
 
     def __post_init__(self):
-        check_counts(self.workers, self.cpus_per_worker)
+        workers, cpus = check_counts(self.workers, self.cpus_per_worker)
+        object.__setattr__(self, "workers", workers)  # 2.0 kept as 2 (check_counts)
+        object.__setattr__(self, "cpus_per_worker", cpus)
         if self.address is not None and (not isinstance(self.address, str) or not self.address):
             raise FeatcacheError(f"{option('--address')} must be HOST:PORT of a Ray head (got {self.address!r})")
         check_runtime(self.runtime)
@@ -83,21 +85,23 @@ class RayEngine:
         return run(batches, read, make_embed, write, address=self.address, workers=self.workers, cpus_per_worker=self.cpus_per_worker)
 
 
-def check_counts(workers: int | None, cpus_per_worker: int | None) -> None:
+def check_counts(workers: Any, cpus_per_worker: Any) -> tuple[int | None, int | None]:
+    """``workers`` and ``cpus_per_worker`` (None: not given) as whole numbers, in the typed settings' rule
+    (``validate.positive_int``): a number as a number in the API (2.0 is 2, stored as 2: Ray's actor pool takes an
+    int), a command's text read as its number, text through the API and bools refused. RayEngine(workers=2.0) was
+    refused "is not a whole number" where every other count (StoreSpec(batch_size=2.0), epochs=2.0) takes it
+    (a brief, 2026-12-06)."""
     from featcache.validate import positive_int
 
-    for flag, value in (("--workers", workers), ("--cpus-per-worker", cpus_per_worker)):
-        if value is not None:
-            if not isinstance(value, int):  # stored as given: "2" would reach Ray as a string
-                raise FeatcacheError(f"{given(flag, repr(value))} is not a whole number; pass e.g. {example(flag, '2')}")
-            positive_int(value, flag)  # the one check of counts (bools refused there)
+    return tuple(None if value is None else positive_int(value, flag, example="2")  # type: ignore[return-value]
+                 for flag, value in (("--workers", workers), ("--cpus-per-worker", cpus_per_worker)))
 
 
 def check_options(address: str | None = None, workers: int | None = None, cpus_per_worker: int | None = None) -> None:
     """Validate the engine's options and reach the cluster, before any data or model work."""
     from featcache.validate import check_worker_cpus
 
-    check_counts(workers, cpus_per_worker)
+    workers, cpus_per_worker = check_counts(workers, cpus_per_worker)
     ray = require()
     if address is not None:
         if ray.is_initialized():
