@@ -210,6 +210,31 @@ def test_no_message_spells_a_count_or_a_list_with_s_in_brackets():
     assert not found, found
 
 
+def test_no_message_builds_a_plural_or_its_agreement_by_hand():
+    """The one home of a count's words (progress.counted, named, agreeing): a message that picks "s" or "is"/"are" by
+    an ``if`` of its own may drift from them (a review found store/reader.py's seal lines, embedding/runtimes.py's
+    small-job line, embedding/engines' "applies"/"apply" and finetune's "is"/"are" still built by hand). No
+    conditional expression of featcache's code chooses between a word's singular and plural text."""
+    import ast
+
+    from helpers import REPO
+
+    pairs = {("is", "are"), ("was", "were"), ("it", "them"), ("one", "them"), ("does", "do"), ("has", "have"),
+             ("this", "these"), ("applies", "apply"), ("s do", "does")}
+
+    def plural_pair(a: str, b: str) -> bool:
+        a, b = sorted((a.strip(), b.strip()))
+        return (a, b) in pairs or (b, a) in pairs or (a == "" and b in ("s", "es")) or (a != "" and b in (a + "s", a + "es"))
+
+    found = []
+    for path in sorted((REPO / "featcache").rglob("*.py")):
+        found += [f"{path.relative_to(REPO)}:{node.lineno}: {node.body.value!r} / {node.orelse.value!r}"
+                  for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.IfExp)
+                  and all(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in (node.body, node.orelse))
+                  and plural_pair(node.body.value, node.orelse.value)]
+    assert not found, found
+
+
 @pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_check_writable_dir(tmp_path):
     assert v.check_writable_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()

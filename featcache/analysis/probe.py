@@ -39,7 +39,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import SCORED_ON_WORDS, plot_probe
 from featcache.errors import FeatcacheError, cli_running, example, given, one_line, option, python_text
-from featcache.progress import counted, status
+from featcache.progress import agreeing, counted, status
 from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
@@ -967,7 +967,7 @@ def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | Non
     name = f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
     if layers is not None and set(layers) != set(cache.layers):
         k = len(layers)
-        name += f"_{k}layer{'s' if k != 1 else ''}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
+        name += f"_{k}{agreeing(k, 'layer', 'layers')}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
     here = os.path.abspath(cache.path)
     return default_report_folder(paths.runs_dir() / name, "probe folder name", made_from("cache name", cache.path.stem),
                                  "probe.json", lambda prior: prior.get("cache_abspath") in (None, here), here)

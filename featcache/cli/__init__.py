@@ -678,11 +678,12 @@ def _main(argv: list[str] | None) -> int:
 def _interrupted_after() -> str:
     """What an interrupted command that does not resume kept: the files it said were written whole, or nothing."""
     from featcache.cli.common import complete_outputs
+    from featcache.progress import agreeing
 
     done = complete_outputs()
     if not done:
         return "nothing was saved"
-    return f"{' and '.join(done)} {'was' if len(done) == 1 else 'were'} written completely before it; what it printed was cut short"
+    return f"{' and '.join(done)} {agreeing(len(done), 'was', 'were')} written completely before it; what it printed was cut short"
 
 
 def _named_kind(exc: Exception) -> str:

@@ -222,7 +222,7 @@ def _what_changed(meta: dict[str, Any], want: dict[str, str], source: DataSource
 
         gone = int((~np.isin(np.asarray(trained, dtype=np.uint64), digest_keys(digests))).sum())
         if gone:
-            return f"{gone} of the head's {len(trained)} training photos {'is' if gone == 1 else 'are'} gone or edited"
+            return f"{gone} of the head's {len(trained)} training photos {agreeing(gone, 'is', 'are')} gone or edited"
     return ("a photo was added, removed, renamed or edited; --test-fraction draws both splits from all the photos, "
             "so which split changed cannot be told")
 

@@ -750,11 +750,13 @@ def small_job(expected_images: int | None, views: int = 1) -> bool:
 def small_job_words(images: int, views: int = 1) -> str:
     """Why ``auto`` does not convert for ``images`` in ``views`` views each: images, and the views they are
     multiplied by. "1764 images do not repay converting" counted 252 files of a photo folder, some of them no
-    images, times 7 views (a new-user tester)."""
+    images, times 7 views (a new-user tester). Its words agree with the count (``progress.agreeing``, their one home)."""
+    from featcache.progress import agreeing
+
     if views == 1:
-        return (f"{images:,} image{'s do' if images != 1 else ' does'} not repay converting the model: a conversion "
+        return (f"{images:,} {agreeing(images, 'image does', 'images do')} not repay converting the model: a conversion "
                 f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached")
-    return (f"{images:,} image{'s' if images != 1 else ''} x {views} views ({images * views:,} forward passes) do not "
+    return (f"{images:,} {agreeing(images, 'image', 'images')} x {views} views ({images * views:,} forward passes) do not "
             f"repay converting the model: a conversion pays from {AUTO_MIN_IMAGES:,} passes, or once one is cached")
 
 

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, out_option, warn
-from featcache.progress import agreeing, named
+from featcache.progress import agreeing, counted, named
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import (
     NOT_REPEATED,
@@ -858,9 +858,9 @@ def _provenance_mismatch(f: h5py.File, stored: Any) -> str:
 
 def _missing_line(gone: list[str]) -> str:
     """The words for seal attributes deleted since the seal, whichever digest found them missing (one home)."""
-    many = len(gone) > 1
-    return (f"attribute{'s' if many else ''} {' and '.join(repr(name) for name in gone)} {'are' if many else 'is'} "
-            f"missing: it was sealed with {'them' if many else 'one'}, deleted since")
+    n = len(gone)
+    return (f"{agreeing(n, 'attribute', 'attributes')} {' and '.join(repr(name) for name in gone)} {agreeing(n, 'is', 'are')} "
+            f"missing: it was sealed with {agreeing(n, 'one', 'them')}, deleted since")
 
 
 def _foreign_line(foreign: list[tuple[str, str]], noun: str = "object") -> str:
@@ -868,8 +868,8 @@ def _foreign_line(foreign: list[tuple[str, str]], noun: str = "object") -> str:
     attributes (``noun``) added since the seal or on a split: other commands never read them, so only verify, which
     vouches for the whole file, refuses (docs/guarantees.md)."""
     (name, kind), n = foreign[0], len(foreign) - 1
-    what = f"{kind}, and {n} more {noun}{'s' if n > 1 else ''}" if n else kind
-    return (f"it holds {name}, {what} featcache does not write, so verify cannot vouch for {'them' if n else 'it'}; "
+    what = f"{kind}, and {counted(n, 'more ' + noun)}" if n else kind
+    return (f"it holds {name}, {what} featcache does not write, so verify cannot vouch for {agreeing(n + 1, 'it', 'them')}; "
             "other commands never read it")
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from featcache.embedding.batches import Batch
 from featcache.embedding.runtimes import DEFAULT_RUNTIME, check_runtime  # noqa: F401  (the runtimes' own; engines check theirs when made)
 from featcache.errors import FeatcacheError, option, unknown
+from featcache.progress import agreeing
 
 # --engine NAME -> (module, class), imported only when chosen (Ray is an optional dependency).
 ENGINES = {
@@ -80,7 +81,7 @@ def get(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
         flags = ", ".join(option("--" + k.replace("_", "-"), k) for k in foreign)
         owners = [n for n in ENGINES if n != name and set(foreign) <= {f.name for f in dataclasses.fields(engine_class(n))}]
         where = " or ".join(option(f"--engine {n}", f"engine={n!r}") for n in owners) or "another engine"
-        verb = "applies" if len(foreign) == 1 else "apply"
+        verb, them = agreeing(len(foreign), "applies", "apply"), agreeing(len(foreign), "it", "them")
         raise FeatcacheError(f"{flags} {verb} only to {where}; add {where if owners else option('--engine', 'engine=')} or drop "
-                             f"{'it' if len(foreign) == 1 else 'them'}")
+                             f"{them}")
     return cls(**given)
