@@ -1543,41 +1543,42 @@ def release(version: str) -> tuple[int, ...]:
     return tuple(int(m.group()) if (m := re.match(r"\d+", part)) else 0 for part in version.split(".")[:3])
 
 
-class FrozenMap(Mapping):
-    """A mapping a frozen settings object keeps (``ProbeSpec``'s ``C`` and ``head_params``): read-only and hashable,
-    as the object itself is, where a dict made ``hash(ProbeSpec(C={...}))`` a TypeError and let a caller's later
-    change of its dict change the settings (CurveSpec copies its dicts for that). Equal to a dict of the same items;
-    shown as one."""
+class FrozenMap(dict):
+    """A mapping a frozen settings object keeps (``ProbeSpec``'s ``C`` and ``head_params``, ``CurveSpec``'s
+    ``head_params`` and ``baseline_params``): read-only and hashable, as the object itself is, where a dict made
+    ``hash(ProbeSpec(C={...}))`` a TypeError and let a caller's later change of its dict change the settings. A dict
+    whose changes are refused, so what took the plain dict takes it: ``json.dumps``, ``dataclasses.asdict``, pickle,
+    ``copy``, scikit-learn's checks (a ``Mapping`` of its own, it made a ProbeSpec one nothing could pickle, copy or
+    write as JSON: a review). Equal to a dict of the same items; shown as one."""
 
-    __slots__ = ("_items",)
+    __slots__ = ()
 
     def __init__(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = ()) -> None:
-        object.__setattr__(self, "_items", {k: frozen(v) for k, v in dict(items).items()})
+        super().__init__((k, frozen(v)) for k, v in dict(items).items())
 
-    def __getitem__(self, key: Any) -> Any:
-        return self._items[key]
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
 
-    def __iter__(self):
-        return iter(self._items)
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its items: pickle's and copy's default refill a dict by item assignment, which is refused
+        return (FrozenMap, (dict(self),))
 
-    def __len__(self) -> int:
-        return len(self._items)
+    def _refused(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a FrozenMap cannot be changed; make a new settings object, or change a dict of it "
+                        "(dict(value) or value.thawed())")
 
-    def __hash__(self) -> int:
-        return hash(frozenset(self._items.items()))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self._items) == dict(other)
+    __setitem__ = __delitem__ = __ior__ = _refused  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _refused  # type: ignore[assignment]
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a FrozenMap cannot be changed")
 
     def __repr__(self) -> str:
-        return repr(self._items)
+        return repr(dict(self))
 
     def thawed(self) -> dict[Any, Any]:
-        """A plain dict of it, its mappings dicts too (for what takes a dict: a record, JSON)."""
-        return {k: v.thawed() if isinstance(v, FrozenMap) else v for k, v in self._items.items()}
+        """A plain dict of it, its mappings dicts too (for what changes it)."""
+        return {k: v.thawed() if isinstance(v, FrozenMap) else v for k, v in self.items()}
 
 
 def frozen(value: Any) -> Any:

@@ -762,6 +762,78 @@ def test_a_misspelled_only_is_told_the_only_spelling(views):
         pick_views(("orig", "flip"), "onlyflip", "--test-views", resolve)
 
 
+def test_a_probe_spec_with_mappings_pickles_copies_and_writes_as_json():
+    """Regression (a review): ProbeSpec's C and head_params became FrozenMaps that refused the assignment pickle and
+    copy refill an object by: pickle.dumps, copy.deepcopy, copy.copy and dataclasses.asdict of a ProbeSpec holding
+    them raised "AttributeError: a FrozenMap cannot be changed", and json.dumps(spec.C) a TypeError, where the plain
+    dicts before were taken by each. Each gives back the same settings, and still nothing changes them."""
+    import copy
+    import dataclasses
+    import json
+    import pickle
+
+    from featcache.analysis.probe import ProbeSpec
+
+    spec = ProbeSpec(heads="logreg,svm", C={"logreg": 0.03, "svm": 10}, head_params={"logreg": {"max_iter": 5000}})
+    for again in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec), copy.copy(spec)):
+        assert again == spec and hash(again) == hash(spec)
+        assert again.head_params == {"logreg": {"max_iter": 5000}} and again.C == {"logreg": 0.03, "svm": 10}
+        with pytest.raises(TypeError, match="cannot be changed"):
+            again.head_params["logreg"]["max_iter"] = 1
+    as_dict = dataclasses.asdict(spec)
+    assert as_dict["C"] == {"logreg": 0.03, "svm": 10} and as_dict["head_params"] == {"logreg": {"max_iter": 5000}}
+    assert json.loads(json.dumps(as_dict))["head_params"] == {"logreg": {"max_iter": 5000}}
+    assert json.loads(json.dumps(spec.C)) == {"logreg": 0.03, "svm": 10}
+    assert ProbeSpec(**as_dict) == spec  # what asdict gave makes the same settings
+
+
+def test_each_settings_class_is_hashable_as_docs_say():
+    """Regression (a review): docs/api.md and docs/guarantees.md say ProbeSpec, CurveSpec and FinetuneSettings are
+    hashable; hash(CurveSpec(sizes=[10, 20])) was a TypeError (its head_params and baseline_params were dicts). Equal
+    settings hash equal, and a caller's later change of its dict changes no CurveSpec."""
+    import copy
+    import dataclasses
+    import json
+    import pickle
+
+    from featcache.analysis.curve import CurveSpec
+    from featcache.analysis.probe import ProbeSpec
+    from featcache.deploy.finetune import FinetuneSettings
+
+    params, baseline = {"logreg": {"max_iter": 500}}, {"epochs": 2}
+    curve = CurveSpec(sizes=[10, 20], heads=["logreg"], head_params=params, baseline="scratch", baseline_sizes=[10],
+                      baseline_params=baseline)
+    params["logreg"]["max_iter"], baseline["epochs"] = 1, 9  # the caller's dicts changed after: not the spec
+    assert curve.head_params == {"logreg": {"max_iter": 500}} and curve.baseline_params == {"epochs": 2}
+    same = CurveSpec(sizes="10,20", heads="logreg", head_params={"logreg": {"max_iter": 500}}, baseline="scratch",
+                     baseline_sizes=[10], baseline_params={"epochs": 2})
+    assert same == curve and hash(same) == hash(curve)
+    for made in (CurveSpec(sizes=[10, 20]), ProbeSpec(), FinetuneSettings(), curve):
+        assert {made: 1}[made] == 1
+    assert hash(FinetuneSettings(epochs=3)) == hash(FinetuneSettings(epochs=3))
+    with pytest.raises(TypeError, match="cannot be changed"):
+        curve.head_params["logreg"] = {}
+    for made in (curve, FinetuneSettings(epochs=3)):  # kept, copied and written as the dicts were
+        assert pickle.loads(pickle.dumps(made)) == made == copy.deepcopy(made)
+        assert json.loads(json.dumps(dataclasses.asdict(made))) == json.loads(json.dumps(dataclasses.asdict(copy.copy(made))))
+    assert json.loads(json.dumps(dataclasses.asdict(curve)))["head_params"] == {"logreg": {"max_iter": 500}}
+
+
+def test_probe_specs_of_the_same_settings_are_equal_however_given():
+    """Regression (a review): ProbeSpec kept layers='a,b' as the str and layers=['a', 'b'] as a tuple, and
+    view_settings='orig/orig' as the str and [('orig', 'orig')] as pairs: the same settings compared (and hashed)
+    unequal. Each is kept parsed."""
+    from featcache.analysis.probe import ProbeSpec
+
+    for one, other in [({"layers": "block_13_expand_relu, out_relu"}, {"layers": ["block_13_expand_relu", "out_relu"]}),
+                       ({"view_settings": "orig/orig"}, {"view_settings": [("orig", "orig")]}),
+                       ({"view_settings": "all/orig; all/all"}, {"view_settings": ["all/orig", ["all", "all"]]})]:
+        a, b = ProbeSpec(**one), ProbeSpec(**other)
+        assert a == b and hash(a) == hash(b), (a, b)
+    assert ProbeSpec(layers="a,b").layers == ("a", "b")
+    assert ProbeSpec(view_settings="all/orig;all/all").view_settings == (("all", "orig"), ("all", "all"))
+
+
 # A typed setting of each frozen settings class (and of a keyword API that builds one), given as a number's text or as
 # a bool: (what makes it, its keyword, the text, the bool, the number it takes, the start of the one line refusing both).
 TYPED_SETTINGS = [

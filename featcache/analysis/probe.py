@@ -469,7 +469,8 @@ class ProbeSpec:
     probe's order (``_checked_spec``); what needs one (its layers, views, labels and splits) when run
     (``_settings``, ``parse_view_settings``). Kept as checked and hashable: ``heads`` a tuple of names, ``C`` and
     ``head_params`` ``FrozenMap``s of each head's (``{'logreg': 0.03}``, ``{'logreg': {'max_iter': 5000}}``), the
-    numbers as numbers, ``layers`` and ``view_settings`` tuples where a list was given. ``probe``'s keywords build
+    numbers as numbers, ``layers`` a tuple of names and ``view_settings`` a tuple of (train, test) pairs, however
+    given (``layers='a,b'`` equal to ``layers=['a', 'b']``). ``probe``'s keywords build
     one; ``run_probe(spec, cache)`` runs one, as ``learning_curve``'s keywords build a ``CurveSpec`` for
     ``run_curve``."""
 
@@ -494,7 +495,7 @@ def _checked_spec(spec: ProbeSpec) -> dict[str, Any]:
     seed, the scoring, the view settings' form, the jobs): ProbeSpec(holdout="0.2"), ProbeSpec(holdout=2) and
     ProbeSpec(head_params={'logreg': {'max_iter': 0}}) were made, and refused only when run (helper-281's brief),
     and a ProbeSpec holding dicts was no hashable settings object."""
-    from featcache.validate import SWITCH_WHY, FrozenMap, check_bool, frozen, list_items
+    from featcache.validate import SWITCH_WHY, FrozenMap, check_bool, frozen
 
     on_test = check_bool(spec.on_test, "on_test", SWITCH_WHY.get("on_test", ""))
     heads = tuple(parse_heads(spec.heads))
@@ -517,14 +518,14 @@ def _checked_spec(spec: ProbeSpec) -> dict[str, Any]:
                              "training images; give one of them")
     for h in heads:  # each head's parameters as probe fits them (a pair that disagrees named as given: head_params[...])
         check_head_params(HEADS[h](**_fit_params(h, given, Cs)), ParamLabel.of_option("--param", "head_params", h))
-    layers = spec.layers
-    if layers is not None:
-        parse_list(layers, "--layers")  # the list's form; its names are the cache's (probe_layers)
-        layers = layers if isinstance(layers, str) else frozen(list_items(layers, "--layers"))
+    # Kept parsed, however given, so equal settings compare (and hash) equal: layers='a,b' was kept as the str and
+    # layers=['a', 'b'] as a tuple, view_settings='orig/orig' as the str and [('orig', 'orig')] as pairs (a review).
+    # The layers' names and the views are the cache's (probe_layers, parse_view_settings).
+    layers = None if spec.layers is None else tuple(parse_list(spec.layers, "--layers"))
     view_settings = spec.view_settings
-    view_pairs(view_settings)  # the form; the views are the cache's (parse_view_settings)
-    if view_settings is not None and not isinstance(view_settings, str):
-        view_settings = frozen(list_items(view_settings, "--view-settings", _view_settings_form()))
+    if view_settings is not None:
+        view_settings = frozen([[side.strip() if isinstance(side, str) else side for side in pair]
+                                for pair in view_pairs(view_settings)])
     return {"heads": heads, "C": FrozenMap(Cs) if Cs else None, "layers": layers, "holdout": holdout, "seed": seed,
             "folds": folds, "on_test": on_test, "view_settings": view_settings,
             "head_params": FrozenMap(given) if given else None, "jobs": check_jobs(spec.jobs)}

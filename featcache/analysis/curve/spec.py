@@ -13,13 +13,12 @@ reads the defaults below for its help texts.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from featcache.errors import FeatcacheError, cli_running, list_item, option
-from featcache.validate import JOBS_DEFAULT, ParamLabel, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
+from featcache.validate import JOBS_DEFAULT, FrozenMap, ParamLabel, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -156,9 +155,10 @@ class CurveSpec:
             if head not in self.heads:
                 raise FeatcacheError(f"head_params names head {head!r}, which is not among the heads "
                                      f"({', '.join(self.heads)}); add it to heads or drop it from head_params")
-        # Copies: a caller changing its dict later must not change this spec.
-        put(self, "head_params", copy.deepcopy(dict(self.head_params)))
-        put(self, "baseline_params", copy.deepcopy(dict(self.baseline_params)) if self.baseline_params else None)
+        # Frozen copies: a caller changing its dict later must not change this spec, and the spec stays hashable,
+        # as docs/api.md promises (hash(CurveSpec(sizes=[10, 20])) was a TypeError: its dicts; a review)
+        put(self, "head_params", FrozenMap(self.head_params))
+        put(self, "baseline_params", FrozenMap(self.baseline_params) if self.baseline_params else None)
 
     @property
     def fitted(self) -> tuple[str, ...]:
