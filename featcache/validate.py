@@ -257,6 +257,15 @@ def _reads_infinite(text: str) -> bool:
         return False
 
 
+def _is_number_text(text: str) -> bool:
+    """Whether ``text`` reads as a number (``float`` takes it)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _as_float(value: Any) -> float:
     """``float(value)``, a whole number beyond a float's range as an infinity of its sign: float(10**400) is an
     OverflowError, a traceback for train's --param l2=<400 nines> (an adversarial tester)."""
@@ -267,8 +276,15 @@ def _as_float(value: Any) -> float:
 
 
 def positive_number(value: Any, flag: str, example: str) -> float:
-    """A positive finite number (a learning rate), from a number (its text in a command); never a bool."""
-    x = math.nan if _text_for_number(value) else _flag_number(value, flag, f"pass e.g. {eg(flag, example)}")
+    """A positive finite number (a learning rate), from a number (its text in a command); never a bool. A number's
+    text in a Python call is refused in the words the other typed settings use (``_typed_whole``), suggesting the
+    number it reads as: "learning_rate='1e-5' is not a number; pass e.g. learning_rate=1e-05" (it was "must be a
+    positive number (got '1e-5')", of a positive number; a review)."""
+    if _text_for_number(value):
+        meant = _as_float(value) if _is_number_text(value) else math.nan
+        fix = repr(meant) if meant > 0 and math.isfinite(meant) else example
+        raise FeatcacheError(f"{given(flag, shown(value))} is not a number; pass e.g. {eg(flag, fix)}")
+    x = _flag_number(value, flag, f"pass e.g. {eg(flag, example)}")
     if not (x > 0 and math.isfinite(x)):
         raise FeatcacheError(f"{option(flag)} must be a positive number (got {shown(value)}); pass e.g. {eg(flag, example)}".strip())
     return x

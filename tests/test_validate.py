@@ -838,7 +838,8 @@ def test_probe_specs_of_the_same_settings_are_equal_however_given():
 # a bool: (what makes it, its keyword, the text, the bool, the number it takes, the start of the one line refusing both).
 TYPED_SETTINGS = [
     ("featcache.deploy.finetune.FinetuneSettings", "epochs", "5", True, 5, r"epochs=\S+ is not a whole number; pass e\.g\. epochs=10$"),
-    ("featcache.deploy.finetune.FinetuneSettings", "learning_rate", "1e-5", True, 1e-5, r"learning_rate must be a positive number \(got \S+\)"),
+    ("featcache.deploy.finetune.FinetuneSettings", "learning_rate", "1e-5", True, 1e-5,
+     r"learning_rate(='1e-5' is not a number; pass e\.g\. learning_rate=1e-05$| must be a positive number \(got True\))"),
     ("featcache.deploy.finetune.FinetuneSettings", "unfreeze", "20", False, 20, r"unfreeze=\S+ is not a whole number"),
     ("featcache.deploy.finetune.FinetuneSettings", "seed", "7", True, 7, r"seed=\S+ is not a whole number"),
     ("featcache.analysis.probe.ProbeSpec", "holdout", "0.2", True, 0.2, r"holdout=\S+ is not a fraction; use a number between 0 and 1"),
@@ -871,6 +872,18 @@ def test_a_typed_setting_refuses_a_number_s_text_and_a_bool_when_made(made_by, k
         assert "\n" not in str(exc.value)
     made = cls(**base, **{keyword: number})
     assert getattr(made, keyword) in (number, tuple(range(number)) if keyword == "seeds" else number)
+
+
+def test_a_learning_rate_s_text_is_named_as_text_with_the_number_it_reads_as():
+    """Regression (a review): FinetuneSettings(learning_rate="1e-5") said "learning_rate must be a positive number
+    (got '1e-5')", of a positive number's text; it says it is text, as the other typed settings do, and the number."""
+    from featcache.deploy.finetune import FinetuneSettings
+
+    with pytest.raises(FeatcacheError, match=r"^learning_rate='1e-5' is not a number; pass e\.g\. learning_rate=1e-05$"):
+        FinetuneSettings(learning_rate="1e-5")
+    with pytest.raises(FeatcacheError, match=r"^learning_rate='fast' is not a number; pass e\.g\. learning_rate=1e-5"):
+        FinetuneSettings(learning_rate="fast")  # no number in it: the usual example
+    assert FinetuneSettings(learning_rate=1e-05).learning_rate == float("1e-5")  # the line's fix is taken
 
 
 def test_a_command_s_text_is_still_read_as_its_number(capsys, tmp_path):
