@@ -2846,3 +2846,43 @@ def test_a_partials_split_name_held_by_a_dataset_is_damage_to_the_reader_and_the
     assert w2.repairs == [f"resuming {tmp_path / 'a.h5'}: the partial file is damaged (train is a dataset, where "
                           "featcache writes a split's group); starting it over"], w2.repairs
     w2.close()
+
+
+def test_remade_digests_are_kept_safely_by_threads_at_once(monkeypatch):
+    """Regression (a review): ``layout._remade_dataset_digests`` evicted its module-level dict without a lock; threads
+    of one process checking caches at once deleted the same oldest entry twice (KeyError) or one another's new entry
+    before it was read back (KeyError). A dict that yields to other threads as an entry is stored makes that
+    interleaving sure; each thread gets its own file's digests and the dict keeps at most its bound."""
+    import threading
+
+    from featcache.store import layout
+
+    class Yielding(dict):
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            time.sleep(0.02)  # another thread runs here, as it may at any bytecode
+
+    kept = Yielding()
+    monkeypatch.setattr(layout, "_REMADE_DIGESTS", kept)
+    monkeypatch.setattr(layout, "file_stamp", lambda f, path=None: (f,))
+    monkeypatch.setattr(layout, "dataset_digests", lambda f: f"digests of {f}")
+    monkeypatch.setattr(layout, "encode", lambda digests: digests.upper())
+    n = 4 * layout._REMADE_KEPT
+    start, got, errors = threading.Barrier(n), {}, []
+
+    def check(i):
+        start.wait()
+        try:
+            got[i] = layout._remade_dataset_digests(i)
+        except Exception as exc:  # what the old code raised: the test's finding, not the test failing in a thread
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert got == {i: f"DIGESTS OF {i}" for i in range(n)}
+    assert 0 < len(kept) <= layout._REMADE_KEPT and all(kept[k] == f"DIGESTS OF {k[0]}" for k in kept)
+    assert layout._remade_dataset_digests(next(iter(kept))[0]) == f"DIGESTS OF {next(iter(kept))[0]}"  # one kept, read back

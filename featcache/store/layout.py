@@ -30,6 +30,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
@@ -769,21 +770,27 @@ def file_stamp(f: h5py.File, path: str | Path | None = None) -> tuple[int, int, 
 # The per-dataset digests ``deleted_seal_attributes`` made again, by file and version (``file_stamp``): the same
 # file, unchanged, refused again in this process (a notebook's open_cache, then train, then probe of it) is told
 # from them, not read again (a 1.4 GB cache: 4.6 s each time). The last few files only: 64 hex digits a dataset.
+# Looked up and filled under the lock: threads of one process (a notebook's, a server's) evicting at once deleted
+# the same oldest key twice (a KeyError) or one another's new one before it was read back (a review).
 _REMADE_DIGESTS: dict[tuple[int, ...], str] = {}
 _REMADE_KEPT = 4
+_REMADE_LOCK = threading.Lock()
 
 
 def _remade_dataset_digests(f: h5py.File) -> str:
     """``encode(dataset_digests(f))``, read once per version of the file in this process (``_REMADE_DIGESTS``)."""
     key = file_stamp(f)
-    if key not in _REMADE_DIGESTS:
-        value = encode(dataset_digests(f))
-        if file_stamp(f) != key:  # written during the read: what was read is no version of the file to keep
-            return value
-        while len(_REMADE_DIGESTS) >= _REMADE_KEPT:
-            del _REMADE_DIGESTS[next(iter(_REMADE_DIGESTS))]
-        _REMADE_DIGESTS[key] = value
-    return _REMADE_DIGESTS[key]
+    with _REMADE_LOCK:
+        if key in _REMADE_DIGESTS:
+            return _REMADE_DIGESTS[key]
+    # read outside the lock: seconds for a large cache, which another file's check need not wait for
+    value = encode(dataset_digests(f))
+    if file_stamp(f) == key:  # else written during the read: what was read is no version of the file to keep
+        with _REMADE_LOCK:
+            while len(_REMADE_DIGESTS) >= _REMADE_KEPT:
+                del _REMADE_DIGESTS[next(iter(_REMADE_DIGESTS))]
+            _REMADE_DIGESTS[key] = value
+    return value
 
 
 def deleted_seal_attributes(f: h5py.File, stored: Any) -> list[str]:
