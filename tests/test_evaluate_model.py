@@ -871,6 +871,7 @@ def test_an_svm_models_evaluation_says_what_its_shares_are_as_predict_does(tiny,
         logreg = run_main(capsys, "evaluate", str(tiny[0]), str(val), "--json")
         assert logreg.returncode == 0 and json.loads(logreg.stdout)["values_words"] is None, logreg.stderr
 
+
 @pytest.mark.parametrize("classes", [("ants", "bees", "wasps"), ("ants", "bees")])
 def test_info_of_an_svm_models_evaluation_says_what_its_shares_are(tiny, tmp_path, capsys, classes):
     """Regression (a brief, 2026-12-06): info of an SVM head's model's evaluation.json, whose report records what its

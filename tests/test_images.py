@@ -2471,3 +2471,56 @@ def test_a_cache_of_the_folder_before_files_changed_says_which_files_changed(tmp
                                     "a copy of bees/bees_001.png), 1 removed (ants/ants_000.png), 1 changed "
                                     "(bees/bees_002.png))") in got.stderr, got.stderr
     assert out.read_bytes() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX's")
+def test_a_forked_child_decodes_through_a_pool_of_its_own(tmp_path):
+    """The decode pool's forked-child branch (``images._pool``: a child inherits the pool object but none of its
+    threads, so it makes its own) had no test. A parent that has used the pool forks; the child decodes photos through
+    the pool and gets every result, from threads of its own, named ``featcache-decode-N`` as threads.DaemonPool says
+    (they were named ``featcache-decode_N``, against its docstring: a review)."""
+    import select
+
+    from PIL import Image
+
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.png")
+        Image.new("RGB", (8 + i, 5), (i * 40, 0, 0)).save(paths[-1])
+
+    def decode(path):
+        with Image.open(path) as im:
+            return im.convert("RGB").size, threading.current_thread().name
+
+    want = [(8 + i, 5) for i in range(6)]
+    assert [size for size, _ in images._map(decode, paths)] == want  # the parent's pool, started
+    parent_pool = images._pool()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it got through the pipe, and leave without pytest's teardown
+        try:
+            got = list(images._map(decode, paths))
+            report = {"sizes": [list(size) for size, _ in got], "threads": sorted({name for _, name in got}),
+                      "own_pool": images._pool() is not parent_pool and images._pool().pid == os.getpid()}
+            os.write(write, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        deadline = time.monotonic() + 60
+        chunks = []
+        while time.monotonic() < deadline:  # a child waiting on its parent's threads would never answer
+            ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(read, 65536) if ready else b""
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read)
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    report = json.loads(b"".join(chunks) or b"null")
+    assert report is not None, "the forked child gave no results within 60 s"
+    assert report["sizes"] == [list(size) for size in want] and report["own_pool"], report
+    assert report["threads"] and all(re.fullmatch(r"featcache-decode-\d+", name) for name in report["threads"]), report

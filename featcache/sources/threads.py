@@ -55,7 +55,7 @@ class DaemonPool:
             if self._started:
                 return
             for i in range(self.workers):
-                threading.Thread(target=_work, args=(self._work,), name=f"{self.name}_{i}", daemon=True).start()
+                threading.Thread(target=_work, args=(self._work,), name=f"{self.name}-{i}", daemon=True).start()
             self._started = True
 
 
