@@ -266,7 +266,7 @@ def test_api_mirrors_cli(tiny_head, tmp_path):
     for kwargs, message in [({"unfreeze": 1.5}, r"^unfreeze=1\.5 is not a whole number; pass e\.g\. unfreeze=20"),
                             ({"unfreeze": None}, "^unfreeze=None is not a whole number"),
                             ({"unfreeze": True}, "^unfreeze=True is not a whole number"),
-                            ({"learning_rate": "fast"}, r"^learning_rate must be a positive number \(got 'fast'\); pass e\.g\. "
+                            ({"learning_rate": "fast"}, r"^learning_rate='fast' is not a number; pass e\.g\. "
                                                         r"learning_rate=1e-5 \(the lesson's\)$"),
                             ({"learning_rate": None}, "^learning_rate must be a positive number"),
                             ({"learning_rate": float("inf")}, "^learning_rate must be a positive number"),
