@@ -16,6 +16,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -763,6 +764,23 @@ def ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:
         proc.kill()
         proc.communicate()
         pytest.fail(f"still running after {seconds:.0f} s: it hangs")
+
+
+def said_within(proc: subprocess.Popen, lines: int, seconds: float) -> list[str]:
+    """The next ``lines`` lines ``proc`` writes on stdout, or a failure if they have not all come within ``seconds``
+    (killed then): a bound on one step of what a process does, where ``ended``'s would count its whole exit too."""
+    import pytest
+
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(proc.stdout.readline() for _ in range(lines)), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if reader.is_alive():
+        proc.kill()
+        reader.join()  # at its end of file now: one reader of stdout at a time
+        _, err = proc.communicate()
+        pytest.fail(f"said {said} of {lines} lines after {seconds:.0f} s: it hangs\n{err[-2000:]}")
+    return said
 
 
 def stub_model_runs(set_attr, *, run=None, runtime_used: str = "stub", runtime_note: str | None = None) -> None:
