@@ -691,7 +691,9 @@ def test_a_photo_replaced_by_a_fifo_after_the_scan_is_one_line_not_a_hang(tmp_pa
             f"    os.unlink({str(victim)!r}); os.mkfifo({str(victim)!r})\n"  # once the scan has hashed the photo
             f"images._hash = swapped")
     proc = _extract_changed(swap, root, tmp_path / "c.h5")
-    _, err = ended(proc, 120)  # TensorFlow's import and a tiny run take 5-20 s: a hang is far past it
+    # TensorFlow's import, a tiny run and the teardown: 5-20 s idle, but its import and two batches took 85-128 s
+    # and the teardown up to 28 s with 6 such runs at load 15 (helper-295, measured); the hang was forever
+    _, err = ended(proc, 300)
     assert proc.returncode == 2 and err.strip().splitlines() == [
         f"featcache extract: error: {victim} changed on disk since it was scanned (it is now a FIFO, not a regular "
         "file); re-run the command"], err[-2000:]
