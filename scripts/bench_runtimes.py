@@ -149,7 +149,7 @@ def child_bare(job: dict) -> dict:
         t = time.perf_counter()
         decoded = [d for d in photos._pool().map(one, files) if d is not None]  # featcache's decoding threads
         out["decode_images_per_s"] = round(len(files) / (time.perf_counter() - t), 1)
-        out["decode_threads"] = photos._pool()._max_workers
+        out["decode_threads"] = photos._pool().workers
         images = np.stack(decoded)
     t = time.perf_counter()
     used, forward, _ = runtimes.build(job["runtime"], spec_for(job), job["batch"], runtimes.runtime_dir())
