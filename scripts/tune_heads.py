@@ -43,9 +43,11 @@ def main() -> None:
 
     from featcache import FashionMNIST, ModelSpec, extract, open_cache
     from featcache.heads import DenseHead, LogRegHead
+    from featcache.errors import cli_words
     from featcache.validate import check_seed, parse_list
 
-    seeds = [check_seed(s, "--seeds") for s in parse_list(args.seeds, "--seeds")]
+    with cli_words():  # a command line's text, read as the CLI reads it (a Python call's numbers are numbers)
+        seeds = [check_seed(s, "--seeds") for s in parse_list(args.seeds, "--seeds")]
     path = args.cache or extract(FashionMNIST(train_limit=4000, test_limit=3000), ModelSpec(weights=args.weights), verbose=True).path
     cache = open_cache(path)
     X, y, Xt, yt = cache.features("train"), cache.labels("train"), cache.features("test"), cache.labels("test")
