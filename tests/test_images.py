@@ -537,12 +537,28 @@ def test_this_machines_pillow_decodes_photos_to_the_reference_pixels():
     assert images.other_pixels() is None and images.decoder_identity() == images.DECODER
 
 
+def _on_other_pixels(patch) -> None:
+    """Decode to other pixels than Pillow's reference from here on (``patch``: a monkeypatch or its context), as
+    Pillow-SIMD's bilinear resize does (a value 1 off here and there); the pixel digest is taken again."""
+    from PIL import Image
+
+    from featcache.sources import decode
+
+    real = Image.Image.resize
+
+    def one_off(self, *a, **k):
+        arr = np.asarray(real(self, *a, **k)).copy()
+        arr.flat[0] ^= 1
+        return Image.fromarray(arr, "RGB")
+
+    patch.setattr(Image.Image, "resize", one_off)
+    decode.pixel_digest.cache_clear()
+
+
 def test_a_pillow_that_decodes_to_other_pixels_is_another_photo_cache(tmp_path, monkeypatch, capsys):
     """Regression: Pillow-SIMD (a drop-in Pillow) resizes to pixels 1 off on 0.7% of values, features up to 0.12
     apart, and a photo cache extracted with Pillow was a hit there (and a partial resumed, mixing both): the
     fingerprint covered featcache's decoder code, not what the libraries under it make of the bytes."""
-    from PIL import Image
-
     from featcache.sources import decode
 
     root = make_class_tree(tmp_path / "d", {"a": 5, "b": 4}, ext="jpg", size=40)
@@ -552,15 +568,7 @@ def test_a_pillow_that_decodes_to_other_pixels_is_another_photo_cache(tmp_path, 
     assert main(args) == 0
     kept = out.read_bytes()
     before = images.load(root, 32, test_fraction=0.3).digest
-    real = Image.Image.resize
-
-    def one_off(self, *a, **k):  # as Pillow-SIMD's bilinear resize: a value 1 off here and there
-        arr = np.asarray(real(self, *a, **k)).copy()
-        arr.flat[0] ^= 1
-        return Image.fromarray(arr, "RGB")
-
-    monkeypatch.setattr(Image.Image, "resize", one_off)
-    decode.pixel_digest.cache_clear()
+    _on_other_pixels(monkeypatch)
     try:
         assert images.other_pixels().startswith("Pillow ") and images.decoder_identity() != images.DECODER
         import PIL  # the identity is the pixels alone: another version of the same pixels is the same cache (a review)
@@ -2223,7 +2231,6 @@ def test_a_cache_of_before_pixels_were_recorded_on_a_machine_of_other_pixels_is_
     cache gets the older-decoder line. It gets that line too: the decoder that made it, what changed since (the
     decoders after it, and this machine's pixels), the fix; the cache is left as it was, and --force replaces it.
     Fails on the code before: the decoded_with line."""
-    from PIL import Image
 
     from helpers import run_main
 
@@ -2236,15 +2243,7 @@ def test_a_cache_of_before_pixels_were_recorded_on_a_machine_of_other_pixels_is_
     _cache_of_an_older_decoder(capsys, monkeypatch, args, "v5")  # on the reference pixels: nothing named, as before 19:03
     assert "decoded_with" not in featcache.open_cache(out).meta["source"]
     kept = out.read_bytes()
-    real = Image.Image.resize
-
-    def one_off(self, *a, **k):  # as Pillow-SIMD's bilinear resize: a value 1 off here and there
-        arr = np.asarray(real(self, *a, **k)).copy()
-        arr.flat[0] ^= 1
-        return Image.fromarray(arr, "RGB")
-
-    monkeypatch.setattr(Image.Image, "resize", one_off)
-    decode.pixel_digest.cache_clear()
+    _on_other_pixels(monkeypatch)
     try:
         other = images.other_pixels()
         assert other is not None
@@ -2270,6 +2269,7 @@ def test_a_cache_of_before_pixels_were_recorded_on_a_machine_of_other_pixels_is_
         assert "this machine's Pillow" not in got.stderr
     finally:
         decode.pixel_digest.cache_clear()
+
 
 def test_an_interrupted_extraction_by_an_older_decoder_is_started_over_saying_so(tmp_path, capsys, monkeypatch):
     """Regression (helper-266): an extraction interrupted under decoder v6 and run again under v7 was started over
@@ -2302,7 +2302,6 @@ def test_an_interrupted_extraction_of_before_pixels_were_recorded_resumed_on_oth
     as a v6 partial is on the reference pixels, and the new cache is whole and names its pixels. One of this decoder
     (v7) on the reference pixels is still another extraction: this machine's pixels are no rule of before. Fails on
     the code before: the decoded_with refusal, exit 2."""
-    from PIL import Image
 
     from helpers import interrupted_extraction, run_main
 
@@ -2316,20 +2315,9 @@ def test_an_interrupted_extraction_of_before_pixels_were_recorded_resumed_on_oth
     with monkeypatch.context() as m:
         m.setattr(images, "DECODER", OLDER_DECODERS["v5"])
         interrupted_extraction(out, **options)
-    real = Image.Image.resize
-
-    def one_off(self, *a, **k):  # as Pillow-SIMD's bilinear resize: a value 1 off here and there
-        arr = np.asarray(real(self, *a, **k)).copy()
-        arr.flat[0] ^= 1
-        return Image.fromarray(arr, "RGB")
-
-    def on_other_pixels(m):
-        m.setattr(Image.Image, "resize", one_off)
-        decode.pixel_digest.cache_clear()
-
     try:
         with monkeypatch.context() as m:
-            on_other_pixels(m)
+            _on_other_pixels(m)
             other = images.other_pixels()
             assert other is not None
             got = run_main(capsys, *args)
@@ -2346,7 +2334,7 @@ def test_an_interrupted_extraction_of_before_pixels_were_recorded_resumed_on_oth
         out.unlink()
         interrupted_extraction(out, **options)  # this decoder, on the reference pixels
         with monkeypatch.context() as m:
-            on_other_pixels(m)
+            _on_other_pixels(m)
             got = run_main(capsys, *args)
         assert got.returncode == 2 and "holds an interrupted extraction made with other settings" in got.stderr, got.stderr
     finally:
