@@ -228,6 +228,21 @@ def option(flag: str, keyword: str | None = None) -> str:
     return f"{keyword_of(flag)}=True" if flag in _SWITCHES else keyword_of(flag)
 
 
+def command(name: str, args: str = "", call: str = "...") -> str:
+    """A featcache command a line names or suggests, in the caller's words (``option``, the one rule): ``'featcache
+    train'`` where the CLI runs a command, ``featcache.train(...)`` to a Python caller (``args``: the command's words
+    after its name, ``'featcache extract ...'``; ``call``: the call's arguments). "retrain it with 'featcache
+    train'" and "written by 'featcache extract'" named commands to API callers (docs/api.md: a line that suggests
+    running something suggests the call)."""
+    return option(f"'featcache {name}{' ' + args if args else ''}'", f"featcache.{name}({call})")
+
+
+def command_word() -> str:
+    """What a caller ran, in its words: "command" in a command's line, "call" in a Python call's ("re-run the same
+    'featcache curve' command" is "re-run the same featcache.curve(...) call")."""
+    return option("command", "call")
+
+
 # Flags whose API keyword is not the flag's name with "_" for "-" (docs/api.md's "Flags that are no keyword of the
 # same name"; tests/test_cli_mirror.py holds every other flag to its keyword's name).
 _KEYWORDS = {"--lr": "learning_rate"}
@@ -350,9 +365,13 @@ class NotHDF5(FeatcacheError):
     said of the file) and ``hint`` (what to pass instead): a command that takes other files too (verify) gives its
     own hint (it replaced the text of this one's, and would silently have stopped if the wording changed; a review)."""
 
-    HINT = "pass a cache written by 'featcache extract'"
+    @staticmethod
+    def default_hint() -> str:
+        """The hint of a cache's command or call: "pass a cache written by 'featcache extract'" (``command``)."""
+        return f"pass a cache written by {command('extract')}"
 
-    def __init__(self, path: object, detail: str, hint: str = HINT):
+    def __init__(self, path: object, detail: str, hint: str | None = None):
+        hint = NotHDF5.default_hint() if hint is None else hint
         self.path, self.detail, self.hint = path, detail, hint
         self.problem = f"{path} is not a readable HDF5 file ({detail})"
         super().__init__(f"{self.problem}; {hint}")

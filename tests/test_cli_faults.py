@@ -2804,7 +2804,7 @@ def test_typed_errors_and_leftovers_survive_pickle_and_copy():
 
     err = pickle.loads(pickle.dumps(NotHDF5("/x.h5", "file signature not found")))
     assert (str(err), err.path, err.hint) == ("/x.h5 is not a readable HDF5 file (file signature not found); pass a cache "
-                                              "written by 'featcache extract'", "/x.h5", NotHDF5.HINT)
+                                              "written by featcache.extract(...)", "/x.h5", NotHDF5.default_hint())
     left = LeftOut("/photos/locked", UNREADABLE)
     for again in (pickle.loads(pickle.dumps(left)), copy.deepcopy(left)):
         assert (again, again.why) == (left, UNREADABLE)

@@ -365,7 +365,7 @@ def test_an_edited_model_json_is_one_line_naming_the_file_and_the_field(tmp_path
     photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
     _one_line_error(capsys, ["predict", str(bad), str(photo)], f"{bad} is a featcache model whose {message}")
     err = pytest.raises(featcache.FeatcacheError, read_meta, bad)
-    assert "re-export the model with 'featcache export'" in str(err.value)
+    assert "re-export the model with featcache.export(...)" in str(err.value)  # a call's words (docs/api.md)
     assert is_model_file(bad)  # still featcache's own: export --out may replace it
     assert read_meta(good)["image_size"] == 32
 
@@ -392,7 +392,7 @@ def test_a_model_of_a_newer_format_or_without_its_kind_is_said_so(tmp_path, caps
         bad = _with_meta(good, tmp_path / "m.keras", **edit)
         line = f"{bad} is a featcache model whose featcache.json {says}; re-export the model with 'featcache export'"
         _one_line_error(capsys, ["predict", str(bad), str(photo)], line)
-        with pytest.raises(featcache.FeatcacheError, match=re.escape(line)):
+        with pytest.raises(featcache.FeatcacheError, match=re.escape(line.replace("'featcache export'", "featcache.export(...)"))):
             info(bad)  # told as a model, not "a zip file featcache did not write as a head or model"
     assert read_meta(good)["format_version"] == 2
 
@@ -667,11 +667,11 @@ def test_an_edited_or_damaged_model_is_refused_by_its_digest(tiny_model, tmp_pat
         err = _one_line_error(capsys, ["predict", str(bad), str(photo), "--runtime", runtime], line)
         assert err.endswith("; re-export the model with 'featcache export' (or 'featcache finetune')"), err
     for read in (read_meta, load_model):
-        with pytest.raises(featcache.FeatcacheError, match="is damaged or was changed after 'featcache export'"):
+        with pytest.raises(featcache.FeatcacheError, match=re.escape("is damaged or was changed after featcache.export(...)")):
             read(bad)
     built = []  # a conversion (cached or made) is never reached
     monkeypatch.setattr(runtimes, "build", lambda *a, **k: built.append(a) or ("onnxruntime", lambda x: [np.full((len(x), 3), 1 / 3)], None))
-    with pytest.raises(featcache.FeatcacheError, match="is damaged or was changed after 'featcache export'"):
+    with pytest.raises(featcache.FeatcacheError, match=re.escape("is damaged or was changed after featcache.export(...)")):
         featcache.deploy.model.ModelRunner(bad, "onnxruntime")
     assert built == []
     predict(tiny_model, [photo], runtime="onnxruntime")  # the stub runs the intact file

@@ -85,7 +85,7 @@ def test_a_malicious_pickle_head_is_refused_and_runs_nothing(cache, tmp_path, ca
                  ["finetune", str(evil), "--out", str(tmp_path / "f.keras")]):
         _one_line(capsys, argv, "loading a pickle can run any code in it")
         assert not (tmp_path / "PWNED").exists()
-    with pytest.raises(FeatcacheError, match=r"retrain the head with featcache\.train, or pass trust_pickle=True if you made"):
+    with pytest.raises(FeatcacheError, match=r"retrain the head with featcache\.train\(\.\.\.\), or pass trust_pickle=True if you made"):
         featcache.evaluate(evil, cache)  # the API's keyword (errors.option)
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "m.keras").exists()
     # Only True trusts: "no" is truthy, and it ran the pickle's code through every API that loads a head (a tester).
@@ -186,6 +186,13 @@ def test_a_head_path_that_is_none_names_the_file_that_head_is_written_as(cache, 
 
 
 # --- crafted files: one line each -------------------------------------------------------------------
+
+
+def _api_words(line: str) -> str:
+    """A command's line as a Python call says it: the commands it names as calls (``errors.command``, docs/api.md)."""
+    for name in ("train", "export", "finetune", "extract"):
+        line = line.replace(f"'featcache {name}'", f"featcache.{name}(...)")
+    return line
 
 
 def _rewrite_npz(path: Path, change, reseal: bool = True) -> None:
@@ -401,7 +408,7 @@ def test_info_and_verify_say_a_file_whose_record_and_network_disagree_was_edited
         assert main(["info", str(path), "--json"]) == 0
         got = json.loads(capsys.readouterr().out)
         assert got["kind"] == real and says in got["record_edited"] and got["content_digest_checked"] is True, got
-        assert featcache.info(path) == got
+        assert featcache.info(path) == {**got, "record_edited": _api_words(got["record_edited"])}  # a call's words
     assert featcache.info(head_as_model)["class_names"] == CLASSES  # what the record holds besides its kind
     # at --out, neither is called what its record says ("a model 'featcache export' wrote", "a head 'featcache train'
     # wrote": name the model another file): each is a file featcache would not load, replaced only with --force
@@ -436,7 +443,7 @@ def test_an_npz_head_whose_records_kind_was_edited_is_said_edited_not_another_pr
                  ["export", str(npz_head), "--out", str(tmp_path / "m.keras")], ["predict", str(npz_head), photo]):
         _one_line(capsys, argv, line)
     got = featcache.info(npz_head)
-    assert got["kind"] == "head" and line in got["record_edited"] and got["head"] == "logreg", got
+    assert got["kind"] == "head" and _api_words(line) in got["record_edited"] and got["head"] == "logreg", got
     _one_line(capsys, ["train", str(cache), "--head", "logreg", "--out", str(npz_head)],
               f"--out {npz_head} exists and is not a head featcache wrote; choose another --out, or pass --force")
     assert not (tmp_path / "m.keras").exists()
@@ -472,7 +479,7 @@ def test_an_edited_or_damaged_head_is_refused_by_its_digest(cache, tmp_path, cap
                  ["finetune", str(head), "--weights", "random", "--out", str(tmp_path / "f.keras")]):
         err = _one_line(capsys, argv, line)
         assert err.endswith("; retrain the head with 'featcache train'"), err
-    with pytest.raises(FeatcacheError, match="is damaged or was changed after 'featcache train' saved it"):
+    with pytest.raises(FeatcacheError, match=re.escape("is damaged or was changed after featcache.train(...) saved it")):
         load_head(head)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5", "d.h5", "h.npz"]
 

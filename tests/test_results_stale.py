@@ -140,5 +140,5 @@ def test_a_fifo_put_at_a_results_path_is_refused_without_blocking(cache, tmp_pat
             featcache.load_head(result)
         took = time.monotonic() - started
     assert str(err.value) == (f"{out} is not a regular file (a FIFO, socket or device); pass the .keras or .npz head "
-                              "file written by 'featcache train'")
+                              "file written by featcache.train(...)")
     assert took < 10, took

@@ -38,7 +38,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import SCORED_ON_WORDS, plot_probe
-from featcache.errors import FeatcacheError, cli_running, example, given, one_line, option, python_text
+from featcache.errors import FeatcacheError, cli_running, command, example, given, one_line, option, python_text
 from featcache.progress import agreeing, counted, status
 from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
@@ -1033,10 +1033,9 @@ def read_probe_csv(path: str | Path) -> list[ProbeRow]:
             raise ValueError(f"row {asdict(bad[0])} is out of range")
         return rows
     except FileNotFoundError:
-        run = option(repr('featcache probe'), 'featcache.probe(...)')
-        raise FeatcacheError(f"probe file not found: {path}; run {run} first or check the path") from None
+        raise FeatcacheError(f"probe file not found: {path}; run {command('probe')} first or check the path") from None
     except (OSError, ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
-        raise FeatcacheError(f"{path} is not a readable probe.csv ({exc}); pass a file written by 'featcache probe'") from None
+        raise FeatcacheError(f"{path} is not a readable probe.csv ({exc}); pass a file written by {command('probe')}") from None
 
 
 def _setting_labels(rows: list[ProbeRow]) -> dict[tuple[str, str], str]:

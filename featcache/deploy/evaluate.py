@@ -294,7 +294,7 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``). ``model``: a path, or ``load_model``'s result
     (``LoadedModel``): its bytes, checked when loaded, are scored and named (SHA-256, content digest, training
     digests), prepared once for every later call (predict's too)."""
-    from featcache.deploy.model import (MODEL_FILE, LoadedModel, model_view_names, one_vote, svm_numbers,
+    from featcache.deploy.model import (LoadedModel, model_file, model_view_names, one_vote, svm_numbers,
                                         train_digests)
     from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count,
                                           predict_files, progress_bar, run_count_words, skipped_words, value_of)
@@ -305,7 +305,7 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     from featcache.validate import check_lock_timeout, check_source, positive_int
 
     loaded = model if isinstance(model, LoadedModel) else None
-    model = check_source(model, "model", MODEL_FILE) if loaded is None else loaded.path
+    model = check_source(model, "model", model_file()) if loaded is None else loaded.path
     runtime = check_runtime(DEFAULT_RUNTIME if runtime is None else runtime)
     batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
     lock_timeout = check_lock_timeout(lock_timeout)

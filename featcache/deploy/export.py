@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 def head_meta_fault(what: str) -> FeatcacheError:
     """The one line for a head whose metadata ``what`` (lacks a key, does not say ...) that export and finetune need:
     its fix is a new head, which records it. One home for the words each of their checks spelled."""
-    return FeatcacheError(f"the head's metadata {what}; retrain it with 'featcache train'")
+    from featcache.heads.io import retrain
+
+    return FeatcacheError(f"the head's metadata {what}; {retrain()}")
 
 
 def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
@@ -471,12 +473,12 @@ def export(
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_not_the_head, check_out, recheck_out, write_model
-    from featcache.heads.io import DIGEST_KEY, HEAD_FILE
+    from featcache.heads.io import DIGEST_KEY, head_file
 
     out = check_out(out, force)
     # as load_head reads it (~ expanded): 'export("~/h.keras", out=<the same file>, force=True)' compared a head
     # path that names nothing here with out, and would have written the model over the head
-    head = check_source(head, "head", HEAD_FILE)
+    head = check_source(head, "head", head_file())
     check_not_the_head(out, head, "export")
     est, meta, names, w, replacing = _checked_head(head, out, weights, views, force, trust_pickle)
 

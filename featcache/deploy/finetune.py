@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from featcache.embedding import passes
-from featcache.errors import FeatcacheError, carried, example, given, one_line, option, warn
+from featcache.errors import FeatcacheError, carried, command, example, given, one_line, option, warn
 from featcache.progress import agreeing, counted, named, note, status
 from featcache.validate import Written, check_source, checks_switches, param_text, views_counted, views_words
 
@@ -446,7 +446,7 @@ def _say_one_sided(meta: dict[str, Any], y: np.ndarray, vsplit: float) -> None:
         warn(f"the head held out the last {vsplit * 100:g}% of its training images for validation (it was "
              f"trained before featcache held out images of every class), and class {shown} is missing from them "
              "or from the rest; finetune validates on the same images, so its validation accuracy is not of "
-             "every class: train the head again ('featcache train') for validation images of every class",
+             f"every class: train the head again ({command('train')}) for validation images of every class",
              OneSidedValidationWarning)
 
 
@@ -572,7 +572,7 @@ def run_finetune(head: str | Path, settings: FinetuneSettings = _SETTINGS, *, we
     # The bars with --json too (bars_wanted), as every command's: finetune --json ran minutes without a line on
     # stderr where predict --json drew its bar (a new-user tester). Its text lines stay verbose's.
     bars = bars_wanted(verbose)
-    head = check_source(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
+    head = check_source(head, "head", f"the Keras head {command('train', '--head keras', 'cache, head=' + repr('keras'))} wrote")  # None: pathlib's TypeError
     out = _checked_out(out, head, force)
     est, meta, weights = _checked_head(head, weights, trust_pickle)
     _check_replaceable(out, meta, settings, force)
@@ -736,7 +736,7 @@ def _keras_head(head: str | Path, trust_pickle: bool):
     est, meta = load_head(head, trust_pickle=trust_pickle)
     if not isinstance(est, DenseHead):
         # the rule itself, not "the lesson's rule 1", a name a new user cannot read
-        how = option(repr('featcache train CACHE --head keras'), 'featcache.train(cache, head=' + repr('keras') + ')')
+        how = command('train', 'CACHE --head keras', 'cache, head=' + repr('keras'))
         raise FeatcacheError(
             f"{head} is {head_words(meta.get('head', type(est).__name__))}; fine-tuning starts from a trained Keras head "
             "whose Dense layer it becomes (a head trained on the frozen base first, so a random head's large first "

@@ -34,7 +34,7 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
-from featcache.errors import FeatcacheError, given_path, one_line, option, warn
+from featcache.errors import FeatcacheError, command, given_path, one_line, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
 from featcache.progress import counted, written
@@ -184,14 +184,23 @@ def changed_meanwhile(path: str | Path, doing: str) -> str:
 
 
 MODEL_SUFFIX = ".keras"  # the only suffix a model file has (export's --out checks it); heads also use .npz
-MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetune'"
+
+
+def written_model() -> str:
+    """The commands or calls that write a model, in the caller's words (``errors.command``)."""
+    return f"{command('export')} or {command('finetune')}"
+
+
+def model_file() -> str:
+    """What a model argument names, in the lines that refuse one, in the caller's words."""
+    return f"the .keras file written by {written_model()}"
 
 
 def read_meta(path: str | Path, data: bytes | None = None) -> dict[str, Any]:
     """The ``featcache.json`` of a model file, without loading the network: its content digest checked
     (``check_content``), then its fields (``check_meta``). ``data``: the file's bytes as the caller read them
     (``ModelFile.read``), whose record and digest are the ones checked and returned."""
-    path = check_source(path, "model", MODEL_FILE, "path")
+    path = check_source(path, "model", model_file(), "path")
     _model_json(path)  # a featcache model, or one line saying what the file is
     checked, meta = check_content(path, data)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:  # replaced since: say what it is now
@@ -219,7 +228,7 @@ def train_digests(path: str | Path, meta: dict[str, Any], data: bytes | None = N
     except Exception as exc:  # replaced or damaged since its record was read: evaluate's SHA-256 check says so too
         from featcache.heads.io import array_problem
 
-        raise FeatcacheError(f"{path}: its training-image digests cannot be read ({array_problem(exc)}); {REEXPORT}") from None
+        raise FeatcacheError(f"{path}: its training-image digests cannot be read ({array_problem(exc)}); {reexport()}") from None
     if not (isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype == np.uint64 and _whole_number(count)
             and len(keys) == count):
         raise bad_model(path, f"training-image digests are not the {count} uint64 keys its {META_ENTRY} records")
@@ -240,14 +249,13 @@ def check_content(path: str | Path, data: bytes | None = None) -> tuple[bool, di
         # _show_warning says a line once; Python's registry, once per line of the caller's); the path
         # absolute, one text for one file (predict read it by the given and by the absolute path: two notes; a tester)
         warn(f"{os.path.abspath(path)} carries no content digest (saved before featcache's model digests of 2026-12-03, or its "
-             f"digest was removed), so nothing checks that it is as saved; {REEXPORT} to have it checked",
+             f"digest was removed), so nothing checks that it is as saved; {reexport()} to have it checked",
              UncheckedModelWarning)
     return bool(checked), meta if isinstance(meta, dict) else None
 
 
 def _altered(path: Path, why: str) -> FeatcacheError:
-    return FeatcacheError(f"{path} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it "
-                          f"({why}); {REEXPORT}")
+    return FeatcacheError(f"{path} is damaged or was changed after {written_model()} saved it ({why}); {reexport()}")
 
 
 _IMAGE_MAGIC = ((b"\x93NUMPY", "a .npy array"), (b"\x89PNG", "an image"), (b"\xff\xd8\xff", "an image"),
@@ -282,7 +290,7 @@ def _kind_hint(path: Path, exc: Exception) -> str:
 
 def _check_model_file(path: Path) -> None:
     """``path`` is a regular file to read a model from, or one line (a FIFO would block the read)."""
-    check_regular_file(path, "model", f"pass {MODEL_FILE}",
+    check_regular_file(path, "model", f"pass {model_file()}",
                        f"make one with {option(repr('featcache export'), 'featcache.export(...)')} or "
                        f"{option(repr('featcache finetune'), 'featcache.finetune(...)')}")
 
@@ -315,20 +323,20 @@ def _model_json(path: str | Path) -> dict[str, Any]:
         if (damage := damage_error(path, _altered)) is not None:
             raise damage from None
         hint = head_hint if read_head_meta(path) is not None else _images_hint(path) or _kind_hint(path, exc)
-        raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
+        raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by {written_model()}") from None
     if isinstance(meta, dict) and meta.get("kind") != KIND and all(k in meta for k in MODEL_ONLY_FIELDS):
         # a model whose kind was removed or changed: not "a head: export it first" (an adversarial tester)
         check_meta(path, meta)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         hint = head_hint if read_head_meta(path) is not None else ""
-        raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'")
+        raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by {written_model()}")
     return meta
 
 
 def check_meta(path: str | Path, meta: dict[str, Any], fix: str | None = None) -> None:
     """The fields of a model's record that featcache reads, checked wherever the record is read (``read_meta``:
     predict, load_model; ``recipes.files``: info, verify; ``check_same_model_job``: export's and finetune's --out),
-    each a line naming the field and ``fix`` (default ``REEXPORT``).
+    each a line naming the field and ``fix`` (default ``reexport()``).
 
     An edited ``featcache.json`` (an adversarial tester's) crashed predict
     without ``image_size`` or with -5, and class names as a string were read
@@ -344,7 +352,7 @@ def check_meta(path: str | Path, meta: dict[str, Any], fix: str | None = None) -
     version = meta.get("format_version")
     if _whole_number(version) and version > FORMAT_VERSION:
         raise FeatcacheError(f"{path} is a featcache model of format {version}, made by a newer featcache than this one "
-                             f"(which reads formats 1 to {FORMAT_VERSION}); {fix or 'use that featcache, or ' + REEXPORT}")
+                             f"(which reads formats 1 to {FORMAT_VERSION}); {fix or 'use that featcache, or ' + reexport()}")
     if not (_whole_number(version) and version >= 1):
         raise _bad_meta(path, meta, "format_version", f"a format number from 1 to {FORMAT_VERSION}", fix)
     names = meta.get("class_names")
@@ -387,19 +395,21 @@ def _view_names(views: Any) -> bool:
     return True
 
 
-REEXPORT = "re-export the model with 'featcache export' (or 'featcache finetune')"
+def reexport() -> str:
+    """The one fix of a model that cannot be trusted as it is, in the caller's words (``errors.command``)."""
+    return f"re-export the model with {command('export')} (or {command('finetune')})"
 
 
 def bad_model(path: str | Path, whose: str, fix: str | None = None) -> FeatcacheError:
     """The one line for a featcache model at ``path`` whose ``whose`` is wrong (its record, its network, its digests:
-    "<path> is a featcache model whose <whose>; <fix>"), and ``fix`` (default ``REEXPORT``): one home of the words
+    "<path> is a featcache model whose <whose>; <fix>"), and ``fix`` (default ``reexport()``): one home of the words
     the six checks of a model's parts spelled each."""
-    return FeatcacheError(f"{path} is a featcache model whose {whose}; {fix or REEXPORT}")
+    return FeatcacheError(f"{path} is a featcache model whose {whose}; {fix or reexport()}")
 
 
 def _bad_meta(path: Path, meta: dict[str, Any], field: str, wanted: str, fix: str | None = None) -> FeatcacheError:
     """The one line for a model record's ``field`` that is missing or not ``wanted``, and ``fix`` (default
-    ``REEXPORT``)."""
+    ``reexport()``)."""
     if field not in meta:
         return bad_model(path, f"{META_ENTRY} lacks {field!r}", fix)
     shown = repr(meta[field])
@@ -474,7 +484,7 @@ def check_out(path: str | Path, force: bool = False) -> Path:
         # "pass --force to replace it" would have had the user destroy their head; a model whose record was edited to
         # a head's is none (heads.io.edited, of a record that says head): it is said to be no model featcache wrote, below
         if read_head_meta(path) is not None and edited(path) is None:
-            raise FeatcacheError(f"{given_path('--out', path)} is a head 'featcache train' wrote, not a model; name the model "
+            raise FeatcacheError(f"{given_path('--out', path)} is a head {command('train')} wrote, not a model; name the model "
                                  f"another file, e.g. {given_path('--out', path.with_name(path.stem + '_model.keras'))}")
         from featcache.heads.io import damaged_zip
 
@@ -647,7 +657,7 @@ class ModelFile:
     @classmethod
     def read(cls, path: str | Path) -> ModelFile:
         """The model file at ``path``, read and hashed once, its record checked in the bytes read."""
-        path = check_source(path, "model", MODEL_FILE, "path")
+        path = check_source(path, "model", model_file(), "path")
         _check_model_file(path)  # before the read: a FIFO blocks it; a missing file is its own line
         try:
             data = path.read_bytes()
@@ -809,7 +819,7 @@ class ModelRunner:
         probs = self._forward(batch)[0]
         if len(probs) != len(batch):
             raise FeatcacheError(f"{self.spec.path} gave {len(probs)} rows of probabilities for {counted(len(batch), 'image')}: "
-                                 f"its network averages other views than its {META_ENTRY} records; {REEXPORT}")
+                                 f"its network averages other views than its {META_ENTRY} records; {reexport()}")
         return probs
 
 
@@ -833,7 +843,7 @@ def load_model(path: str | Path) -> LoadedModel:
     ``path`` is a str or ``os.PathLike`` (an ``ExportResult``: Keras's loader took only a str). The file is read once:
     the network and the record are of the bytes whose content digest was checked, and ``predict`` takes the result
     in place of the path, preparing the model once for every later call (``LoadedModel.runner``)."""
-    source = ModelFile.read(check_source(path, "model", MODEL_FILE, "path"))
+    source = ModelFile.read(check_source(path, "model", model_file(), "path"))
     return LoadedModel(source.network(), copy.deepcopy(source.meta), source)
 
 
@@ -885,7 +895,7 @@ def _network(path: Path, meta: dict[str, Any], data: bytes | None = None) -> Ker
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 
     try:
-        model = load_keras_file(path, REEXPORT, data)  # in safe mode, Keras's default: a model file runs no code
+        model = load_keras_file(path, reexport(), data)  # in safe mode, Keras's default: a model file runs no code
     except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise
     except Exception as exc:

@@ -1191,10 +1191,10 @@ def predict(
     runner (``runtime``'s conversion, the trace) built at its first call and reused by the later ones, so a notebook
     pays the model's preparation once, not on every call. Its predictions are of the model as loaded.
     """
-    from featcache.deploy.model import MODEL_FILE, LoadedModel, one_vote, svm_numbers
+    from featcache.deploy.model import LoadedModel, model_file, one_vote, svm_numbers
     from featcache.embedding.runtimes import check_runtime
     loaded = model if isinstance(model, LoadedModel) else None
-    model = check_source(model, "model", MODEL_FILE) if loaded is None else loaded.path
+    model = check_source(model, "model", model_file()) if loaded is None else loaded.path
     images = given_images(images)
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []
@@ -1310,9 +1310,9 @@ def model_meta(model: str | Path) -> dict:
     from featcache.deploy.model import read_meta
 
     if Path(model).is_dir():
-        from featcache.deploy.model import MODEL_FILE
+        from featcache.deploy.model import model_file
 
-        raise FeatcacheError(f"{model} is a folder, not a model file; pass {MODEL_FILE} first, then the images")
+        raise FeatcacheError(f"{model} is a folder, not a model file; pass {model_file()} first, then the images")
     return read_meta(model)
 
 

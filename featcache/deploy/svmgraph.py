@@ -78,8 +78,9 @@ class SVMScores(_k.layers.Layer):
         """The head's arrays (``SVMHead.kernel_form``)."""
         sv = form["support"].astype(np.float32)
         if not np.array_equal(sv, form["support"]):  # never for a head fitted by featcache (float32 features)
-            raise FeatcacheError("the SVM head's support vectors are not float32 numbers, as featcache fits them; "
-                                 "retrain it with 'featcache train'")
+            from featcache.heads.io import retrain
+
+            raise FeatcacheError(f"the SVM head's support vectors are not float32 numbers, as featcache fits them; {retrain()}")
         sigmoids = [form["sigmoid_a"], form["sigmoid_b"]] if self.mode == PROBA else []
         squares = np.square(sv, dtype=np.float64).sum(axis=1)  # each float32 value cast to float64, then squared
         self.set_weights([form["mean"], form["scale"], sv, squares, form["pair_coef"],

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from featcache.errors import (FeatcacheError, exception_chain, first_line, given, given_path, is_no_space, no_permission,
-                              no_space, one_line, option, warn)
+                              no_space, one_line, option, warn, command)
 from featcache.progress import named, written
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
@@ -67,7 +67,12 @@ DIGEST_KEY = "content_digest"
 # Settings of the features a head depends on; evaluate refuses a cache that
 # differs in any of them.
 FEATURE_KEYS = ("backbone", "weights", "image_size", "preprocessing")
-RETRAIN = "retrain it with 'featcache train'"
+
+
+def retrain() -> str:
+    """The one fix of a head that cannot be trusted as it is, in the caller's words (``errors.command``): "retrain it
+    with 'featcache train'" to a command's user, "retrain it with featcache.train(...)" to a Python caller."""
+    return f"retrain it with {command('train')}"
 
 
 class PickleHeadWarning(UserWarning):
@@ -316,7 +321,8 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
     if old is None:
         # featcache did write it ("is not a head featcache wrote" misled; a new user), unless its record was edited
         if _record_kind(record) == "model" and edited(path) is None:
-            raise FeatcacheError(f"{named} is a model 'featcache export' or 'finetune' wrote, not a head; "
+            raise FeatcacheError(f"{named} is a model {command('export')} or {option(repr('finetune'), 'featcache.finetune(...)')} wrote, "
+                                 f"not a head; "
                                  f"{way_out(instead, force_flag, job)}")
         raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {way_out(instead, force_flag, job)}")
     if job is not None and not _own_output(old, job):
@@ -829,8 +835,7 @@ def check_content(path: str | Path, data: bytes | None = None) -> bool:
     checked, _ = check_digest(path, _altered, data)
     if checked is False:
         warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03, or its "
-             "digest was removed), so nothing checks that it is as saved; retrain it with 'featcache train' "
-             "to have it checked",
+             f"digest was removed), so nothing checks that it is as saved; {retrain()} to have it checked",
              UncheckedHeadWarning)
     return bool(checked)
 
@@ -879,8 +884,8 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError],
 
 
 def _altered(path: Path, why: str) -> FeatcacheError:
-    return FeatcacheError(f"{path} is damaged or was changed after 'featcache train' saved it ({why}); retrain the head "
-                          "with 'featcache train'")
+    return FeatcacheError(f"{path} is damaged or was changed after {command('train')} saved it ({why}); retrain the "
+                          f"head with {command('train')}")
 
 
 def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> None:
@@ -1060,7 +1065,7 @@ def load_problem(exc: BaseException) -> str:
 def _unreadable(path: Path, why: str) -> FeatcacheError:
     if (damage := damage_error(path, _altered)) is not None:  # its zip fails its CRC or is cut short: that is what is wrong
         return damage
-    return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
+    return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by {command('train')}")
 
 
 MODEL_KIND = "featcache-model"  # the kind a model file (export, finetune) records: deploy.model.KIND
@@ -1219,8 +1224,8 @@ def _edited_in(zf: zipfile.ZipFile, path: str | Path, kind: str | None, record: 
     network = ("a model's network (images in, featcache's Preprocess layer first)" if contents == "model"
                else "a scikit-learn head's arrays (an .npz: features in, no image layers)" if npz
                else "a head's network (a features vector in, no image layers)")
-    fix = ("export the model again with 'featcache export' (or train the head again)" if contents == "model"
-           else "train the head again with 'featcache train' (or export the model again)")
+    fix = (f"export the model again with {command('export')} (or train the head again)" if contents == "model"
+           else f"train the head again with {command('train')} (or export the model again)")
     says = f"says it is a {kind}" if kind is not None else _kind_words(record)
     return FeatcacheError(f"{path}'s record {says} but the file holds {network}: edited by hand or damaged; {fix}")
 
@@ -1345,7 +1350,7 @@ def damage_error(path: str | Path, altered: Callable[[Path, str], FeatcacheError
 def damaged_line(path: str | Path, why: str) -> str:
     """The one line for ``damaged_zip``'s answer, where the file's kind cannot be read any more."""
     return (f"{path} is damaged ({why}); if it is a head or model featcache wrote, retrain the head with "
-            "'featcache train' or export the model again")
+            f"{command('train')} or export the model again")
 
 
 def not_a_cache(path: str | Path) -> str | None:
@@ -1356,16 +1361,19 @@ def not_a_cache(path: str | Path) -> str | None:
     kind = file_kind(path)
     word = shell_path(str(path))  # the commands suggested paste as they are (a path with a space; a review)
     if kind == "head":
-        return (f"{path} is a head written by 'featcache train', not a cache; pass the cache it was trained on (score "
-                f"the head with 'featcache evaluate {word} CACHE', check its content digest with 'featcache verify {word}')")
+        return (f"{path} is a head written by {command('train')}, not a cache; pass the cache it was trained on (score "
+                f"the head with {command('evaluate', f'{word} CACHE', f'{str(path)!r}, cache')}, check its content "
+                f"digest with {command('verify', word, repr(str(path)))})")
     if kind == "model":
-        return (f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; classify images "
-                f"with 'featcache predict {word} IMAGE ...', or check its content digest with 'featcache verify {word}'")
+        return (f"{path} is a model written by {command('export')} or {command('finetune')}, not a cache; classify "
+                f"images with {command('predict', f'{word} IMAGE ...', f'{str(path)!r}, images')}, or check its "
+                f"content digest with {command('verify', word, repr(str(path)))}")
     return None
 
 
-# What a head argument names, in the lines that refuse one (load_head's, export's)
-HEAD_FILE = "the .keras or .npz head file written by 'featcache train'"
+def head_file() -> str:
+    """What a head argument names, in the lines that refuse one (load_head's, export's), in the caller's words."""
+    return f"the .keras or .npz head file written by {command('train')}"
 
 
 @checks_switches
@@ -1376,11 +1384,11 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
-    path = check_source(path, "head", HEAD_FILE, "path")  # load_head(123); a TrainResult still its file
+    path = check_source(path, "head", head_file(), "path")  # load_head(123); a TrainResult still its file
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""
-        raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {HEAD_FILE}")
+        raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {head_file()}")
     _check_head_file(path)
     if zipfile.is_zipfile(path):  # its end only: a cache given as the head is not read whole
         data = _read_head(path)  # once: what is checked below is what loads, whatever is put at the path meanwhile
@@ -1402,7 +1410,7 @@ def _read_head(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError:  # a regular file a moment ago: removed or made unreadable since
         _check_head_file(path)  # its own line where there is one
-        raise FeatcacheError(f"{path} could not be read (replaced or removed while it was opened); pass {HEAD_FILE}") from None
+        raise FeatcacheError(f"{path} could not be read (replaced or removed while it was opened); pass {head_file()}") from None
     if not zipfile.is_zipfile(io.BytesIO(data)):  # a zip a moment ago: another file put there since
         raise _unreadable(path, "it was replaced by a file that is no zip while it was opened")
     return data
@@ -1410,7 +1418,7 @@ def _read_head(path: Path) -> bytes:
 
 def _check_head_file(path: Path) -> None:
     """``path`` is a regular file to read a head from, or one line (a FIFO would block the read)."""
-    check_regular_file(path, "head", f"pass {HEAD_FILE}", f"train one with {option(repr('featcache train'), 'featcache.train(...)')}")
+    check_regular_file(path, "head", f"pass {head_file()}", f"train one with {command('train')}")
 
 
 def _check_loaded(head: BaseEstimator, meta: dict[str, Any], path: Path) -> None:
@@ -1479,7 +1487,7 @@ def keras_head_record(path: str | Path) -> dict[str, Any] | None:
 def _model_not_head(path: Path) -> FeatcacheError:
     """The line for a model file (``file_kind``) given as a head; where its record's kind is not a model's (edited
     by hand: its fields say model), that too, since predict refuses it as well (``deploy.model.check_meta``)."""
-    said = f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head"
+    said = f"{path} is a model written by {command('export')} or {command('finetune')}, not a head"
     meta = read_record(path)
     if not isinstance(meta, dict):  # file_kind read it a moment ago: gone or changed since, say what it was
         meta = {"kind": MODEL_KIND}
@@ -1536,7 +1544,7 @@ def _load_keras(path: Path, data: bytes | None = None):
             names = zf.namelist()
             stats = json.loads(read_entry(zf, STATS_ENTRY)) if STATS_ENTRY in names else None
         digests = _keras_digests(path, data)
-        model = load_keras_file(path, "pass a file written by 'featcache train'", data)
+        model = load_keras_file(path, f"pass a file written by {command('train')}", data)
     except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise
     except Exception as exc:
@@ -1701,11 +1709,11 @@ def _load_pickle(path: Path, trust_pickle: bool):
         with open(path, "rb") as f:
             if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD' swapped, or 'export CACHE' (new users)
                 order = option("'featcache evaluate HEAD CACHE'", "featcache.evaluate(head, cache)")
-                raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; pass the .keras or .npz head file "
-                                     f"written by 'featcache train' (evaluate takes the head first, then the cache: {order})")
+                raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; pass {head_file()} "
+                                     f"(evaluate takes the head first, then the cache: {order})")
         raise _unreadable(path, "neither a .keras nor an .npz head")
     if not trust_pickle:
-        retrain = option("'featcache train'", "featcache.train")
+        retrain = command("train")
         raise FeatcacheError(
             f"{path} is not a safe featcache head (.keras or .npz): it is probably an old pickle (.joblib) head, and loading a "
             f"pickle can run any code in it; retrain the head with {retrain}, or pass "

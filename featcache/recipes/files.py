@@ -16,16 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from featcache.errors import FeatcacheError, NotHDF5
+from featcache.errors import FeatcacheError, NotHDF5, command
 from featcache.store.reader import VerifyResult
 from featcache.validate import check_source, starts_with
 
-WHAT = "a cache ('featcache extract'), a head ('featcache train') or a model ('featcache export', 'featcache finetune')"
-# What verify takes besides: the generic line named caches, heads and models alone, though verify checks reports too
-# (a new-user tester)
-VERIFY_WHAT = ("a cache ('featcache extract'), a head ('featcache train'), a model ('featcache export', 'featcache "
-               "finetune'), a report's record (curve.json, probe.json, evaluation.json, lesson.json) or a predictions "
-               "CSV ('featcache predict --csv')")
+def what() -> str:
+    """What verify and info take, each kind with the command or call that writes it (``errors.command``)."""
+    return (f"a cache ({command('extract')}), a head ({command('train')}) or a model ({command('export')}, "
+            f"{command('finetune')})")
+
+
+def verify_what() -> str:
+    """What verify takes besides: the generic line named caches, heads and models alone, though verify checks reports
+    too (a new-user tester)."""
+    return (f"a cache ({command('extract')}), a head ({command('train')}), a model ({command('export')}, "
+            f"{command('finetune')}), a report's record (curve.json, probe.json, evaluation.json, lesson.json) or a "
+            f"predictions CSV ({command('predict', '--csv', '..., csv=...')})")
 
 if TYPE_CHECKING:
     from featcache.deploy.predict import CsvModel
@@ -56,21 +62,22 @@ def zip_kind(path: str | Path) -> str | None:
         kind = network_kind(p)
     if kind is None and is_zip:  # it was "not a readable HDF5 file (file signature not found)" (a second tester)
         raise FeatcacheError(f"{p} is a zip file (a Keras model of another program?) that featcache did not write as a "
-                             f"head or model; pass {WHAT}")
+                             f"head or model; pass {what()}")
     return kind
 
 
-def not_ours(path: Path, given: str, not_hdf5: NotHDF5, what: str = WHAT) -> FeatcacheError:
+def not_ours(path: Path, given: str, not_hdf5: NotHDF5, kinds: str | None = None) -> FeatcacheError:
     """The line info and verify give for a file that is neither a cache, a head nor a model (``not_hdf5``: what HDF5
     said of it), nor one a record vouches for. A file that never was HDF5 (a curve.csv, probe.json or .png) is said
     so: h5py's "Unable to synchronously open file (file signature not found)" read as a fault in it (a new-user
-    tester); one that was is left in HDF5's words, with the kinds to pass (``what``: info named caches alone; a
-    tester)."""
+    tester); one that was is left in HDF5's words, with the kinds to pass (``kinds``, default ``what()``: info named
+    caches alone; a tester)."""
+    kinds = what() if kinds is None else kinds
     if not starts_with(path, b"\x89HDF\r\n\x1a\n"):
         return FeatcacheError(f"{given} is none of the files featcache describes (not an HDF5 cache, nor a head's or "
                               f"model's zip, nor a report's file or predictions CSV featcache keeps a record of); pass "
-                              f"{what}")
-    return not_hdf5.with_hint(f"pass {what}")
+                              f"{kinds}")
+    return not_hdf5.with_hint(f"pass {kinds}")
 
 
 def listed_by(path: Path) -> tuple[Path, dict[str, Any]] | None:
@@ -273,8 +280,8 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
         record, doc = listed
         record_seal_check(record, doc)  # a record edited vouches for nothing: verify's line
         return {"path": given, "kind": "report file", "record": str(record),
-                "about": (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify "
-                          f"{record}' checks it and the report's other files")}
+                "about": (f"{given} is a file of the report {record} records (open it as it is); {_verify_words(record)} "
+                          "checks it and the report's other files")}
     if beside is not None and (line := unvouched_line(path, given, beside)) is not None:  # None: a record (found above)
         raise FeatcacheError(line)
     return None
@@ -299,8 +306,13 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool) -> d
     return {"path": given, "kind": "predictions record" if is_record else "predictions CSV", "record": str(record),
             "csv": str(csv), "rows": rows, "written": written,
             "model": made_by.to_record() if made_by is not None else None,
-            "about": f"{given} is {what}: {counted(rows, 'prediction')}, written {written}; 'featcache verify {csv}' "
+            "about": f"{given} is {what}: {counted(rows, 'prediction')}, written {written}; {_verify_words(csv)} "
                      f"checks it against that record\n{_made_by_words(made_by)}"}
+
+
+def _verify_words(path: object) -> str:
+    """The verify of ``path`` that info's "about" line suggests, in the caller's words (``errors.command``)."""
+    return command("verify", str(path), repr(str(path)))
 
 
 def _made_by_words(made_by: CsvModel | None) -> str:
@@ -322,7 +334,7 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
 
     record_seal_check(path, doc, given)
     info = {"path": given, "kind": "report record", "record": given, "files": sorted(doc[REPORT_DIGESTS])}
-    about = f"{given} is a report's record (JSON: open it as it is); 'featcache verify {given}' checks the report's files against it"
+    about = f"{given} is a report's record (JSON: open it as it is); {_verify_words(given)} checks the report's files against it"
     if path.name == "evaluation.json":
         # a model's names its model and folder (records since 2026-12-06 have no head, cache and split: a brief)
         scored = ("model", "folder") if _of_a_model(doc) else ("head", "cache", "split")
@@ -395,16 +407,16 @@ def check_any_file(path: Path) -> None:
     from featcache.store.layout import is_cache_name, partial_exists
 
     if path.is_dir():
-        raise FeatcacheError(f"{path} is a folder; pass {WHAT}")
+        raise FeatcacheError(f"{path} is a folder; pass {what()}")
     if path.is_file() and path.stat().st_size == 0:  # "not a readable HDF5 file (file signature not found)" before
-        raise FeatcacheError(f"{path} is empty (0 bytes); pass {WHAT}")
+        raise FeatcacheError(f"{path} is empty (0 bytes); pass {what()}")
     if is_cache_name(path) or partial_exists(path):
         return
     if os.path.islink(path) and not path.exists():  # a link to nothing: "point it at a cache" said the reader
-        raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at {WHAT}")
+        raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at {what()}")
     if not path.exists():
-        raise FeatcacheError(f"not found: {path}; check the path (verify and info take {WHAT})")
-    check_regular_file(path, "input", f"pass {WHAT}", "check the path")  # a FIFO (would wait forever), no permission
+        raise FeatcacheError(f"not found: {path}; check the path (verify and info take {what()})")
+    check_regular_file(path, "input", f"pass {what()}", "check the path")  # a FIFO (would wait forever), no permission
 
 
 @dataclass(frozen=True)
@@ -537,7 +549,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
     one of those files, through its record), or a predictions CSV against its record. Raises a FeatcacheError naming
     the damage.
     A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too."""
-    path = check_source(path, "path", WHAT)
+    path = check_source(path, "path", what())
     check_any_file(path)
     doc = report_record(path)
     if doc is not None:
@@ -553,7 +565,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
         listed = verify_listed(path)
         if listed is not None:
             return listed
-        raise not_ours(path, str(path), not_hdf5, VERIFY_WHAT)
+        raise not_ours(path, str(path), not_hdf5, verify_what())
     t0 = time.perf_counter()
     # A record whose kind says one thing and the network another is refused by every loader before its digest is
     # checked: verify said "ok: intact (model)" of a head whose kind was edited to a model's, its digest remade
@@ -563,12 +575,12 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
         raise why
     checked, meta = _checked_meta(path, kind)
     if not checked:  # nothing checked is no "ok": verify of an unchecked cache is refused too (an adversarial tester)
-        from featcache.deploy.model import REEXPORT
-        from featcache.heads.io import RETRAIN
+        from featcache.deploy.model import reexport
+        from featcache.heads.io import retrain
 
         raise FeatcacheError(f"{path} is a {kind} of format {meta.get('format_version', 1)} without a content digest "
                              "(saved before 2026-12-03, or its digest was removed) and cannot be verified; "
-                             f"{RETRAIN if kind == 'head' else REEXPORT} to have it checked")
+                             f"{retrain() if kind == 'head' else reexport()} to have it checked")
     _check_loads(path, kind, meta)
     return FileVerifyResult(path, kind, int(meta.get("format_version", 1)), path.stat().st_size, time.perf_counter() - t0)
 
@@ -669,7 +681,7 @@ def info(path: str | Path) -> dict[str, Any]:
     from featcache.store.layout import partial_path
     from featcache.store.reader import open_cache, read_attrs
 
-    checked = check_source(path, "path", WHAT)
+    checked = check_source(path, "path", what())
     given = path if isinstance(path, str) else str(checked)  # "path" as the user wrote it (./h.npz), as before
     path = checked
     check_any_file(path)

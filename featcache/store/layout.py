@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given_path, no_permission, option, out_option, shell_path
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, command, first_line, given_path, no_permission, option, out_option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import NAME_MAX, is_no_space
 from featcache.store.fingerprint import fingerprint
@@ -306,7 +306,7 @@ def decode_attrs(attrs: h5py.AttributeManager) -> dict[str, Any]:
 
 def damaged(path: Path, what: str) -> FeatcacheError:
     """The one line for a cache whose content is not what was written."""
-    return DamagedCache(f"{path} is damaged ({what}); re-extract it: delete it and re-run 'featcache extract ...'")
+    return DamagedCache(f"{path} is damaged ({what}); re-extract it: delete it and re-run {command('extract', '...')}")
 
 
 def check_inside(path: Path, f: h5py.File) -> None:

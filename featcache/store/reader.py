@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, out_option, warn
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, command, command_word, first_line, given, option, out_option, warn
 from featcache.progress import agreeing, counted, named
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import (
@@ -89,8 +89,8 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
     if not path.exists():
         if partial_path(path).exists():
             raise FeatcacheError(f"{path} is not finished: {partial_path(path).name} beside it holds an extraction that is "
-                                 "running, was interrupted or stopped with an error; wait for it, or re-run the same 'featcache extract' "
-                                 "command to finish it (after fixing what it said, if it stopped with an error)")
+                                 f"running, was interrupted or stopped with an error; wait for it, or re-run the same {command('extract')} "
+                                 f"{command_word()} to finish it (after fixing what it said, if it stopped with an error)")
         writer = _running_extract(path)
         if writer:
             raise FeatcacheError(writer)
@@ -98,12 +98,12 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
             raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at a cache or "
                                  "pass the cache's own path")
         # the call in a Python call's words: "run 'featcache extract' first" to open_cache (a new-user tester)
-        raise FeatcacheError(f"cache not found: {path}; run {option(repr('featcache extract'), 'featcache.extract(...)')} first "
+        raise FeatcacheError(f"cache not found: {path}; run {command('extract')} first "
                              "or check the path")
     if path.is_dir():
-        raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
+        raise FeatcacheError(f"{path} is a folder, not a cache; pass {cache_file()}")
     if not path.is_file():  # a FIFO or a device: HDF5 would wait on it forever (an adversarial tester's mkfifo)
-        raise FeatcacheError(f"{path} is not a regular file; pass the .h5 file written by 'featcache extract'")
+        raise FeatcacheError(f"{path} is not a regular file; pass {cache_file()}")
     with _hdf5_damage(path, "its metadata"), _open(path, peek=peek) as f:
         return _attrs_of(path, f, check_seal)
 
@@ -123,7 +123,7 @@ def _running_extract(path: Path) -> str | None:
 def _attrs_of(path: Path, f: h5py.File, check_seal: bool) -> dict[str, Any]:
     """``read_attrs`` of the file at ``path``, opened as ``f``."""
     if f.attrs.get("format") != FORMAT:
-        raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
+        raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by {command('extract')}")
     check_inside(path, f)  # before anything below opens a dataset: a link out of the file is followed on open
     try:
         attrs = decode_attrs(f.attrs)
@@ -345,7 +345,9 @@ def _copy_of(path: Path, meta: dict[str, Any]) -> str | None:
     return None
 
 
-CACHE_FILE = "the .h5 file written by 'featcache extract'"
+def cache_file() -> str:
+    """What a cache argument names, in the lines that refuse one, in the caller's words (``errors.command``)."""
+    return f"the .h5 file written by {command('extract')}"
 
 
 class Cache:
@@ -354,7 +356,7 @@ class Cache:
     def __init__(self, path: str | Path):
         from featcache.validate import check_source
 
-        self.path = check_source(path, "cache", CACHE_FILE, "path")
+        self.path = check_source(path, "cache", cache_file(), "path")
         self.meta = read_attrs(self.path)
         if not self.meta.get("complete"):
             raise FeatcacheError(_incomplete(self.path, self.meta))
@@ -800,7 +802,7 @@ class Cache:
             return "none (format 1)"
         read = ("by their checksums, and each layer by its own digest when read whole"
                 if DATASET_DIGESTS in self.meta else "by their checksums")
-        return f"labels, index and settings verified; features checked as read, {read} ('featcache verify' reads every chunk)"
+        return f"labels, index and settings verified; features checked as read, {read} ({command('verify', call='cache')} reads every chunk)"
 
     def summary(self) -> dict[str, Any]:
         """Everything ``featcache info`` shows."""
@@ -897,7 +899,7 @@ def as_cache(cache: Cache | str | Path) -> Cache:
         return cache
     from featcache.validate import check_source
 
-    return open_cache(check_source(cache, "cache", CACHE_FILE))
+    return open_cache(check_source(cache, "cache", cache_file()))
 
 
 @dataclass
@@ -936,7 +938,7 @@ def verify(path: str | Path) -> VerifyResult:
     cache = open_cache(path)  # attributes, structure, labels range and the content digest
     if not cache.checked:
         raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; delete it and "
-                             "re-run 'featcache extract ...' to have it checked")  # "re-extract it" in extract itself (a tester)
+                             f"re-run {command('extract', '...')} to have it checked")  # "re-extract it" in extract itself (a tester)
     result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta,
                           completion=COMPLETION_DIGEST in cache.meta)  # compared by read_attrs, as every open does
     stored = cache.meta.get("features_digest")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache import paths
-from featcache.errors import FeatcacheError, given_path, option
+from featcache.errors import FeatcacheError, command, command_word, given_path, option
 from featcache.progress import counted, note
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
@@ -118,15 +118,14 @@ def read_rows(path: str | Path, key: str | None = None, checksummed: bool = Fals
                 rows.append(row)
             return rows
     except FileNotFoundError:
-        run = option(repr('featcache curve'), 'featcache.curve(...)')
-        raise FeatcacheError(f"curve file not found: {path}; run {run} first or check the path") from None
+        raise FeatcacheError(f"curve file not found: {path}; run {command('curve')} first or check the path") from None
     except IsADirectoryError:
         raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
     except _Mismatch as exc:
         raise FeatcacheError(f"{path} was changed since featcache wrote it ({exc}); delete that row (or the file) "
-                             f"and re-run the same curve command to fit it again, or choose another {option('--out')}") from None
+                             f"and re-run the same {option('curve command', 'featcache.curve(...) call')} to fit it again, or choose another {option('--out')}") from None
     except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
-        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by 'featcache curve' "
+        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by {command('curve')} "
                              f"(or re-run the curve into a new {option('--out')})") from None
 
 
@@ -317,7 +316,7 @@ def unfinished(json_path: Path, meta: dict[str, Any], rows: int) -> str | None:
     total = meta.get(POINTS)
     done = f"{rows} of {total} points" if isinstance(total, int) and not isinstance(total, bool) else counted(rows, "point")
     return (f"{json_path} is an unfinished curve ({done} fitted: its run was stopped before the end); re-run the "
-            "same 'featcache curve' command to finish it")
+            f"same {command('curve')} {command_word()} to finish it")
 
 
 def load_curve(path: str | Path, label: str | None = None) -> CurveSet:
