@@ -132,6 +132,8 @@ def test_the_files_to_pass_name_the_call_that_writes_them(cache, head, tmp_path)
         "; pass the .keras file written by featcache.export(...) or featcache.finetune(...)")
     assert "the Keras head featcache.train(cache, head='keras') wrote" in api_error(
         lambda: featcache.finetune(None, out=tmp_path / "f.keras"))
+    assert api_error(lambda: featcache.evaluate(head, cache, runtime="onnxruntime")).startswith(
+        "runtime is for a model file (featcache.export(...) or featcache.finetune(...)) run on photos")
     # a head where a cache goes (the CLI names what takes it: heads.io.not_a_cache)
     assert api_error(lambda: featcache.train(head, "logreg")).endswith("; pass a cache written by featcache.extract(...)")
     other = tmp_path / "notes.txt"
