@@ -515,7 +515,7 @@ def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path
     assert cache.summary()["checksums"] == "none (format 1)"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(FeatcacheError, match="cannot be verified; delete it and re-run .featcache extract"):
+        with pytest.raises(FeatcacheError, match=re.escape("cannot be verified; delete it and re-run featcache.extract(...)")):
             verify(path)
     with pytest.raises(FeatcacheError, match=r"other settings \(differs in: format_version\)"):
         find_complete(path, identity())  # extract --out old.h5 refuses it, naming format_version
