@@ -115,8 +115,13 @@ def _text_for_number(value: Any) -> bool:
     passes its flags as typed (argparse's text, read here), a Python call the number. FinetuneSettings(epochs="5") and
     ProbeSpec(holdout="0.2") were taken (probe's once it ran), as True was 1 epoch before ``_is_bool``: each check of a
     number refuses it in the line it gives a command's value that is no number (helper-281's brief). A list option's
-    items (sizes="100,250") and a head's --param values are typed where they are read, not here."""
-    return isinstance(value, str) and not cli_running()
+    items (sizes="100,250") and a head's --param values are typed where they are read, not here. Nor is any other value
+    that is no number a number here (numbers are ``numbers.Real``, NumPy's included): bytes, UserString, Path and a 0-d
+    array of text read as their number (FinetuneSettings(learning_rate=b'0.2'), epochs=UserString('5'); an adversarial
+    tester), as did Decimal for epochs where seed refused it; bools are each check's own."""
+    if isinstance(value, str):
+        return not cli_running()
+    return not isinstance(value, numbers.Real)
 
 
 def _typed_whole(value: Any, flag: str, example: str) -> int:
@@ -470,7 +475,8 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
             raise FeatcacheError(f"{given(flag, shown(k))} is more seeds than featcache runs (each is a fit per size and head); "
                                  f"use at most {MAX_SEEDS}")
         return list(range(k))
-    if isinstance(seeds, (bool, bytes, dict)) or not isinstance(seeds, Iterable):  # seeds=True: "'bool' object is not iterable"
+    # seeds=True: "'bool' object is not iterable"; np.array('5') is an Iterable that iterates as a TypeError
+    if isinstance(seeds, (bool, bytes, dict)) or not isinstance(seeds, Iterable) or getattr(seeds, "ndim", None) == 0:
         raise FeatcacheError(f"{option(flag)} takes a count K (seeds 0..K-1) or a list of seeds (got {shown(seeds)})")
     out = [check_seed(s, f"{flag}:") for s in seeds]
     if not out:
@@ -662,7 +668,9 @@ def parse_C(value: Any, flag: str = "--C", assign: str = " ") -> float | str:
         name = ParamName(name)
         name.assign = assign
     example = f"e.g. {setting(name, '0.03')} or {setting(name, 'cv')}"
-    c = _flag_number(value, flag, example)
+    # a number is a number, its text only a command's: train(C="1") trained with C=1.0, C=b"5" as 5.0 (an adversarial
+    # tester); 'cv' alone is C's text
+    c = math.nan if _text_for_number(value) else _flag_number(value, flag, example)
     if not (c > 0 and math.isfinite(c)):  # --param C=abc as every --param value (typed_as)
         raise FeatcacheError(f"{typed_as(flag, value)} is not a positive number or 'cv'; {example}")
     if not C_MIN <= c <= C_MAX:  # 1e-310 passed, and fitted a constant head under 18 lines of scikit-learn's warnings

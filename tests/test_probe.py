@@ -56,7 +56,7 @@ def test_heads_on_one_layer_share_its_checks(multi_cache, tmp_path, monkeypatch)
     real_chunks, real_hasher = reader.check_chunks_stored, reader.dataset_hasher
     monkeypatch.setattr(reader, "check_chunks_stored", lambda p, ds, name: calls["chunks"].append(name) or real_chunks(p, ds, name))
     monkeypatch.setattr(reader, "dataset_hasher", lambda name, ds: calls["hashes"].append(name) or real_hasher(name, ds))
-    featcache.probe(multi_cache, heads="logreg,svm", C="1", out=tmp_path / "run", verbose=False, on_test=True, plot=False)
+    featcache.probe(multi_cache, heads="logreg,svm", C=1, out=tmp_path / "run", verbose=False, on_test=True, plot=False)
     read = sorted(f"{s}/features/{l}" for s in ("train", "test") for l in ORDER)
     assert sorted(calls["chunks"]) == read and sorted(calls["hashes"]) == read, calls
 
@@ -236,7 +236,7 @@ def test_read_probe_csv_checks_what_it_reads(multi_cache, tmp_path):
 
 
 def test_C_per_head_and_cv(multi_cache, tmp_path):
-    res = featcache.probe(multi_cache, heads="logreg,svm", C="logreg=0.5,svm=cv", layers="out_relu", out=tmp_path, verbose=False,
+    res = featcache.probe(multi_cache, heads="logreg,svm", C={"logreg": 0.5, "svm": "cv"}, layers="out_relu", out=tmp_path, verbose=False,
                           on_test=True)
     cache = featcache.open_cache(multi_cache)
     X, y = cache.features("train", "out_relu"), cache.labels("train")
@@ -441,7 +441,7 @@ def test_a_probe_spec_runs_the_probe_its_keywords_make(multi_cache, tmp_path):
 
     from featcache.analysis.probe import ProbeSpec, run_probe
 
-    kwargs = {"heads": "logreg,svm", "layers": "out_relu,block_13", "folds": 2, "seed": 3, "C": "logreg=0.5"}
+    kwargs = {"heads": "logreg,svm", "layers": "out_relu,block_13", "folds": 2, "seed": 3, "C": {"logreg": 0.5}}
     made = featcache.probe(multi_cache, out=tmp_path / "a", plot=False, **kwargs)
     run = run_probe(ProbeSpec(**kwargs), multi_cache, tmp_path / "b", plot=False)
     assert [(r.layer, r.head, r.C, r.accuracy, r.scored_on) for r in made.rows] == \

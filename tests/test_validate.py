@@ -886,6 +886,52 @@ def test_a_learning_rate_s_text_is_named_as_text_with_the_number_it_reads_as():
     assert FinetuneSettings(learning_rate=1e-05).learning_rate == float("1e-5")  # the line's fix is taken
 
 
+def _text_likes(text):
+    """What reads as a number's text without being a str: each was taken as its number (an adversarial tester)."""
+    from collections import UserString
+    from decimal import Decimal
+
+    return [text.encode(), UserString(text), Path(text), np.array(text), np.str_(text), Decimal(text)]
+
+
+@pytest.mark.parametrize("made_by, keyword, text, flag_bool, number, line", TYPED_SETTINGS,
+                         ids=[f"{m.rsplit('.', 1)[1]}.{k}" for m, k, *_ in TYPED_SETTINGS])
+def test_a_typed_setting_refuses_what_is_no_number_though_it_reads_as_one(made_by, keyword, text, flag_bool, number, line):
+    """Regression (helper-296's brief): FinetuneSettings(learning_rate=b'0.2'), ProbeSpec(holdout=b'0.2'),
+    StoreSpec(lock_timeout=b'5') were made, and UserString('5'), Path('5'), np.array('5') read as 5 for a whole
+    number; Decimal was taken for epochs where seed refused it. A number is numbers.Real (NumPy's too), in the one
+    line a str gets."""
+    import importlib
+
+    module, name = made_by.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    base = {"sizes": [10]} if name == "CurveSpec" else {"weights": "random"} if name == "ModelSpec" else {}
+    line = "^" + line.replace(r"\S+", ".+")  # a repr with spaces: array('5', dtype='<U1')
+    if keyword == "seeds":  # a list of seeds too: UserString('5') is its one item '5'
+        line += r"|^'5' in seeds is not a whole number"
+    for bad in _text_likes(text):
+        with pytest.raises(FeatcacheError, match=line):
+            cls(**base, **{keyword: bad})
+
+
+@pytest.mark.parametrize("C", ["1", " 5", b"5", np.str_("5"), {"logreg": "5"}])
+def test_C_is_a_number_never_its_text_in_a_python_call(C):
+    """Regression (helper-296's brief): train(C="1") trained with C=1.0, ProbeSpec(C="5"), C={"logreg": "5"}, C=b"5",
+    C=np.str_("5") were made with C=5.0; only 'cv' is C's text (docs/guarantees.md)."""
+    from featcache.analysis.probe import ProbeSpec
+    from featcache.errors import cli_words
+
+    with pytest.raises(FeatcacheError, match=r"^C=.+ is not a positive number or 'cv'; e\.g\. C=0\.03 or C='cv'$"):
+        ProbeSpec(C=C)
+    assert ProbeSpec(C="cv").C["logreg"] == "cv" and ProbeSpec(C=np.float32(5)).C["logreg"] == 5.0
+    with pytest.raises(FeatcacheError, match=r"^C='logreg=5,svm=cv' gives a number as text; pass a dict of numbers, "
+                                             r"e\.g\. C=\{'logreg': 0\.03, 'svm': 'cv'\}$"):
+        ProbeSpec(C="logreg=5,svm=cv")
+    assert ProbeSpec(C="logreg=cv,svm=cv").C == {"logreg": "cv", "svm": "cv"}
+    with cli_words():  # a command's --C is its text
+        assert v.parse_C("5") == 5.0 and ProbeSpec(C="logreg=5,svm=cv").C == {"logreg": 5.0, "svm": "cv"}
+
+
 def test_a_command_s_text_is_still_read_as_its_number(capsys, tmp_path):
     """The CLI passes what was typed: under it each typed setting reads its text, its words unchanged."""
     from helpers import run_main

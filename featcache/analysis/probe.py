@@ -437,8 +437,8 @@ def probe(
 
     ``heads``: names from ``HEADS`` (default logreg and svm, each with its own
     default C); ``C``: one value for every head, or per head
-    (``"logreg=0.03,svm=10"``; ``"cv"`` picks it by cross-validation on the
-    training rows). ``layers``: the cached layers to probe, by name or short
+    (``{"logreg": 0.03, "svm": 10}``; ``"cv"`` picks it by cross-validation on the
+    training rows; a number is a number, never its text). ``layers``: the cached layers to probe, by name or short
     block name (default: every layer the cache holds). ``holdout``: score on
     that stratified fraction of the train split (seeded by ``seed``, default 0;
     drawn over images; 0.2 when neither it nor ``folds`` is given); ``folds``: score every training

@@ -303,13 +303,16 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     else:
         pairs = {}
         said = given(flag, repr(C))  # --C 'logreg=1,2' in a command, C='logreg=1,2' in a Python call
-        for part in parse_list(C, flag):  # the one splitter of comma lists
-            head, sep, value = part.partition("=")
-            if not sep:
-                pairs_eg = option(f"{flag} logreg=0.03,svm=10", f"{keyword_of(flag)}={{'logreg': 0.03, 'svm': 10}}")
-                raise FeatcacheError(f"{said} mixes a bare value with head=value pairs; use e.g. {pairs_eg}")
+        parts = [part.partition("=") for part in parse_list(C, flag)]  # the one splitter of comma lists
+        if not all(sep for _, sep, _ in parts):
+            pairs_eg = option(f"{flag} logreg=0.03,svm=10", f"{keyword_of(flag)}={{'logreg': 0.03, 'svm': 10}}")
+            raise FeatcacheError(f"{said} mixes a bare value with head=value pairs; use e.g. {pairs_eg}")
+        for head, _, value in parts:
             if head.strip() in pairs:  # logreg=cv,logreg=1 kept the last without a word (an adversarial tester)
                 raise FeatcacheError(f"{said} gives head {head.strip()!r} two values; give each head one")
+            if value.strip() != "cv" and not cli_running():  # a number is a number in a Python call, never its text
+                raise FeatcacheError(f"{said} gives a number as text; pass a dict of numbers, e.g. "
+                                     f"{keyword_of(flag)}={{'logreg': 0.03, 'svm': 'cv'}}")
             pairs[head.strip()] = parse_C(value.strip(), flag)
     with_C = _heads_with_C(heads)
     for head in pairs:
