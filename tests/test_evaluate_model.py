@@ -70,6 +70,23 @@ def test_the_metrics_are_scikit_learns():
     assert accuracy == float(np.mean(y_true == y_pred)) and 0 < accuracy < 1
 
 
+@pytest.mark.parametrize("y_true, y_pred, said", [
+    ([0, 1, 2], [0, 1, 3], "prediction 3 is no class of the 3 named (labels are 0 to 2)"),
+    ([0, 1, 3], [0, 1, 1], "true label 3 is no class of the 3 named (labels are 0 to 2)"),
+    ([0, 1, -1], [0, 1, 1], "true label -1 is no class of the 3 named"),
+    ([0, 1], [0, 1, 1], "metrics needs one true label per prediction"),
+])
+def test_metrics_refuse_labels_outside_the_classes(y_true, y_pred, said):
+    """Regression (helper-296's brief): a prediction of 3 with 3 classes was counted in another cell without a word, a
+    true label out of range a ValueError's traceback (reshape, bincount); refused in one line (scikit-learn dropped
+    them: a matrix that is not the run's)."""
+    from featcache.analysis.evaluate import metrics
+
+    with pytest.raises(featcache.FeatcacheError, match="^" + re.escape(said)) as exc:
+        metrics(np.asarray(y_true), np.asarray(y_pred), ["a", "b", "c"])
+    assert "\n" not in str(exc.value)
+
+
 def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny, tmp_path, capsys):
     model, _ = tiny
     # new photos, a file extract would skip (no image) and one that does not decode: both skipped by evaluate

@@ -737,6 +737,9 @@ def test_a_cache_sealed_before_completion_digests_is_still_a_hit_and_verifies(tm
     assert "provenance digest matches, features digest matches" in out and "completion digest" not in out
     assert main(["verify", str(new)]) == 0
     assert "provenance digest matches, completion digest matches, features digest matches" in capsys.readouterr().out
+    assert main(["info", str(old)]) == 0  # it recorded no time it was made: said so, not "None" (helper-296's brief)
+    created = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("created "))
+    assert created.split()[1:3] == ["not", "recorded"] and "None" not in created, created
     with pytest.raises(DamagedCache, match=r"marked unfinished \('complete' is False\) after it was sealed complete"):
         open_cache(_hand_edited(old, complete=False))
 

@@ -266,6 +266,7 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> t
     on photos needs nothing else of scikit-learn, whose import with SciPy's took seconds of it on a loaded machine."""
     n = len(class_names)
     y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    _check_labels(y_true, y_pred, n)
     cm = np.bincount(y_true * n + y_pred, minlength=n * n).reshape(n, n)
     hits, support, predicted = np.diag(cm), cm.sum(axis=1), cm.sum(axis=0)
     precision = np.divide(hits, predicted, out=np.zeros(n), where=predicted > 0)
@@ -275,6 +276,20 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> t
         for name, p, r, s in zip(class_names, precision, recall, support)
     ]
     return float(np.mean(y_true == y_pred)), per_class, cm
+
+
+def _check_labels(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> None:
+    """Labels ``metrics`` can count: as many predictions as true labels, each 0..n-1. A prediction of 3 with 3 classes
+    was counted in another class's cell without a word, a true label out of range a reshape's or bincount's traceback
+    (an adversarial tester); scikit-learn drops such labels, a matrix that is silently not the run's."""
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise FeatcacheError(f"metrics needs one true label per prediction (got {y_true.shape} labels and {y_pred.shape} "
+                             f"predictions); pass two 1-D arrays of the same length")
+    for what, y in (("true label", y_true), ("prediction", y_pred)):
+        bad = y[(y < 0) | (y >= n)]
+        if bad.size:
+            raise FeatcacheError(f"{what} {int(bad[0])} is no class of the {n} named (labels are 0 to {n - 1}); "
+                                 f"pass class_names for every class, or labels of these classes only")
 
 
 def resolve_head(head: Any, meta: dict[str, Any] | None = None,

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"runtime     {info['runtime']} (keras backend {info.get('keras_backend')})"
               + (f"; resumed, rows made by {', then '.join(made)}" if len(made) > 1 else ""))
     print(f"versions    featcache {info.get('featcache_version')}, keras {info.get('keras_version')}, tensorflow {info.get('tensorflow_version')}")
-    print(f"created     {info.get('created')}  completed {info.get('completed', '-')}")
+    print(f"created     {info.get('created') or 'not recorded'}  completed {info.get('completed', '-')}")
     others, copies = info.get("skipped") or [], info.get("copies") or []  # apart: ``decode.left_out_json``
     if others or copies:
         from featcache.sources.decode import copy_listed, left_out_words, skipped_listing
