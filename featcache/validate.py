@@ -224,10 +224,16 @@ def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX, example: s
     goes to Keras or NumPy as a C int. ``example``: the value a refusal suggests."""
     n = _typed_whole(value, flag, example)
     if n < 1:
-        raise FeatcacheError(f"{given(flag, shown(n))} must be at least 1")
+        raise FeatcacheError(f"{given(flag, _as_given(value, n))} must be at least 1")
     if high is not None and n > high:
-        raise FeatcacheError(f"{given(flag, shown(n))} is too large; use a whole number from 1 to {high}")
+        raise FeatcacheError(f"{given(flag, _as_given(value, n))} is too large; use a whole number from 1 to {high}")
     return n
+
+
+def _as_given(value: Any, n: int) -> str:
+    """A whole number's value in a refusal as the call gave it: top_k=-0.0 was said as "top_k=0" (an adversarial
+    tester); a command's text as the number it reads as (--epochs ' 0' is 0)."""
+    return shown(n) if isinstance(value, str) else shown(value)
 
 
 def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
@@ -235,7 +241,7 @@ def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
     unfreeze=1.5 unfroze a layer without weights and saved a model fine-tuned on nothing (an adversarial tester)."""
     n = _typed_whole(value, flag, example)
     if n < 0:
-        raise FeatcacheError(f"{option(flag)} must be 0 or more (got {shown(n)}); pass e.g. {eg(flag, example)}".strip())
+        raise FeatcacheError(f"{option(flag)} must be 0 or more (got {_as_given(value, n)}); pass e.g. {eg(flag, example)}".strip())
     return n
 
 
@@ -1365,10 +1371,10 @@ def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag
     path = check_path(path, flag, f"the {suffix} file to write")
     if path.is_dir():
         raise FeatcacheError(f"{given_path(flag, path)} is a folder; name the file to write in it, e.g. "
-                             f"{given_path(flag, path / (example + suffix))} ({suffixes})")
+                             f"{given_path(flag, path / (example + suffix), word=True)} ({suffixes})")
     if path.suffix != suffix:
         raise FeatcacheError(f"{given_path(flag, path)}: {what} is saved as a {suffix} file ({suffixes}); use "
-                             f"{given_path(flag, path.with_suffix(suffix))}")
+                             f"{given_path(flag, path.with_suffix(suffix), word=True)}")
     check_replaceable(path, flag)
     if path.parent.is_dir():  # a file written and removed there: access(2) says yes where root's writes fail (NFS)
         check_writable_dir(path.parent, flag)

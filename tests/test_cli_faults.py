@@ -101,6 +101,23 @@ def test_predict_top_k_beyond_the_models_classes_shows_them_all(tmp_path, fake_m
         predict(fake_model, [image], top_k=0)
 
 
+def test_a_switch_is_refused_as_given_before_the_model_is_read(tmp_path, capsys):
+    """Regression (helper-296's brief): --holdout 1e-400 said "--holdout 0.0 is not a fraction" (argparse's float),
+    top_k=-0.0 "top_k=0 must be at least 1"; predict refused lock_timeout before reading the model but top_k and
+    batch_size only after it (a model that is no model said so first). Each names what was given, before any file."""
+    from featcache.deploy.predict import predict
+    from featcache.errors import FeatcacheError
+
+    one_line_error(capsys, ["probe", str(tmp_path / "c.h5"), "--holdout", "1e-400"], "--holdout 1e-400 is not a fraction")
+    not_a_model = tmp_path / "m.keras"
+    not_a_model.write_bytes(b"no model")
+    image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    with pytest.raises(FeatcacheError, match=r"^top_k=-0\.0 must be at least 1$"):
+        predict(not_a_model, [image], top_k=-0.0)
+    with pytest.raises(FeatcacheError, match=r"^batch_size=0 must be at least 1$"):
+        predict(not_a_model, [image], batch_size=0)
+
+
 def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):
     """Regression (an adversarial tester): a photo named with a byte that is not UTF-8 was predicted, then --csv
     ended in a UnicodeEncodeError traceback after every prediction. It is skipped and listed, as extract skips it."""
@@ -469,6 +486,39 @@ def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str
         w.write(s, 0, {layer: (rng.normal(size=(len(y), d)) + 3 * y[:, None]).astype(np.float32)})
     w.finish()
     return path
+
+
+@pytest.mark.parametrize("name", ["my head", "it's", "-a b$c", "new\nline"])
+def test_a_suggested_out_is_a_shell_word_to_paste(name, tmp_path, capsys, monkeypatch):
+    """Regression (helper-296's brief): train's and export's suggested --out, and a folder's suggested file, were not
+    shell-quoted as extract's is ("use --out my head.npz": pasted, head.npz is a second argument; it's.npz opened a
+    quote; $c expanded). Each is one word that bash reads back as the path; a Python call's line keeps its repr."""
+    import shlex
+
+    import featcache
+    from featcache.deploy.model import save_model
+    from featcache.errors import FeatcacheError, cli_words
+
+    monkeypatch.chdir(tmp_path)
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    pasted = f"./{name}" if name.startswith("-") else name
+
+    def suggestion(err: str) -> str:  # the text after the last "use --out " / "e.g. --out ", as bash reads it
+        word = re.split(r"(?:use|e\.g\.) --(?:out|csv) ", err)[-1].rstrip(")")
+        if "\n" in name:  # bash's $'...' word, which shlex does not read
+            return word[2:-1].encode().decode("unicode_escape") if word.startswith("$'") else word
+        return shlex.split(word)[0]
+
+    err = one_line_error(capsys, ["train", cache, "--head", "logreg", f"--out={name}.keras"], "use --out ")
+    assert suggestion(err) == f"{pasted}.npz", err
+    with cli_words(), pytest.raises(FeatcacheError) as exc:
+        save_model(None, f"{name}.npz", {})
+    assert suggestion(str(exc.value)) == f"{pasted}.keras", exc.value
+    (tmp_path / name).mkdir()
+    err = one_line_error(capsys, ["train", cache, "--head", "logreg", f"--out={name}"], "is a folder")
+    assert suggestion(err.rsplit(" (", 1)[0]) == f"{pasted}/head.npz", err
+    with pytest.raises(FeatcacheError, match=re.escape(f"use out={f'{name}.npz'!r}")):  # the API's words unchanged
+        featcache.train(cache, "logreg", out=f"{name}.keras")
 
 
 def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, capsys, monkeypatch):

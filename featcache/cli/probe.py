@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: each head's own)")
     p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers, by their names or as probe.png "
                    "names them (block_13 for block_13_expand_relu; default: all)")
-    p.add_argument("--holdout", type=float, metavar="F", help="score on a stratified fraction F of the train split "
+    # the text as typed, for the API's check (validate.check_fraction): type=float read 1e-400 as 0.0, and the line
+    # then said "--holdout 0.0 is not a fraction" (an adversarial tester)
+    p.add_argument("--holdout", metavar="F", help="score on a stratified fraction F of the train split "
                    f"(fitting on the rest; default: {DEFAULT_HOLDOUT})")
     p.add_argument("--folds", type=int, metavar="K", help="score every training image once by stratified K-fold "
                    "cross-validation over the images instead of one --holdout (steadier on small data sets, K times the fits); "

@@ -152,7 +152,7 @@ def write_model(model: KerasModel, path: str | Path, meta: dict[str, Any],
 
     path = Path(path)
     if path.suffix != ".keras":
-        raise FeatcacheError(f"a model is saved as a .keras file; use {given_path('--out', path.with_suffix('.keras'))}")
+        raise FeatcacheError(f"a model is saved as a .keras file; use {given_path('--out', path.with_suffix('.keras'), word=True)}")
     k = keras()
     meta = {
         "kind": KIND, "format_version": FORMAT_VERSION, **meta,
@@ -485,7 +485,7 @@ def check_out(path: str | Path, force: bool = False) -> Path:
         # a head's is none (heads.io.edited, of a record that says head): it is said to be no model featcache wrote, below
         if read_head_meta(path) is not None and edited(path) is None:
             raise FeatcacheError(f"{given_path('--out', path)} is a head {command('train')} wrote, not a model; name the model "
-                                 f"another file, e.g. {given_path('--out', path.with_name(path.stem + '_model.keras'))}")
+                                 f"another file, e.g. {given_path('--out', path.with_name(path.stem + '_model.keras'), word=True)}")
         from featcache.heads.io import damaged_zip
 
         if (damage := damaged_zip(path)) is not None:  # "is not a model featcache wrote" of a damaged one (a tester)
@@ -508,7 +508,7 @@ def check_not_the_head(out: Path, head: str | Path, command: str) -> None:
         same = False
     if same:
         raise FeatcacheError(f"{given_path('--out', out)} is the head {command} reads; name the model another file, e.g. "
-                             f"{given_path('--out', out.with_name(out.stem + '_model.keras'))}")
+                             f"{given_path('--out', out.with_name(out.stem + '_model.keras'), word=True)}")
 
 
 # A model records its head's fit under these names (``export.model_meta``: the head's field -> the model's), so that a

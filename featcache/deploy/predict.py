@@ -613,7 +613,7 @@ def _check_csv_folder(path: Path) -> None:
 def _refuse_folder(path: Path) -> None:
     if path.is_dir():
         raise FeatcacheError(f"{given_path('--csv', path)} is a folder; name the CSV file to write, e.g. "
-                             f"{given_path('--csv', path / 'predictions.csv')}")
+                             f"{given_path('--csv', path / 'predictions.csv', word=True)}")
 
 
 def _refuse_stream(path: Path) -> None:
@@ -681,7 +681,7 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
         return CSV_ABSENT
     if any(target.resolve() == p.resolve() for p in inputs):
         raise FeatcacheError(f"{given_path('--csv', path)} is one of the images to predict; name a new file, e.g. "
-                             f"{given_path('--csv', 'predictions.csv')}")
+                             f"{given_path('--csv', 'predictions.csv', word=True)}")
     _refuse_featcache_file(target, shown=path)
     recorded = _recorded_digests(target)
     if recorded is not None and _file_sha256(target) in recorded:
@@ -735,7 +735,7 @@ def _refuse_featcache_file(path: Path, shown: Path | None = None) -> None:
         kind = "featcache's record of a predictions CSV"  # refused for good (an adversarial tester)
     if kind is not None:
         raise FeatcacheError(f"{given_path('--csv', shown or path)} is {kind}, not a CSV; name a new file, e.g. "
-                             f"{given_path('--csv', 'predictions.csv')}")
+                             f"{given_path('--csv', 'predictions.csv', word=True)}")
 
 
 def _is_a_record(path: Path) -> bool:
@@ -1200,12 +1200,15 @@ def predict(
     images = _as_path_list(images) if given is None else []
     check_runtime(runtime)
     lock_timeout = check_lock_timeout(lock_timeout)  # before the work, as extract's StoreSpec checks its own
+    # every switch before the model's record is read: top_k=0 and batch_size=0 were refused only after it was (an
+    # adversarial tester), where lock_timeout was refused before
+    top_k = None if top_k is None else positive_int(top_k, "--top-k")
+    batch_size = positive_int(batch_size, "--batch-size")
     # fast checks before loading TensorFlow; a loaded model's record as checked when it was loaded (its own copy: the
     # meta load_model returned is the caller's to change)
     meta = model_meta(model) if loaded is None else loaded.source.meta
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
-    batch_size = positive_int(batch_size, "--batch-size")
     paths, left_out, csv_at_start = collect_inputs(images, csv, recursive, force)
     digest_at_start = _file_sha256(Path(csv)) if csv_at_start == CSV_OURS else None
     # where a link sends the CSV, as checked: a link pointed elsewhere while the images ran is refused at the write,
