@@ -242,6 +242,9 @@ def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
     n = _typed_whole(value, flag, example)
     if n < 0:
         raise FeatcacheError(f"{option(flag)} must be 0 or more (got {_as_given(value, n)}); pass e.g. {eg(flag, example)}".strip())
+    if n > COUNT_MAX:  # unfreeze=10**400 was made, to fail only when run (an adversarial tester); the model's own
+        # bound (its layers) is checked when it is loaded
+        raise FeatcacheError(f"{given(flag, _as_given(value, n))} is too large; use a whole number from 0 to {COUNT_MAX}")
     return n
 
 

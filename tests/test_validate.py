@@ -914,6 +914,18 @@ def test_a_typed_setting_refuses_what_is_no_number_though_it_reads_as_one(made_b
             cls(**base, **{keyword: bad})
 
 
+def test_a_whole_number_setting_is_an_int_and_refuses_an_absurd_count_when_made():
+    """Regression (helper-296's brief): ModelSpec(image_size=np.int64(96)) kept NumPy's int; FinetuneSettings(
+    unfreeze=10**400) was made, to fail only when run."""
+    from featcache.deploy.finetune import FinetuneSettings
+    from featcache.embedding.specs import ModelSpec
+
+    assert type(ModelSpec(weights="random", image_size=np.int64(96)).image_size) is int
+    with pytest.raises(FeatcacheError, match=r"^unfreeze=\S+ is too large; use a whole number from 0 to 2147483647$"):
+        FinetuneSettings(unfreeze=10**400)
+    assert FinetuneSettings(unfreeze=np.int64(5)).unfreeze == 5
+
+
 @pytest.mark.parametrize("C", ["1", " 5", b"5", np.str_("5"), {"logreg": "5"}])
 def test_C_is_a_number_never_its_text_in_a_python_call(C):
     """Regression (helper-296's brief): train(C="1") trained with C=1.0, ProbeSpec(C="5"), C={"logreg": "5"}, C=b"5",
