@@ -896,6 +896,25 @@ def test_an_npz_head_holding_a_pickled_object_array_says_so_and_runs_nothing(npz
     assert not (tmp_path / "PWNED").exists()
 
 
+def test_info_refuses_an_old_head_holding_a_pickled_object_array_as_the_loaders_do(npz_head, tmp_path, capsys,
+                                                                                     monkeypatch):
+    """Regression (helper-296's brief): a head of format 1 (no content digest) whose a0.npy is a pickled object array
+    was described in full by info, exit 0, where evaluate and load_head refuse it: info runs the loaders' checks
+    whether or not there is a digest to check (nothing unpickled). An honest old head is still described."""
+    monkeypatch.chdir(tmp_path)
+
+    def as_format_1(doc, entries):  # as featcache 0.1.0 wrote it
+        doc["meta"].pop("content_digest")
+        doc["meta"].update(format_version=1, featcache_version="0.1.0")
+
+    _rewrite_npz(npz_head, as_format_1, reseal=False)
+    assert main(["info", str(npz_head)]) == 0 and "digest              none" in capsys.readouterr().out
+    _rewrite_npz(npz_head, lambda d, e: e.update(a0=np.array([Evil()], dtype=object)), reseal=False)
+    _one_line(capsys, ["info", str(npz_head)], f"{npz_head} is not a readable featcache head (it holds an array of "
+              "Python objects, a pickle, which featcache never writes and never loads)")
+    assert not (tmp_path / "PWNED").exists()
+
+
 def _pickled_array() -> bytes:
     """A .npy of one Python object (an ``Evil``), as np.save writes it with pickles allowed: never loaded."""
     import io

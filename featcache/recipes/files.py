@@ -730,8 +730,10 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     why = edited(Path(path))  # the loaders' rule: they refuse such a file, info says what it holds
     if why is None:
         checked, meta = _checked_meta(Path(path), kind)
-        if checked:  # "digest checked: as saved" is no word for a file the loaders refuse past its digest: info said
-            _check_loads(Path(path), kind, meta)  # it, exit 0, of a head resealed around a pickle verify refuses
+        # "digest checked: as saved" is no word for a file the loaders refuse past its digest: info said it, exit 0, of
+        # a head resealed around a pickle verify refuses; and of an old head without a digest (format 1) whose a0.npy
+        # is a pickled object array, which evaluate and load_head refuse (an adversarial tester): checked either way
+        _check_loads(Path(path), kind, meta)
     else:  # described as what its network is (a head's record edited to a model's was "(a model)", not a word more)
         kind = network_kind(Path(path)) or kind
         checked, meta = _checked_record(Path(path), kind)
