@@ -271,11 +271,12 @@ def _reads_infinite(text: str) -> bool:
         return False
 
 
-def _is_number_text(text: str) -> bool:
-    """Whether ``text`` reads as a number (``float`` takes it)."""
+def _is_number_text(text: Any) -> bool:
+    """Whether ``text`` reads as a number (``float`` takes it). Any value a typed setting refuses as no number comes
+    here (``_text_for_number``: None, a Path, bytes), not text alone: None was a TypeError traceback."""
     try:
         float(text)
-    except ValueError:
+    except (TypeError, ValueError):
         return False
     return True
 

@@ -268,7 +268,7 @@ def test_api_mirrors_cli(tiny_head, tmp_path):
                             ({"unfreeze": True}, "^unfreeze=True is not a whole number"),
                             ({"learning_rate": "fast"}, r"^learning_rate='fast' is not a number; pass e\.g\. "
                                                         r"learning_rate=1e-5 \(the lesson's\)$"),
-                            ({"learning_rate": None}, "^learning_rate must be a positive number"),
+                            ({"learning_rate": None}, r"^learning_rate=None is not a number; pass e\.g\. learning_rate=1e-5"),
                             ({"learning_rate": float("inf")}, "^learning_rate must be a positive number"),
                             ({"epochs": 2.5}, "^epochs=2.5 is not a whole number")]:
         with pytest.raises(FeatcacheError, match=message):
