@@ -214,6 +214,25 @@ def carried(fn: Callable[..., T]) -> Callable[..., T]:
     return in_callers_words
 
 
+class InCallersWords:
+    """``fn``, to run in another process (a Ray task or actor) in the words of the caller here (``cli_words``):
+    ``carried``'s context does not cross a process, and the lines a Ray worker said (a photo changed since the
+    scan, other weights on a node), raised on the driver as they were, told a command's user to re-run "the call".
+    Picklable where ``fn`` is."""
+
+    def __init__(self, fn: Callable[..., Any], cli: bool):
+        self.fn, self.cli = fn, cli
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with cli_words() if self.cli else contextlib.nullcontext():
+            return self.fn(*args, **kwargs)
+
+
+def for_process(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` to hand another process, in the caller's words here (``InCallersWords``)."""
+    return InCallersWords(fn, cli_running())
+
+
 def option(flag: str, keyword: str | None = None) -> str:
     """An option in a message, the one rule of which form: its ``flag`` where the CLI runs the command (``--test-fraction
     F``), else its API ``keyword`` (``test_fraction=F``; default the flag's own, ``keyword_of``; a name that is no
@@ -237,10 +256,13 @@ def command(name: str, args: str = "", call: str = "...") -> str:
     return option(f"'featcache {name}{' ' + args if args else ''}'", f"featcache.{name}({call})")
 
 
-def command_word() -> str:
+def command_word(name: str | None = None) -> str:
     """What a caller ran, in its words: "command" in a command's line, "call" in a Python call's ("re-run the same
-    'featcache curve' command" is "re-run the same featcache.curve(...) call")."""
-    return option("command", "call")
+    'featcache curve' command" is "re-run the same featcache.curve(...) call"). ``name``: the one command that reaches
+    the line, named to a Python caller ("re-run the same featcache.extract(...) call"), as its own line is in the
+    command. "run the command again" and "re-run the same command" were said to Python callers, who ran none (a brief,
+    helper-297); a line reached from several commands says "call" alone."""
+    return option("command", f"{command(name)} call" if name else "call")
 
 
 # Flags whose API keyword is not the flag's name with "_" for "-" (docs/api.md's "Flags that are no keyword of the

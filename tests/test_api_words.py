@@ -292,7 +292,7 @@ def test_a_file_put_at_extracts_out_meanwhile_names_its_store_specs_field(tmp_pa
     monkeypatch.setattr(writer_mod.CacheWriter, "write", meanwhile)
     said = api_error(lambda: featcache.extract(source, model, featcache.StoreSpec(out=out)))
     assert said.startswith(f"{out} was put there by another program during the extraction") and said.endswith(
-        "(or choose another StoreSpec(out=...)) and run the same command again to finish the cache"), said
+        "(or choose another StoreSpec(out=...)) and run the same call again to finish the cache"), said
     assert out.read_text() == "my notes\n"
 
 

@@ -311,7 +311,7 @@ def test_an_open_cache_whose_file_is_replaced_refuses_to_read_the_new_file(tmp_p
     make_cache(path)
     for read in (lambda: cache.features("train"), lambda: cache.labels("train"), lambda: cache.paths("train"),
                  lambda: cache.view_features("train", views=["orig"]), cache.summary):
-        with pytest.raises(FeatcacheError, match=r"c\.h5 changed since it was opened .*; run the command again \(in Python, open the cache again\)"):
+        with pytest.raises(FeatcacheError, match=r"c\.h5 changed since it was opened .*; open the cache again, or run the call again, "):
             read()
     assert open_cache(path).features("train").shape == (20, WIDTH)  # opened again: the new file, checked
 
@@ -1619,7 +1619,7 @@ def test_publish_of_a_file_removed_meanwhile_is_one_line(tmp_path):
 
     (tmp_path / "c.h5").write_text("old\n")
     with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 was removed by another program before it could "
-                                             r"become .*c\.h5, so c\.h5 was left as it was; run the same command again"):
+                                             r"become .*c\.h5, so c\.h5 was left as it was; run the same call again"):
         publish(tmp_path / "c.h5.partial.h5", tmp_path / "c.h5")
     assert (tmp_path / "c.h5").read_text() == "old\n"
 

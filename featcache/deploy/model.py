@@ -34,7 +34,7 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
-from featcache.errors import FeatcacheError, command, given_path, one_line, option, warn
+from featcache.errors import FeatcacheError, command, command_word, given_path, one_line, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
 from featcache.progress import counted, written
@@ -180,7 +180,7 @@ def changed_meanwhile(path: str | Path, doing: str) -> str:
     (predict's record, evaluate's SHA-256, a conversion's bytes): evaluate's said "its SHA-256 differs" of a file
     gone, and predict's another reason in other words (helper-244)."""
     return one_line(f"{path} changed while it was {doing} (it is no longer the file read at the start); rerun the "
-                    "command once the file is no longer being written")
+                    f"{command_word()} once the file is no longer being written")
 
 
 MODEL_SUFFIX = ".keras"  # the only suffix a model file has (export's --out checks it); heads also use .npz

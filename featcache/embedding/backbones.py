@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, first_line, given, given_path, option, unknown
+from featcache.errors import FeatcacheError, command_word, first_line, given, given_path, option, unknown
 from featcache.progress import agreeing, named
 from featcache.validate import expand_home, file_digest, outside_storage, shown
 
@@ -201,8 +201,8 @@ def checked_weights(path: Path, identity: str | None, named: str) -> bytes:
     got = "sha256:" + hashlib.sha256(data).hexdigest()
     if identity is not None and identity.startswith("sha256:") and got != identity:
         raise FeatcacheError(f"{named} changed while it was being loaded (it is {got[:19]}..., not the {identity[:19]}... "
-                             "checked before); nothing was made of it: run the command again with the weights "
-                             "left as they are")
+                             f"checked before); nothing was made of it: run the {command_word()} again with the "
+                             "weights left as they are")
     try:
         with h5py.File(io.BytesIO(data), "r") as f:
             problem = outside_storage(f)

@@ -15,7 +15,7 @@ import numpy as np
 from featcache._lazy import keras, keras_backend
 from featcache.embedding.backbones import Backbone, is_named_weights, unknown_layer
 from featcache.embedding.runtimes import RUNTIMES  # noqa: F401  (how the network runs; each one a class there)
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, command_word
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -275,8 +275,8 @@ class Mapper:
         if got != self.weights_id:
             where = "Keras's cache here holds other ImageNet weights" if self.weights == "imagenet" else f"{self.weights} changed"
             raise FeatcacheError(f"the weights are not those this extraction began with ({where}: {got[:19]}..., not "
-                                 f"{self.weights_id[:19]}...); nothing of them was stored: run the command again, "
-                                 "with the same weights on every machine of a Ray cluster")
+                                 f"{self.weights_id[:19]}...); nothing of them was stored: run the {command_word()} "
+                                 "again, with the same weights on every machine of a Ray cluster")
 
     def __getstate__(self) -> dict:
         state = {**self.__dict__, "_fn": None}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from featcache.errors import FeatcacheError, NotHDF5, command
+from featcache.errors import FeatcacheError, NotHDF5, command, command_word
 from featcache.store.reader import VerifyResult
 from featcache.validate import check_source, starts_with
 
@@ -500,10 +500,16 @@ def record_seal_check(path: Path, doc: dict[str, Any], given: str | None = None)
     # deleted passed (a tester). Records were sealed a few hours after they first listed digests (2026-12-03).
     if RECORD_DIGEST not in doc:
         raise FeatcacheError(f"{name} has no digest of its own: it was changed since featcache wrote it (or written on "
-                             "2026-12-03 before records were sealed); run the command that wrote the report again")
+                             f"2026-12-03 before records were sealed); {_write_again()}")
     if doc[RECORD_DIGEST] != record_seal(doc):
-        raise FeatcacheError(f"{name} was changed since featcache wrote it (its own digest does not match); run the "
-                             "command that wrote the report again")
+        raise FeatcacheError(f"{name} was changed since featcache wrote it (its own digest does not match); "
+                             f"{_write_again()}")
+
+
+def _write_again() -> str:
+    """The fix of a report changed since featcache wrote it, in the caller's words (``command_word``): "run the command
+    that wrote the report again" was said to Python callers too, who ran a call (a brief, helper-297)."""
+    return f"run the {command_word()} that wrote the report again"
 
 
 def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) -> ReportVerifyResult:
@@ -518,17 +524,17 @@ def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) ->
     for name, digest in doc[REPORT_DIGESTS].items():
         f = path.parent / str(name)
         if Path(str(name)).name != str(name) or str(name) in ("", ".", ".."):  # only files beside it (a tester: /etc/passwd)
-            raise FeatcacheError(f"{path} lists {name!r}, which is no file of a report beside it; run the command that "
-                                 "wrote the report again")
+            raise FeatcacheError(f"{path} lists {name!r}, which is no file of a report beside it; "
+                                 f"{_write_again()}")
         if os.path.lexists(f) and not f.is_file():
-            raise FeatcacheError(f"{f}, a file of the report {path.name} records, is not a regular file now; run the "
-                                 "command that wrote the report again")
+            raise FeatcacheError(f"{f}, a file of the report {path.name} records, is not a regular file now; "
+                                 f"{_write_again()}")
         if not f.is_file():
-            raise FeatcacheError(f"{f}, a file of the report {path.name} records, is gone; run the command that wrote "
-                                 "the report again")
+            raise FeatcacheError(f"{f}, a file of the report {path.name} records, is gone; "
+                                 f"{_write_again()}")
         if file_sha256(f) != digest:
             raise FeatcacheError(f"{f} was changed since featcache wrote it (its SHA-256 is not the one {path.name} "
-                                 "records); run the command that wrote the report again")
+                                 f"records); {_write_again()}")
         names.append(str(name))
     if path.name == "curve.json":
         from featcache.analysis.curve.folder import load_curve, unfinished

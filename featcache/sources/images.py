@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import (CONTROL, FeatcacheError, carried, given, link_loop, link_loop_passed, one_line, option,
-                              printable, shell_word, system_limit, warn)
+from featcache.errors import (CONTROL, FeatcacheError, carried, command_word, given, link_loop, link_loop_passed,
+                              one_line, option, printable, shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable, dead_link, decode_image,
                                       failure_reason, is_other_file, not_utf8, open_photo_sized, utf8_name)
@@ -1351,12 +1351,12 @@ def read_scanned(path: Path, digest: str) -> bytes:
     try:
         data = _read(path)
     except NotRegularFile as exc:  # a FIFO put in its place: its open no longer blocks the run (decode.open_photo)
-        raise FeatcacheError(f"{changed} (it is now {exc.kind}, not a regular file); re-run the command") from None
+        raise FeatcacheError(f"{changed} (it is now {exc.kind}, not a regular file); re-run the {command_word()}") from None
     except (OSError, UnreadableImage) as exc:
         _raise_system_limit(path, exc)
-        raise FeatcacheError(f"{changed} (it can no longer be read); re-run the command") from None
+        raise FeatcacheError(f"{changed} (it can no longer be read); re-run the {command_word()}") from None
     if hashlib.sha256(data).hexdigest() != digest:
-        raise FeatcacheError(f"{changed}; re-run the command")
+        raise FeatcacheError(f"{changed}; re-run the {command_word()}")
     return data
 
 

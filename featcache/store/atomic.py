@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from featcache.errors import FeatcacheError, exception_chain, is_no_space, no_space, option  # noqa: F401 (their home, re-exported)
+from featcache.errors import FeatcacheError, command_word, exception_chain, is_no_space, no_space, option  # noqa: F401 (their home, re-exported)
 from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, folders_made_for, is_own, kept_mark,  # noqa: F401 (folders_made_for: the store's, re-exported)
                              parse_writer, restore_killed, writer_running, writer_tag)
 from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
@@ -129,7 +129,7 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
             # another program removed it while it was written (a cache hit of featcache before 2026-12-05 deleted
             # a running extract --force's partial: a chmod traceback, a reviewer): one line, nothing replaced
             raise FeatcacheError(f"{tmp} was removed by another program before it could become {path}, so {path.name} "
-                                 "was left as it was; run the same command again") from None
+                                 f"was left as it was; run the same {command_word()} again") from None
         raise
     fsync_dir(path.parent)
     return path

@@ -108,6 +108,14 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
         return _attrs_of(path, f, check_seal)
 
 
+def _read_again() -> str:
+    """What to do with a cache changed since it was opened, in the caller's words (``option``): a command is run
+    again; a Python caller opens the cache again (its ``Cache``), or runs the call again. "run the command again"
+    was said to Python callers, who ran none (a brief, helper-297)."""
+    return option("run the command again (in Python, open the cache again) to read the file now there",
+                  f"open the cache again, or run the {command_word()} again, to read the file now there")
+
+
 def _running_extract(path: Path) -> str | None:
     """The line for a cache not there yet whose writers' lock a live process holds: an extract of it building its
     network, before its partial exists (it was "cache not found ...; run 'featcache extract' first"); else None."""
@@ -117,7 +125,7 @@ def _running_extract(path: Path) -> str | None:
     if who is None:
         return None
     return (f"{path} is not written yet: an extract of it is running ({who} holds {lock_path(path).name}); wait for "
-            "it to finish, then run this command again")
+            f"it to finish, then run this {command_word()} again")
 
 
 def _attrs_of(path: Path, f: h5py.File, check_seal: bool) -> dict[str, Any]:
@@ -511,7 +519,7 @@ class Cache:
         """This cache, if it is the one whose ``sealed_as`` is given; else one line: it was replaced during ``what``."""
         if tuple(sealed_as) != self.sealed_as:
             raise FeatcacheError(f"{self.path} was replaced by another cache while the {what} ran; nothing fitted on "
-                                 "the new one was kept: run the command again")
+                                 f"the new one was kept: run the {command_word()} again")
         return self
 
     @property
@@ -626,8 +634,7 @@ class Cache:
         if now[:4] == self._stamp[:4]:
             self._recheck(f, now)
             return
-        raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten); run the command "
-                             "again (in Python, open the cache again) to read the file now there")
+        raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten); {_read_again()}")
 
     def _recheck(self, f: h5py.File, stamp: tuple[int, ...]) -> None:
         """Only the status-change time moved: a chmod, chown, hard link or ``touch -a`` (a backup's ``cp -al``, a
@@ -638,7 +645,7 @@ class Cache:
         place within one read itself is not told apart from a chmod."""
         if self._sealed(read_attrs(self.path, peek=True)) != self.meta or self._check_structure(f) != self.sizes:
             raise FeatcacheError(f"{self.path} changed since it was opened (its attributes or sizes were rewritten); "
-                                 "run the command again (in Python, open the cache again) to read the file now there")
+                                 f"{_read_again()}")
         self._check_digest(f)
         # The layers this Cache vouched for by their digest, hashed again now, before any row of them is served: left
         # to their next whole read, a slice of a rewritten layer was served in the meantime, and again after that

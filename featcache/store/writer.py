@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 import h5py
 import numpy as np
 
-from featcache.errors import FeatcacheError, first_line, option, out_option, warn
+from featcache.errors import FeatcacheError, command_word, first_line, option, out_option, warn
 from featcache.progress import note
 from featcache.validate import cannot_write_in
 from featcache.store.atomic import (
@@ -507,7 +507,8 @@ class CacheWriter:
             raise FeatcacheError(
                 f"{self.path} was {'changed' if self._out_at_start else 'put there'} by another program during the "
                 f"extraction, so it was left untouched; the extracted rows are kept in {self.partial.name}: move "
-                f"{self.path.name} away (or choose another {out_option()}) and run the same command again to finish the cache")
+                f"{self.path.name} away (or choose another {out_option()}) and run the same {command_word()} again to "
+                "finish the cache")
 
     def _check_done(self) -> None:
         self.commit()
@@ -647,8 +648,8 @@ class StagedWriter(CacheWriter):
         try:
             stored = self._file[STAGING]["problem"][:n]
         except OSError as exc:
-            raise FeatcacheError(f"{self.partial} was damaged while it was written ({first_line(exc)}); run the same command "
-                                 "again: the damaged rows are extracted again") from None
+            raise FeatcacheError(f"{self.partial} was damaged while it was written ({first_line(exc)}); run the same "
+                                 f"{command_word()} again: the damaged rows are extracted again") from None
         return {i: p.decode("utf-8", "replace") if isinstance(p, bytes) else p for i, p in enumerate(stored) if p}
 
     def finish(self, extra_attrs: dict[str, Any] | None = None, regroup: list[SplitSpec] | None = None) -> Path:

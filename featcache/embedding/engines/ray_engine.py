@@ -33,7 +33,7 @@ import numpy as np
 
 from featcache.embedding.batches import Batch
 from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
-from featcache.errors import FeatcacheError, example, first_line, given, option
+from featcache.errors import FeatcacheError, command_word, example, first_line, for_process, given, option
 from featcache.progress import counted
 
 INSTALL_HINT = "pip install 'featcache[ray]'"
@@ -42,8 +42,12 @@ CONNECT_TIMEOUT_S = 10.0  # bound on reaching the cluster; Ray's own connect ret
 # Embedding actors when --workers is not given: one, as the local engine runs one network; more is a choice the
 # user makes for the cluster at hand (each actor builds the network and holds its own pass).
 DEFAULT_WORKERS = 1
-# Ray worker / actor state that means "a process or node died", not a bug in our code.
-_RESUME_HINT = "the batches written so far are kept: re-run the same command to resume"
+
+
+def _resume_hint() -> str:
+    """What to do after a failed Ray run (a Ray worker or actor state that means "a process or node died", not a bug
+    in featcache), in the caller's words (``command_word``: extract is the one command that runs Ray)."""
+    return f"the batches written so far are kept: re-run the same {command_word('extract')} to resume"
 
 
 def require() -> ModuleType:
@@ -421,7 +425,8 @@ def run(
     try:
         per = plan_cpus(ray, workers, cpus_per_worker)
         with _data_context(ray):
-            first = _drain(_dataset(ray, batches, read, make_embed, workers, per), batches, write)
+            # the tasks and actors say their lines in the caller's words (a command's), which a process starts without
+            first = _drain(_dataset(ray, batches, for_process(read), for_process(make_embed), workers, per), batches, write)
         return max(first - t_start, 0.0)
     except Exception as exc:
         cause = _featcache_cause(exc)
@@ -430,7 +435,7 @@ def run(
         if cause is not None:  # raised in a task or actor; Ray appends its own lines to the message
             raise FeatcacheError(first_line(cause)) from None
         if isinstance(exc, (ray.exceptions.RayError, ray.data.exceptions.UserCodeException)):
-            raise FeatcacheError(f"the Ray run failed ({type(exc).__name__}: {first_line(exc, 200)}); {_RESUME_HINT}") from None
+            raise FeatcacheError(f"the Ray run failed ({type(exc).__name__}: {first_line(exc, 200)}); {_resume_hint()}") from None
         raise
     finally:
         if started:
