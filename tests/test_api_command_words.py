@@ -428,6 +428,23 @@ def test_what_a_ray_worker_says_is_in_the_commands_words():
     assert (pickle.loads(in_command)(), pickle.loads(in_call)()) == ("command", "call")
 
 
+def test_a_folder_given_as_a_model_is_named_a_folder(tmp_path):
+    folder = tmp_path / "m.keras"
+    folder.mkdir()
+    (folder / "inside.keras").write_bytes(b"")
+    assert api_error(lambda: featcache.load_model(folder)) == (
+        f"{folder} is a folder, not a model file (it holds inside.keras); pass the .keras file written by "
+        "featcache.export(...) or featcache.finetune(...)")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert api_error(lambda: featcache.load_model(empty)) == (
+        f"{empty} is a folder, not a model file; pass the .keras file written by featcache.export(...) or "
+        "featcache.finetune(...)")
+    assert api_error(lambda: featcache.load_head(folder)) == (  # load_head's words, as they were
+        f"{folder} is a folder, not a head file (it holds inside.keras); pass the .keras or .npz head file written by "
+        "featcache.train(...)")
+
+
 # What a line says to run again, in words that are a command's only: "run the command again", "re-run the same
 # command", "then run this command again", "re-run the command", "rerun the command once ...", "run the command that
 # wrote the report again".

@@ -292,7 +292,7 @@ def _check_model_file(path: Path) -> None:
     """``path`` is a regular file to read a model from, or one line (a FIFO would block the read)."""
     check_regular_file(path, "model", f"pass {model_file()}",
                        f"make one with {option(repr('featcache export'), 'featcache.export(...)')} or "
-                       f"{option(repr('featcache finetune'), 'featcache.finetune(...)')}")
+                       f"{option(repr('featcache finetune'), 'featcache.finetune(...)')}", (MODEL_SUFFIX,))
 
 
 def _model_json(path: str | Path) -> dict[str, Any]:

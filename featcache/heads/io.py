@@ -888,8 +888,9 @@ def _altered(path: Path, why: str) -> FeatcacheError:
                           f"head with {command('train')}")
 
 
-def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> None:
-    """``path`` is a regular file (links followed), or one line saying it is missing or is something else.
+def check_regular_file(path: Path, what: str, fix: str, fix_missing: str, holds: tuple[str, ...] = ()) -> None:
+    """``path`` is a regular file (links followed), or one line saying it is missing or is something else: a folder
+    as one (``folder_given``, naming its files ending in ``holds``).
 
     A FIFO given as a head or model was reported "not found" (an adversarial
     tester's mkfifo): it is there, and opening it as a zip would wait forever.
@@ -904,7 +905,18 @@ def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> Non
         return
     if not path.exists():
         raise FeatcacheError(f"{what} file not found: {path}; {fix_missing}")
+    if path.is_dir():
+        raise folder_given(path, what, fix, holds)
     raise FeatcacheError(f"{path} is not a regular file (a FIFO, socket or device); {fix}")
+
+
+def folder_given(path: Path, what: str, fix: str, holds: tuple[str, ...]) -> FeatcacheError:
+    """The one line for a folder given where a head or model file goes, with ``fix``, and up to three of its files
+    ending in ``holds`` (where it may be listed), which may be what was meant. load_model said "not a regular file
+    (a FIFO, socket or device)" of a folder, where load_head said "is a folder" (a brief, helper-297)."""
+    inside = sorted(p.name for p in path.iterdir() if p.suffix in holds)[:3] if holds and os.access(path, os.R_OK) else []
+    hint = f" (it holds {', '.join(inside)})" if inside else ""
+    return FeatcacheError(f"{path} is a folder, not a {what} file{hint}; {fix}")
 
 
 KERAS_WEIGHTS_ENTRY = "model.weights.h5"  # the HDF5 file inside a .keras zip that Keras opens with h5py to load weights
@@ -1371,6 +1383,9 @@ def not_a_cache(path: str | Path) -> str | None:
     return None
 
 
+HEAD_SUFFIXES = (".keras", ".npz")  # what a head file's name ends with (``head_file``); a folder's are listed
+
+
 def head_file() -> str:
     """What a head argument names, in the lines that refuse one (load_head's, export's), in the caller's words."""
     return f"the .keras or .npz head file written by {command('train')}"
@@ -1385,10 +1400,6 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
     path = check_source(path, "head", head_file(), "path")  # load_head(123); a TrainResult still its file
-    if path.is_dir():
-        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
-        hint = f" (it holds {', '.join(inside)})" if inside else ""
-        raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {head_file()}")
     _check_head_file(path)
     if zipfile.is_zipfile(path):  # its end only: a cache given as the head is not read whole
         data = _read_head(path)  # once: what is checked below is what loads, whatever is put at the path meanwhile
@@ -1418,7 +1429,7 @@ def _read_head(path: Path) -> bytes:
 
 def _check_head_file(path: Path) -> None:
     """``path`` is a regular file to read a head from, or one line (a FIFO would block the read)."""
-    check_regular_file(path, "head", f"pass {head_file()}", f"train one with {command('train')}")
+    check_regular_file(path, "head", f"pass {head_file()}", f"train one with {command('train')}", HEAD_SUFFIXES)
 
 
 def _check_loaded(head: BaseEstimator, meta: dict[str, Any], path: Path) -> None:
