@@ -59,7 +59,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text, unknown
 from featcache.paths import folders_made_for, restore_killed
-from featcache.progress import counted
+from featcache.progress import counted, size_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -1183,6 +1183,37 @@ def private_copy(data: bytes, name: str) -> Iterator[Path]:
         yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_at_most(path: str | Path, limit: int, what: str, fix: str) -> bytes:
+    """The whole of the file at ``path``, read once, where it holds at most ``limit`` bytes (the most of any ``what``
+    featcache writes); else one line naming the file, its size, the limit and ``fix``, before a byte is read. The
+    size is the opened file's (``fstat``), so it is of the file read, not of one put at the path after a stat; at
+    most ``limit + 1`` bytes are read, so a file grown past ``limit`` since is refused too. A head or model is read
+    whole to check the bytes that load (``heads.io``, ``deploy.model``): a multi-GB file given as one cost its size
+    in memory before it was refused (a brief, helper-299). An OSError (removed, made unreadable) is the caller's."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise FeatcacheError(_too_big(path, size, limit, what, fix))
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise FeatcacheError(_too_big(path, len(data), limit, what, fix))
+    return data
+
+
+def check_size(path: str | Path, limit: int, what: str, fix: str) -> None:
+    """``read_at_most``'s refusal of a file past ``limit`` bytes, for a check that reads the file in parts (verify's,
+    info's of a head or model): what a loader refuses unread is never "intact"."""
+    size = os.stat(path).st_size
+    if size > limit:
+        raise FeatcacheError(_too_big(path, size, limit, what, fix))
+
+
+def _too_big(path: str | Path, size: int, limit: int, what: str, fix: str) -> str:
+    """The one wording of a file past the size of any ``what`` featcache writes (``read_at_most``'s)."""
+    return (f"{path} is {size_text(size)} ({size:,} bytes), more than the {size_text(limit)} ({limit:,} bytes) of any "
+            f"{what} featcache writes; {fix}")
 
 
 def is_sha256(value: Any) -> bool:

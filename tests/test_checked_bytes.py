@@ -153,3 +153,60 @@ def test_weights_replaced_between_their_check_and_their_load_are_not_loaded(tmp_
         featcache.extract(source, featcache.ModelSpec(weights=str(weights), image_size=32),
                           featcache.StoreSpec(out=out), engine, verbose=False)
     assert swapped and not out.exists()
+
+
+def _padded_to(src, dst, size: int):
+    """A copy of the zip at ``src`` with a hole before it, ``size`` bytes in all: a sparse file (nothing of the hole is
+    written to disk) that is still a zip whose entries read (zipfile takes bytes before an archive, as a
+    self-extracting one has)."""
+    data = src.read_bytes()
+    with open(dst, "wb") as f:
+        f.truncate(size - len(data))
+        f.seek(0, os.SEEK_END)
+        f.write(data)
+    assert os.stat(dst).st_size == size
+    return dst
+
+
+def test_a_head_or_model_past_the_size_of_any_featcache_writes_is_refused_unread(heads, models, tmp_path, capsys):
+    """Regression (a brief, helper-299): a head or model is read whole to check the bytes that load, with no bound, so
+    a multi-GB file given as one (a data set's zip, a crafted file) cost its size in memory before it was refused,
+    and one of a model's entries padded to 4 GiB loaded and predicted (verify said "ok: intact", 4096 MB read).
+    One past ``MAX_FILE_BYTES`` is refused before it is read, in one line naming it, its size, the bound and the
+    fix, by the API and every command (exit 2); the peak memory of this process grows by no file's size."""
+    import resource
+
+    from helpers import run_main
+
+    from featcache.heads.io import MAX_FILE_BYTES
+
+    size = MAX_FILE_BYTES + 1
+    cache = heads["npz"][0].parent / "c.h5"
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(photo)
+    big = {"npz": _padded_to(heads["npz"][0], tmp_path / "h.npz", size),
+           "keras": _padded_to(heads["keras"][0], tmp_path / "h.keras", size),
+           "model": _padded_to(models[0], tmp_path / "m.keras", size)}
+    words = {kind: f"is 4096 MB ({size:,} bytes), more than the 4096 MB ({MAX_FILE_BYTES:,} bytes) of any {kind} "
+                   "featcache writes; pass the " for kind in ("head", "model")}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    for kind in ("npz", "keras"):
+        with pytest.raises(featcache.FeatcacheError) as exc:
+            featcache.load_head(big[kind])
+        assert str(exc.value).startswith(f"{big[kind]} {words['head']}"), exc.value
+    with pytest.raises(featcache.FeatcacheError) as exc:
+        featcache.load_model(big["model"])
+    assert str(exc.value).startswith(f"{big['model']} {words['model']}"), exc.value
+    for argv, kind in [(["evaluate", str(big["npz"]), str(cache)], "head"), (["evaluate", str(big["keras"]), str(cache)], "head"),
+                       (["export", str(big["npz"]), "--out", str(tmp_path / "out.keras")], "head"),
+                       (["predict", str(big["model"]), str(photo)], "model"),
+                       (["verify", str(big["npz"])], "head"), (["verify", str(big["model"])], "model"),
+                       (["info", str(big["keras"])], "head"), (["info", str(big["model"])], "model")]:
+        proc = run_main(capsys, *argv)
+        assert proc.returncode == 2 and words[kind] in proc.stderr, (argv, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "out.keras").exists()
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    assert grown < (MAX_FILE_BYTES >> 10) // 8, f"peak memory grew by {grown:,} KiB: a file was read"

@@ -35,11 +35,11 @@ from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
 from featcache.errors import FeatcacheError, command, command_word, given_path, one_line, option, warn
-from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
+from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
 from featcache.progress import counted, written
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_file_name, check_out_file, check_source, file_sha256, views_words
+from featcache.validate import check_file_name, check_out_file, check_source, file_sha256, read_at_most, views_words
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -660,7 +660,7 @@ class ModelFile:
         path = check_source(path, "model", model_file(), "path")
         _check_model_file(path)  # before the read: a FIFO blocks it; a missing file is its own line
         try:
-            data = path.read_bytes()
+            data = read_at_most(path, MAX_FILE_BYTES, "model", f"pass {model_file()}")  # a 20 GB zip: refused unread
         except OSError:  # a regular file a moment ago: removed or made unreadable since
             _model_json(path)  # its own line where there is one (read_bytes' OSError said no more)
             raise FeatcacheError(changed_meanwhile(path, "read")) from None

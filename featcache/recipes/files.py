@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError, NotHDF5, command, command_word
 from featcache.store.reader import VerifyResult
-from featcache.validate import check_source, starts_with
+from featcache.validate import check_size, check_source, starts_with
 
 def what() -> str:
     """What verify and info take, each kind with the command or call that writes it (``errors.command``)."""
@@ -573,6 +573,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
             return listed
         raise not_ours(path, str(path), not_hdf5, verify_what())
     t0 = time.perf_counter()
+    check_loadable_size(path, kind)
     # A record whose kind says one thing and the network another is refused by every loader before its digest is
     # checked: verify said "ok: intact (model)" of a head whose kind was edited to a model's, its digest remade
     from featcache.heads.io import edited
@@ -589,6 +590,16 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
                              f"{retrain() if kind == 'head' else reexport()} to have it checked")
     _check_loads(path, kind, meta)
     return FileVerifyResult(path, kind, int(meta.get("format_version", 1)), path.stat().st_size, time.perf_counter() - t0)
+
+
+def check_loadable_size(path: Path, kind: str) -> None:
+    """A head or model (``kind``) past the size of any featcache writes is refused, as its loaders refuse it unread
+    (``heads.io.MAX_FILE_BYTES``): verify said "ok: intact (model), 4096 MB read" of a model padded to 4 GiB that
+    predict refuses, since its content digest covers its entries and not bytes put before them (helper-299)."""
+    from featcache.deploy.model import model_file
+    from featcache.heads.io import MAX_FILE_BYTES, head_file
+
+    check_size(path, MAX_FILE_BYTES, kind, f"pass {head_file() if kind == 'head' else model_file()}")
 
 
 def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
@@ -733,6 +744,7 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     (``_check_loads``, as verify runs it): a file they refuse is refused in their line, as verify refuses it."""
     from featcache.heads.io import TEST_ACCURACY, edited, model_test_accuracy, network_kind, with_current_names
 
+    check_loadable_size(Path(path), kind)  # info describes no file the loaders refuse unread
     why = edited(Path(path))  # the loaders' rule: they refuse such a file, info says what it holds
     if why is None:
         checked, meta = _checked_meta(Path(path), kind)
