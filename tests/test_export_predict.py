@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import (SHARED, class_image, cli_imports, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out,
-                     meta_only_model, model_conversion, refused_while_converting, reseal_model, run_main,
+                     make_class_tree, meta_only_model, model_conversion, refused_while_converting, reseal_model, run_main,
                      stopped_lock_holder, stub_model_runs, tmpfs, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
@@ -1725,6 +1725,54 @@ def test_predict_takes_a_loaded_model_and_prepares_it_once_for_every_call(tiny_m
     made_by = csv_model(csv_record_path(tmp_path / "p.csv"))
     assert made_by.path == str(path.resolve()) and made_by.content_digest == loaded.source.meta["content_digest"]
     assert len(out) == 3
+
+
+def test_a_loaded_model_copied_is_a_loaded_model_and_pickling_one_is_refused(tiny_model, tmp_path):
+    """Regression (a brief, helper-299): copy.copy and copy.deepcopy of ``load_model``'s result gave a plain
+    ``(model, meta)`` tuple, which predict refused as no path, and pickle made one silently, the checked bytes lost.
+    A copy is a loaded model of the same checked bytes that predict takes: a shallow one shares the network, the
+    meta and the runner built; a deep one has a network and meta of its own (a change to them leaves the original
+    as it was). Pickling one is a TypeError that says what to pickle instead."""
+    import copy
+    import pickle
+
+    from featcache.deploy.model import LoadedModel
+
+    path = tmp_path / "m.keras"
+    path.write_bytes(tiny_model.read_bytes())
+    photos = [write_image(tmp_path / f"{i}.png", class_image(i % 3, i, 16)) for i in range(3)]
+    loaded = featcache.load_model(path)
+    want = featcache.predict(loaded, photos, runtime="tensorflow")
+    folder = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="png", size=40)
+    scored = featcache.evaluate(loaded, folder, runtime="tensorflow", write=False)
+    shallow, deep = copy.copy(loaded), copy.deepcopy(loaded)
+    for twin in (shallow, deep):
+        assert isinstance(twin, LoadedModel) and twin.path == loaded.path and twin.source is loaded.source
+        got = featcache.predict(twin, photos, runtime="tensorflow")
+        assert got.class_names == want.class_names and [p.top for p in got] == [p.top for p in want]
+        np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-6)
+        again = featcache.evaluate(twin, folder, runtime="tensorflow", write=False)
+        assert (again.accuracy, again.model_sha256, again.content_digest) == (scored.accuracy, scored.model_sha256,
+                                                                              scored.content_digest)
+    assert shallow[0] is loaded[0] and shallow[1] is loaded[1]
+    key = next(iter(loaded._runners))
+    assert shallow._runners[key] is loaded._runners[key]  # prepared once for both
+    network, meta = deep
+    assert network is not loaded[0] and meta == loaded[1] and meta is not loaded[1]
+    images = np.stack([class_image(i % 3, i, 16) for i in range(3)])
+    np.testing.assert_allclose(network.predict(images, verbose=0), loaded[0].predict(images, verbose=0), rtol=1e-6)
+    dense = next(layer for layer in network.layers if layer.get_weights())
+    dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])  # the copy's network changed ...
+    meta["class_names"] = ["x", "y", "z"]
+    assert loaded[1]["class_names"] == ["ants", "bees", "wasps"]  # ... not the original's
+    assert not np.allclose(network.predict(images, verbose=0), loaded[0].predict(images, verbose=0), atol=1e-3)
+    got = featcache.predict(deep, photos, runtime="tensorflow")  # still the checked bytes: the network is the caller's
+    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-6)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        with pytest.raises(TypeError, match=r"is not pickled: pickle its path \(loaded.path\) and call "
+                                            r"featcache.load_model on it"):
+            pickle.dumps(loaded, protocol)
+    assert pickle.loads(pickle.dumps(loaded.path)) == path  # what to pickle instead
 
 
 def test_a_loaded_model_under_auto_is_prepared_again_only_for_a_job_of_the_other_size(tiny_model, tmp_path, monkeypatch):

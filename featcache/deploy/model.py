@@ -864,8 +864,25 @@ class LoadedModel(tuple):
         self.source, self._runners = source, {}
         return self
 
-    def __reduce__(self):  # copy and pickle: the pair it is to every caller (the file's bytes are not carried along)
-        return tuple, (tuple(self),)
+    # copy.copy, copy.deepcopy and pickle took tuple's ways, which gave a plain (model, meta) pair that predict then
+    # refused as no path (a brief, helper-299).
+    def __copy__(self) -> LoadedModel:
+        """The same network and meta (a shallow copy), the same checked bytes, and the runners built for either."""
+        twin = LoadedModel(self[0], self[1], self.source)
+        twin._runners = self._runners
+        return twin
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LoadedModel:
+        """A network and meta of its own (Keras copies the network as it is now, the caller's changes included), over
+        the same checked bytes (immutable: what predict runs), its runners built at its own first call (a runner holds
+        a compiled function or a runtime's session, which no copy takes)."""
+        return LoadedModel(copy.deepcopy(self[0], memo), copy.deepcopy(self[1], memo), self.source)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # Refused, not pickled as the pair: a pickle of the pair lost the checked bytes predict runs, and Keras loads
+        # a pickled network with safe mode off, so a pickle of a model is code to whoever loads it.
+        raise TypeError(f"a loaded model ({self.source.path}) is not pickled: pickle its path (loaded.path) and call "
+                        "featcache.load_model on it where it is unpickled, which checks the file again")
 
     @property
     def path(self) -> Path:
