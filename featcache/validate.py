@@ -41,7 +41,8 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache; only:VIEWS without orig
     views_words     views as a reader is shown them, "(without the original view)" for only:VIEWS (without_words)
     pick_views      the one reading of a views option (only:VIEWS too) against the views had: a cache's, an export's
-    FrozenMap       a settings object's mapping, checked: read-only and hashable, as its frozen dataclass (``frozen``)
+    FrozenMap       a settings object's mapping, checked: read-only and hashable, as its frozen dataclass (``frozen``);
+                    its lists FrozenLists, given back as lists by ``thaw``
 """
 
 from __future__ import annotations
@@ -1642,15 +1643,49 @@ class FrozenMap(dict):
         return repr(dict(self))
 
     def thawed(self) -> dict[Any, Any]:
-        """A plain dict of it, its mappings dicts too (for what changes it)."""
-        return {k: v.thawed() if isinstance(v, FrozenMap) else v for k, v in self.items()}
+        """A plain dict of it, of the kinds given (for what changes it): its mappings dicts, its lists lists (a
+        ``FrozenList``), its tuples tuples, at any depth. A list given came back a tuple (a head parameter given as
+        [64, 32] was (64, 32) to the code that changed it; a brief, helper-299)."""
+        return thaw(self)
+
+
+class FrozenList(tuple):
+    """A list a frozen settings object keeps (``frozen``): a tuple (read-only, hashable, equal to the tuple of its
+    items and hashed as it, so a setting given as [1, 2] or (1, 2) makes equal settings) that was given as a list,
+    so ``thaw`` gives a list back, and equal to a list of its items too, as the dict a ``FrozenMap`` was made of
+    is equal to it. Shown as a tuple; pickle, copy, ``dataclasses.asdict`` and ``json.dumps`` take it as one."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = tuple.__hash__
 
 
 def frozen(value: Any) -> Any:
-    """``value`` as a frozen settings object keeps it: a mapping a ``FrozenMap``, a list a tuple (their items too);
-    anything else as it is."""
+    """``value`` as a frozen settings object keeps it: a mapping a ``FrozenMap``, a list a ``FrozenList``, a tuple a
+    tuple (their items too); anything else as it is."""
     if isinstance(value, Mapping):
         return value if isinstance(value, FrozenMap) else FrozenMap(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, FrozenList)):
+        return FrozenList(frozen(v) for v in value)
+    if isinstance(value, tuple):
         return tuple(frozen(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """``value`` as it was given to ``frozen``: a ``FrozenMap`` a dict, a ``FrozenList`` a list, a tuple a tuple
+    (their items too); anything else as it is."""
+    if isinstance(value, FrozenMap):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, FrozenList):
+        return [thaw(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(thaw(v) for v in value)
     return value

@@ -787,6 +787,53 @@ def test_a_probe_spec_with_mappings_pickles_copies_and_writes_as_json():
     assert ProbeSpec(**as_dict) == spec  # what asdict gave makes the same settings
 
 
+def test_a_frozen_map_gives_back_the_kinds_it_was_given():
+    """Regression (a brief, helper-299): ``FrozenMap.thawed()`` gave a tuple back for a list given (a head parameter
+    given as [64, 32] came back (64, 32)) and left a mapping inside a list or tuple frozen; and a FrozenMap of a list
+    was not equal to the dict it was made of. Lists come back lists, tuples tuples, mappings dicts, at any depth,
+    through pickle (every protocol), copy, deepcopy and ``dataclasses.asdict`` too; equal and hashed the same
+    whether a setting was given as a list or a tuple; written by ``json.dumps`` as ever."""
+    import copy
+    import dataclasses
+    import json
+    import pickle
+
+    from featcache.analysis.curve import CurveSpec
+
+    given = {"dense": {"sizes": [64, 32], "pair": (1, 2), "nested": [{"a": [1]}, (3, [4, {"b": (5,)}])]}}
+    as_tuples = {"dense": {"sizes": (64, 32), "pair": [1, 2], "nested": ({"a": (1,)}, [3, (4, {"b": [5]})])}}
+
+    def same_kinds(got, want):
+        assert type(got) is type(want), (got, want)
+        if isinstance(want, dict):
+            assert got.keys() == want.keys()
+            for key in want:
+                same_kinds(got[key], want[key])
+        elif isinstance(want, (list, tuple)):
+            assert len(got) == len(want)
+            for a, b in zip(got, want):
+                same_kinds(a, b)
+        else:
+            assert got == want
+
+    kept = v.FrozenMap(given)
+    same_kinds(kept.thawed(), given)
+    assert kept == given and kept == v.FrozenMap(as_tuples) and hash(kept) == hash(v.FrozenMap(as_tuples))
+    with pytest.raises(TypeError, match="cannot be changed"):
+        kept["dense"]["nested"][0]["a"] = 2
+    with pytest.raises(AttributeError):
+        kept["dense"]["sizes"].append(16)
+    again = [pickle.loads(pickle.dumps(kept, protocol)) for protocol in range(pickle.HIGHEST_PROTOCOL + 1)]
+    again += [copy.copy(kept), copy.deepcopy(kept)]
+    for other in again:
+        assert other == kept and hash(other) == hash(kept)
+        same_kinds(other.thawed(), given)
+    assert json.loads(json.dumps(kept)) == json.loads(json.dumps(given))
+    spec = CurveSpec(sizes=[10, 20], heads=("logreg",), head_params={"logreg": {"x": [1, [2]]}})  # a settings object keeping one
+    same_kinds(dataclasses.asdict(spec)["head_params"].thawed(), {"logreg": {"x": [1, [2]]}})
+    same_kinds(spec.head_params.thawed(), {"logreg": {"x": [1, [2]]}})
+
+
 def test_each_settings_class_is_hashable_as_docs_say():
     """Regression (a review): docs/api.md and docs/guarantees.md say ProbeSpec, CurveSpec and FinetuneSettings are
     hashable; hash(CurveSpec(sizes=[10, 20])) was a TypeError (its head_params and baseline_params were dicts). Equal
