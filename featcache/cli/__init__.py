@@ -689,11 +689,14 @@ def _interrupted_after() -> str:
 def _named_kind(exc: Exception) -> str:
     """The error's text; where a head or model was given as a cache, that instead (train on a head said "not a
     readable HDF5 file (file signature not found)", where info named the file's kind; a new user)."""
-    from featcache.errors import NotHDF5
+    from featcache.errors import NotHDF5, cli_words
 
     path = getattr(exc, "path", None) if isinstance(exc, NotHDF5) else None
     if path is not None:
         from featcache.heads.io import not_a_cache
 
-        return not_a_cache(path) or str(exc)
+        # said after the command's cli_words() has ended (main's except clause): the line names the commands to
+        # run, which it named as API calls, 'featcache train HEAD.npz' suggesting featcache.evaluate(...) (h300)
+        with cli_words():
+            return not_a_cache(path) or str(exc)
     return str(exc)
