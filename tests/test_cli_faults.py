@@ -434,6 +434,28 @@ def test_predict_json_names_the_option_that_reads_a_subfolder_in_the_callers_wor
     assert predict(fake_model, [folder]).to_dict()["left_out"] == [[str(folder / "more"),
                                                                     "subfolder, not read (recursive=True reads it)"]]
 
+
+def test_predict_says_a_folders_npy_array_is_read_when_named_not_a_file_of_no_image_type(tmp_path, capsys, fake_model):
+    """Regression (a new-user tester, h300, 2026-12-06): predict reads .npy arrays named one by one, but one in a
+    folder given was "left out of the folders given: 1 file of no image type (stack.npy)", as a notes.txt is, with no
+    word of how to predict its images. It is now said to be an array, with the fix (name it); named, its images are
+    predicted. Fails on the code before: the line and --json's reason call it a file of no image type."""
+    from featcache.deploy.predict import predict
+
+    folder = tmp_path / "photos"
+    write_image(folder / "x.png", class_image(0, 0, 16))
+    np.save(folder / "stack.npy", np.stack([class_image(1, 0, 16)[..., 0]] * 2))
+    (folder / "notes.txt").write_text("not an image")
+    assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert (f"1 .npy array ({folder / 'stack.npy'}; pass it by name to predict its images) and 1 file of no image "
+            f"type ({folder / 'notes.txt'})") in err, err
+    assert json.loads(out)["left_out"] == [[str(folder / "notes.txt"), "not an image file, left out"],
+                                           [str(folder / "stack.npy"), "a .npy array, read only when named, not "
+                                                                       "from a folder"]]
+    assert [p.input for p in predict(fake_model, [folder / "stack.npy"])] == [f"{folder / 'stack.npy'}[0]",
+                                                                             f"{folder / 'stack.npy'}[1]"]
+
 def test_one_image_is_said_as_one_image(tmp_path, capsys):
     """A new-user tester: evaluate printed "misclassified: 1 images". Every printed count of images is
     progress.counted's: train's, evaluate's and info's lines on a cache of one test image, and the misclassified line."""

@@ -422,6 +422,9 @@ def _walks_into(e: os.DirEntry) -> bool:
 # Why an entry of a folder given was not read (``LeftOut.why``).
 SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER = "subfolder", "link to a folder", "unreadable", "broken link", "other"
 LINK_LOOP = "link loop"  # a symbolic link that leads back to itself (ELOOP): no broken link, its target is not gone
+# A .npy array in a folder given: predict reads arrays named one by one, not a folder's (a stray features.npy beside
+# photos is no images), and it was called "a file of no image type" with no way to its images (a new-user tester)
+NPY = ".npy array"
 # What a subfolder --recursive could not list is called among what was left out (``_entries``).
 UNREAD = " (could not be read)"
 
@@ -433,7 +436,8 @@ UNREAD = " (could not be read)"
 # --json, ``recursive=True`` in the API's): "(recursive reads it)" named the API's keyword in the CLI (a brief).
 LEFT_OUT_REASONS = {SUBFOLDER: "subfolder, not read ({recursive} reads it)", LINK: "link to a folder, not followed",
                     UNREADABLE: "subfolder that could not be read", BROKEN_LINK: "broken link, its target is gone",
-                    LINK_LOOP: LINK_LOOP_WHY, OTHER: NOT_AN_IMAGE}
+                    LINK_LOOP: LINK_LOOP_WHY, OTHER: NOT_AN_IMAGE,
+                    NPY: "a .npy array, read only when named, not from a folder"}
 
 
 def left_out_reason(why: str) -> str:
@@ -451,7 +455,7 @@ class LeftOut(str):
 
     def __new__(cls, path: str | Path, why: str) -> "LeftOut":
         shown = {SUBFOLDER: f"{path}/", LINK: f"{path}/", UNREADABLE: f"{path}{UNREAD}", BROKEN_LINK: str(path),
-                 LINK_LOOP: str(path), OTHER: str(path)}[why]
+                 LINK_LOOP: str(path), OTHER: str(path), NPY: str(path)}[why]
         self = super().__new__(cls, shown)
         self.why = why
         return self
@@ -477,7 +481,7 @@ class LeftOut(str):
             return shown
         if shown.endswith(UNREAD):
             return cls(shown.removesuffix(UNREAD), UNREADABLE)
-        return cls(shown.removesuffix("/"), SUBFOLDER) if shown.endswith("/") else cls(shown, OTHER)
+        return cls(shown.removesuffix("/"), SUBFOLDER) if shown.endswith("/") else cls(shown, _file_kind(Path(shown)))
 
     @classmethod
     def of(cls, entry: Path) -> "LeftOut":
@@ -485,8 +489,13 @@ class LeftOut(str):
         if str(entry).endswith(UNREAD):
             return cls(str(entry).removesuffix(UNREAD), UNREADABLE)
         if entry.is_symlink():
-            return cls(entry, LINK if entry.is_dir() else OTHER if entry.exists() else _dead_link_kind(entry))
-        return cls(entry, SUBFOLDER if entry.is_dir() else OTHER)
+            return cls(entry, LINK if entry.is_dir() else _file_kind(entry) if entry.exists() else _dead_link_kind(entry))
+        return cls(entry, SUBFOLDER if entry.is_dir() else _file_kind(entry))
+
+
+def _file_kind(path: Path) -> str:
+    """NPY or OTHER: what a file of a folder given that is no image file is."""
+    return NPY if _is_npy(path) else OTHER
 
 
 def _dead_link_kind(path: Path) -> str:
@@ -548,8 +557,8 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
         shown = [q.removesuffix(UNREAD) + ("/" if why == UNREADABLE else "") for q in left_out if q.why == why]
         return len(shown), ", ".join(shown[:limit]) + (", ..." if len(shown) > limit else "")
 
-    (dirs, d), (links, ln), (unread, u), (broken, b), (loops, lp), (files, f) = map(
-        some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, LINK_LOOP, OTHER))
+    (dirs, d), (links, ln), (unread, u), (broken, b), (loops, lp), (arrays, a), (files, f) = map(
+        some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, LINK_LOOP, NPY, OTHER))
     # the words after each count agree with it (progress.agreeing): one subfolder said "(a/; pass them, or
     # --recursive, to predict their images)" (a brief, 2026-12-06)
     parts = [f"{counted(dirs, 'subfolder')} ({d}; pass {_them(dirs)}, or {option('--recursive')}, to predict "
@@ -562,6 +571,8 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
              if broken else "",
              f"{counted(loops, 'symbolic link loop')} ({lp}; {agreeing(loops, 'it leads', 'each leads')} back to itself, to no file)"
              if loops else "",
+             f"{counted(arrays, '.npy array')} ({a}; pass {_them(arrays)} by name to predict {_their(arrays)} images)"
+             if arrays else "",
              f"{counted(files, 'file')} of no image type ({f})" if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
