@@ -455,7 +455,7 @@ def out_of_memory(exc: MemoryError) -> str:
     traceback under ``ulimit -v`` (an adversarial tester); the CLI now says this (``cli.system_problem``)."""
     detail = first_line(exc, limit=160, empty="MemoryError")
     return (f"out of memory ({detail}); free some memory (close other programs, or raise ulimit -v) or give the "
-            "command less to hold at once, and re-run")
+            f"{command_word()} less to hold at once, and re-run")  # a photo decoded in a Python call meets it too
 
 
 # A full disk, the one line for it (moved from store.atomic, 2026-12-05: validate's check of an output folder is

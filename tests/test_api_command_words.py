@@ -486,3 +486,14 @@ def test_the_scan_finds_such_a_line(tmp_path):
                                    '    a = option("run the command again", "run the call again")\n'
                                    '    return f"{a}; then run this command again"\n')
     assert run_again_lines(tmp_path) == ["m.py:4: ; then run this command again"]
+
+
+def test_out_of_memory_says_call_to_a_python_caller_and_command_to_the_cli():
+    """Regression (helper-297's report): the MemoryError line, which a photo decoded in a Python call meets
+    (``images``' system limit), told a Python caller to "give the command less to hold at once"."""
+    from featcache.errors import cli_words, out_of_memory
+
+    said = out_of_memory(MemoryError("Unable to allocate 6.02 GiB for an array"))
+    assert said.startswith("out of memory (Unable to allocate 6.02 GiB") and "give the call less to hold" in said
+    with cli_words():
+        assert "give the command less to hold at once, and re-run" in out_of_memory(MemoryError())
