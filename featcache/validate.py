@@ -8,7 +8,9 @@ into an argparse ``type=`` where a flag must be refused before any work.
 
     list_items      a list argument's items: a comma list split, any other iterable listed, a number refused
     parse_list      comma lists (``"a,b"`` or a list), optionally from known names
-    parse_sizes     whole numbers from a comma list, sorted, unique
+    parse_sizes     whole numbers from a comma list (or a list of ints), sorted, unique
+    whole_float     a number that is no int (2.0 too), which every whole-number setting refuses (scikit-learn's rule)
+    not_whole       the one line of such a float: "epochs=2.0 is not a whole number; pass e.g. epochs=2"
     parse_seeds     a count K (seeds 0..K-1) or a list of seeds
     positive_int    a whole number from 1 to COUNT_MAX (2**31-1)
     nonnegative_int a whole number >= 0
@@ -94,14 +96,15 @@ def _noun(flag: str) -> str:
     return name[:-1] if name.endswith("s") else name
 
 
-def _whole(value: Any, flag: str, example: str) -> int:
-    """An int from an int, an integral float or a string of digits; bools (NumPy's too) are not numbers here."""
+def _whole(value: Any, flag: str, example: str, fits: Callable[[int], bool] | None = None) -> int:
+    """An int from an int (NumPy's too) or, in a command, a string of digits; bools (NumPy's too) are not numbers here,
+    nor is a float, 2.0 included (``whole_float``: ``fits`` says which int a refusal may suggest)."""
     if _is_bool(value):
         raise FeatcacheError(f"{given(flag, shown(value))} is not a whole number; pass e.g. {eg(flag, example)}")
     if isinstance(value, numbers.Integral):
         return int(value)
-    if isinstance(value, numbers.Real) and float(value).is_integer():
-        return int(value)
+    if isinstance(value, numbers.Real):
+        raise not_whole(flag, value, example, fits)
     try:
         return int(str(value).strip())
     except ValueError:
@@ -109,6 +112,34 @@ def _whole(value: Any, flag: str, example: str) -> int:
         problem = typed_number_problem(value, math.inf) if isinstance(value, str) and _reads_infinite(value) else None
         said, fix = problem or ("is not a whole number", "pass")
         raise FeatcacheError(f"{given(flag, shown(value))} {said}; {fix} e.g. {eg(flag, example)}") from None
+
+
+def whole_float(value: Any) -> bool:
+    """Whether ``value`` is a number that is no int (a float, NumPy's too, a Fraction), which every whole-number
+    setting refuses, 2.0 as 2.5: the one rule, scikit-learn's (``n_estimators=2.0`` is refused there; NumPy's ints
+    are ints). epochs=2.0, seeds=2.0, top_k=2.0 and RayEngine(workers=2.0) were read as 2 while jobs=2.0 and every
+    head parameter (``head_params={'keras': {'epochs': 2.0}}``, ``KerasHead(epochs=2.0)``) were refused, and a
+    command's ``--epochs 2.0`` too (an adversarial tester; h301's brief). A float where a count goes is most often
+    a computed one (``n / 2``) that happens to be whole this time."""
+    return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and not _is_bool(value)
+
+
+def _integral(value: Any) -> int | None:
+    """The int a float is equal to (2.0 -> 2), None where it is none (2.5, inf, nan)."""
+    x = _as_float(value)
+    return int(x) if math.isfinite(x) and x.is_integer() else None
+
+
+def not_whole(name: str, value: Any, example: Any, fits: Callable[[int], bool] | None = None) -> FeatcacheError:
+    """The one line of a whole-number setting given a float (``whole_float``), in the words of the others' ("epochs='5'
+    is not a whole number; pass e.g. epochs=10"): ``epochs=2.0 is not a whole number; pass e.g. epochs=2``, the int
+    it equals where the setting takes it (``fits``; default: from -COUNT_MAX to COUNT_MAX), else ``example``. ``name``:
+    a flag (its keyword in a call) or a head parameter's ``ParamName`` (``KerasHead(epochs=2)``, ``--param epochs=2``)."""
+    n = _integral(value)
+    ok = fits if fits is not None else (lambda k: abs(k) <= COUNT_MAX)
+    fix = n if n is not None and ok(n) else example
+    said = setting(name, fix) if isinstance(name, ParamName) else eg(name, str(fix))
+    return FeatcacheError(f"{typed_as(name, value)} is not a whole number; pass e.g. {said}")
 
 
 def _text_for_number(value: Any) -> bool:
@@ -125,12 +156,13 @@ def _text_for_number(value: Any) -> bool:
     return not isinstance(value, numbers.Real)
 
 
-def _typed_whole(value: Any, flag: str, example: str) -> int:
+def _typed_whole(value: Any, flag: str, example: str, fits: Callable[[int], bool] | None = None) -> int:
     """``_whole`` of a setting that is one number: its text only from a command (``_text_for_number``), refused in
-    ``_whole``'s words for text that is no number ("epochs='5' is not a whole number; pass e.g. epochs=10")."""
+    ``_whole``'s words for text that is no number ("epochs='5' is not a whole number; pass e.g. epochs=10"), as is a
+    float (``whole_float``; ``fits``: the ints the setting takes, for the one a refusal suggests)."""
     if _text_for_number(value):
         raise FeatcacheError(f"{given(flag, shown(value))} is not a whole number; pass e.g. {eg(flag, example)}")
-    return _whole(value, flag, example)
+    return _whole(value, flag, example, fits)
 
 
 def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
@@ -147,7 +179,8 @@ def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | Non
 
 
 def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
-    """Sizes from ``"100,250,500"`` or a list; sorted, without repeats, each at least 1."""
+    """Sizes from ``"100,250,500"`` or a list of whole numbers; sorted, without repeats, each at least 1. A float is
+    refused, 20.0 too (``whole_float``; it was read as 20)."""
     items = list_items(sizes, flag)
     if not items:
         raise FeatcacheError(f"{option(flag)} is empty; pass training-set sizes like 100,250,500,1000")
@@ -167,11 +200,11 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
 
 
 def _is_size_like(s: Any) -> bool:
-    """Whether a sizes item reads as a whole number: a string of digits, or a number (NumPy's too) that is whole and
-    no bool."""
+    """Whether a sizes item reads as a whole number: a string of digits, or an int (NumPy's too), never a bool or a
+    float."""
     if isinstance(s, str):
         return s.lstrip("+").isdigit()
-    return isinstance(s, numbers.Real) and not _is_bool(s) and float(s).is_integer()
+    return isinstance(s, numbers.Integral) and not _is_bool(s)
 
 
 def check_bool(value: Any, name: str, why: str = "") -> bool:
@@ -223,7 +256,7 @@ def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX, example: s
     """A whole number from 1 to ``high`` (epochs, batch sizes, limits, counts; None: the caller bounds it, with its
     own words): finetune's --batch-size <400 nines> was taken and recorded in the model (an adversarial tester); each
     goes to Keras or NumPy as a C int. ``example``: the value a refusal suggests."""
-    n = _typed_whole(value, flag, example)
+    n = _typed_whole(value, flag, example, lambda k: 1 <= k <= (COUNT_MAX if high is None else high))
     if n < 1:
         raise FeatcacheError(f"{given(flag, _as_given(value, n))} must be at least 1")
     if high is not None and n > high:
@@ -232,15 +265,16 @@ def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX, example: s
 
 
 def _as_given(value: Any, n: int) -> str:
-    """A whole number's value in a refusal as the call gave it: top_k=-0.0 was said as "top_k=0" (an adversarial
-    tester); a command's text as the number it reads as (--epochs ' 0' is 0)."""
+    """A whole number's value in a refusal as the call gave it (top_k=-0.0 was said as "top_k=0", an adversarial
+    tester; a float is refused before since h301, ``whole_float``); a command's text as the number it reads as
+    (--epochs ' 0' is 0)."""
     return shown(n) if isinstance(value, str) else shown(value)
 
 
 def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
     """A whole number of at least 0 (finetune's --unfreeze: 0 trains the head alone). 1.5 is refused, not rounded:
     unfreeze=1.5 unfroze a layer without weights and saved a model fine-tuned on nothing (an adversarial tester)."""
-    n = _typed_whole(value, flag, example)
+    n = _typed_whole(value, flag, example, lambda k: 0 <= k <= COUNT_MAX)
     if n < 0:
         raise FeatcacheError(f"{option(flag)} must be 0 or more (got {_as_given(value, n)}); pass e.g. {eg(flag, example)}".strip())
     if n > COUNT_MAX:  # unfreeze=10**400 was made, to fail only when run (an adversarial tester); the model's own
@@ -406,6 +440,10 @@ def check_number(value: Any, name: str, *, whole: bool = False, low: float | Non
     naming the parameter (it fitted nothing and wrote its accuracy as a result; an adversarial tester). ``or_words``:
     the other values it takes besides numbers ("or 'scale' or 'auto'"), said after the rule."""
     kind = "a whole number" if whole else "a number"
+    if whole and whole_float(value) and (k := _integral(value)) is not None and not _broken(k, low, high, low_open, high_open):
+        # 2.0 in the line of every whole-number setting (not_whole: "KerasHead(epochs=2)"); it said "is not valid; use
+        # a whole number >= 1 and <= 2147483647", bounds 2.0 meets. Out of them, or 2.5: the bounds, as before
+        raise not_whole(name, value, k)
     ok = not _is_bool(value) and isinstance(value, numbers.Integral if whole else numbers.Real)
     if ok:
         # a whole number is finite however long: math.isfinite(10**400) was an OverflowError's traceback (found here)
@@ -458,11 +496,11 @@ def check_seed_param(value: Any, name: str) -> int:
 
 
 def check_seed(seed: Any, flag: str = "--seed") -> int:
-    """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32; as every count is read (``_whole``), an
-    integral float is its int (seed=-0.0 "is not a whole number" where train_size=-0.0 read as 0; an adversarial tester)."""
+    """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32, read as every count is (``_whole``): a float
+    is refused, 3.0 too (``whole_float``), as is a number's text outside a command."""
     if _is_bool(seed) or not isinstance(seed, (numbers.Real, str)):
         raise FeatcacheError(f"{given(flag, shown(seed))} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
-    n = _typed_whole(seed, flag, "0")
+    n = _typed_whole(seed, flag, "0", lambda k: 0 <= k < SEED_LIMIT)
     if not 0 <= n < SEED_LIMIT:
         raise FeatcacheError(f"{given(flag, shown(n))} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
     return n
@@ -478,8 +516,8 @@ MAX_JOBS_PER_CORE = 4
 
 def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
     """A count K (seeds 0..K-1, at most MAX_SEEDS) or a list of seeds, without repeats. A count is read as every
-    count is (``positive_int``): seeds=1.0 was refused as "not a count or a list" where epochs=1.0 is 1 (a
-    session's note), and 2.5 is "not a whole number"."""
+    count is (``positive_int``): seeds=1.0 was refused as "not a count or a list" (a session's note); it is "not a
+    whole number", as 2.5 is and as every whole-number setting refuses a float (``whole_float``)."""
     if isinstance(seeds, (numbers.Real, str)) and not _is_bool(seeds):
         k = positive_int(seeds, flag, high=None)
         if k > MAX_SEEDS:
@@ -496,7 +534,10 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
 
 
 def check_jobs(n: Any, flag: str = "--jobs") -> int:
-    """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core."""
+    """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core. A float
+    that is one of those is refused in ``not_whole``'s line (jobs=2.0: pass e.g. jobs=2), as every whole number's."""
+    if whole_float(n) and (k := _integral(n)) is not None and (k == -1 or 1 <= k <= MAX_JOBS_PER_CORE * usable_cores()):
+        raise not_whole(flag, n, k)
     if _is_bool(n) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
         # --param n_jobs=1e-400 (kept as typed: parse_params) is said to read as 0, as every other parameter's (a review)
         underflow = _underflow(n)
@@ -1437,7 +1478,7 @@ MIN_FOLDS = 2
 def check_folds(value: Any, flag: str = "--folds") -> int:
     """A fold count: a whole number of at least MIN_FOLDS (the one home of the bound). --folds 0 said "must be at
     least 1", and 1 was then refused too (an adversarial tester)."""
-    n = _typed_whole(value, flag, "5")
+    n = _typed_whole(value, flag, "5", lambda k: MIN_FOLDS <= k <= COUNT_MAX)
     if n < MIN_FOLDS:
         raise FeatcacheError(f"{given(flag, shown(n))} must be at least {MIN_FOLDS} (each fold holds out its images; "
                              f"one fold would fit on none); pass e.g. {eg(flag, '5')}")

@@ -136,11 +136,14 @@ def test_every_api_path_takes_a_leading_tilde(fashion_dir, tmp_path, monkeypatch
     assert list(work.iterdir()) == []  # no folder named ~ here
 
 
-def test_epochs_5_and_5_0_name_one_default_head_file(tiny_cache, tmp_path):
+def test_epochs_5_and_numpy_s_5_name_one_default_head_file(tiny_cache, tmp_path):
     # train(..., epochs=5.0) stored epochs 5 but named its default file ..._keras_default-e5.0_n20_s0.keras, beside
-    # epochs=5's ..._e5_... for the same fit (head_tag used the value as given)
+    # epochs=5's ..._e5_... for the same fit (head_tag used the value as given). A float is refused since h301
+    # (validate.whole_float: no whole-number setting takes 5.0); NumPy's 5 is 5
     cache = tiny_cache.path
-    a = featcache.train(cache, "keras", train_size=20, epochs=5.0)
+    with pytest.raises(featcache.FeatcacheError, match=r"^epochs=5\.0 is not a whole number; pass e\.g\. epochs=5$"):
+        featcache.train(cache, "keras", train_size=20, epochs=5.0)
+    a = featcache.train(cache, "keras", train_size=20, epochs=np.int64(5))
     b = featcache.train(cache, "keras", train_size=20, epochs=5)
     assert a.path == b.path and "_keras_default-e5_n20_s0" in a.path.name, (a.path.name, b.path.name)
     assert featcache.load_head(b.path)[1]["params"]["epochs"] == 5

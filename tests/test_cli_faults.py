@@ -103,7 +103,7 @@ def test_predict_top_k_beyond_the_models_classes_shows_them_all(tmp_path, fake_m
 
 def test_a_switch_is_refused_as_given_before_the_model_is_read(tmp_path, capsys):
     """Regression (helper-296's brief): --holdout 1e-400 said "--holdout 0.0 is not a fraction" (argparse's float),
-    top_k=-0.0 "top_k=0 must be at least 1"; predict refused lock_timeout before reading the model but top_k and
+    top_k=-0.0 "top_k=0 must be at least 1" (a float, refused as one since h301: validate.whole_float); predict refused lock_timeout before reading the model but top_k and
     batch_size only after it (a model that is no model said so first). Each names what was given, before any file."""
     from featcache.deploy.predict import predict
     from featcache.errors import FeatcacheError
@@ -112,7 +112,7 @@ def test_a_switch_is_refused_as_given_before_the_model_is_read(tmp_path, capsys)
     not_a_model = tmp_path / "m.keras"
     not_a_model.write_bytes(b"no model")
     image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
-    with pytest.raises(FeatcacheError, match=r"^top_k=-0\.0 must be at least 1$"):
+    with pytest.raises(FeatcacheError, match=r"^top_k=-0\.0 is not a whole number; pass e\.g\. top_k=10$"):
         predict(not_a_model, [image], top_k=-0.0)
     with pytest.raises(FeatcacheError, match=r"^batch_size=0 must be at least 1$"):
         predict(not_a_model, [image], batch_size=0)

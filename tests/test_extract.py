@@ -864,19 +864,18 @@ def test_engines_factory_is_the_clis_engine_flag():
 
 
 def test_ray_engines_counts_follow_the_typed_settings_rule():
-    """Regression (a brief, 2026-12-06): RayEngine refused workers=2.0 "is not a whole number; pass e.g. workers=2"
-    (its own check), where every other count of a typed setting takes a number as a number (StoreSpec(batch_size=
-    2.0) is 2; validate.positive_int): 2.0 is now 2, stored as the int Ray's actor pool takes, the same engine as
-    workers=2; text through the API is refused as StoreSpec's is, and a command's text (--workers 2) is read as its
-    number, as every flag's. No Ray is started. Fails on the code before: workers=2.0 refused."""
+    """Regression (a brief, 2026-12-06): RayEngine's counts had a check of their own; they follow every count of a
+    typed setting (validate.positive_int): a whole number, NumPy's too, stored as the int Ray's actor pool takes;
+    text through the API and a float are refused as StoreSpec's are (2.0 too since h301: validate.whole_float), and
+    a command's text (--workers 2) is read as its number, as every flag's. No Ray is started."""
     from featcache import RayEngine, StoreSpec
     from featcache.errors import cli_words
 
-    engine = RayEngine(workers=2.0, cpus_per_worker=1.0)
+    engine = RayEngine(workers=np.int64(2), cpus_per_worker=np.int32(1))
     assert (engine.workers, engine.cpus_per_worker) == (2, 1) and type(engine.workers) is int
-    assert engine == RayEngine(workers=2, cpus_per_worker=1) and StoreSpec(batch_size=2.0).batch_size == 2
+    assert engine == RayEngine(workers=2, cpus_per_worker=1)
     for bad, words in (("2", "is not a whole number; pass e.g. workers=2$"), (2.5, "is not a whole number"),
-                       (True, "is not a whole number; pass e.g. workers=2$")):
+                       (2.0, "is not a whole number; pass e.g. workers=2$"), (True, "is not a whole number; pass e.g. workers=2$")):
         with pytest.raises(FeatcacheError, match=f"^workers={bad!r} {words}"):
             RayEngine(workers=bad)
     with pytest.raises(FeatcacheError, match="^batch_size='2' is not a whole number"):  # the rule RayEngine follows

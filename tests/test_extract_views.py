@@ -51,10 +51,14 @@ def transformed_copy(src: Path, dst: Path, view: V.View) -> Path:
 
 def test_model_spec_reads_an_image_size_as_every_count_is_read():
     """An adversarial tester: ModelSpec(image_size=96.0) was refused where FashionMNIST(train_limit=300.0) was
-    taken; read as positive_int reads a count, kept as the int (one spec, one fingerprint). A count's text
+    taken; read as positive_int reads a count, kept as the int (one spec, one fingerprint): NumPy's int is the int,
+    and a float is refused as every count refuses it since h301 (96.0 too: validate.whole_float). A count's text
     ("96") is the command's alone, refused in a Python call as every typed setting refuses it (helper-281)."""
     plain = ModelSpec(weights="random", image_size=96)
-    assert ModelSpec(weights="random", image_size=96.0) == plain and type(ModelSpec(weights="random", image_size=96.0).image_size) is int
+    assert ModelSpec(weights="random", image_size=np.int64(96)) == plain
+    assert type(ModelSpec(weights="random", image_size=np.int64(96)).image_size) is int
+    with pytest.raises(FeatcacheError, match=r"^image_size=96\.0 is not a whole number; pass e\.g\. image_size=96$"):
+        ModelSpec(weights="random", image_size=96.0)
     for text in ("96", " 96 "):
         with pytest.raises(FeatcacheError, match=r"^image_size='[ ]?96[ ]?' is not a whole number; pass e.g. image_size=96$"):
             ModelSpec(weights="random", image_size=text)

@@ -300,11 +300,13 @@ def test_finetune_settings_are_its_keywords_checked_once():
     keywords = inspect.signature(featcache.finetune).parameters
     fields = dataclasses.fields(FinetuneSettings)
     assert all(keywords[f.name].default == f.default for f in fields), [(f.name, f.default) for f in fields]
-    settings = FinetuneSettings(20, 1e-5, 5, 64.0, 2, seed=7)  # an integral float kept as its int
+    settings = FinetuneSettings(20, 1e-5, 5, np.int64(64), 2, seed=7)  # NumPy's int kept as the int
     assert (settings.unfreeze, settings.learning_rate, settings.epochs, settings.batch_size, settings.seed) == (20, 1e-5, 5, 64, 7)
+    assert type(settings.batch_size) is int
     assert settings.asked() == {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 5, "batch_size": 64, "patience": 2,
                                 "seed": 7, "keep_best": True}
     for kwargs, message in [({"epochs": 2.5}, "^epochs=2.5 is not a whole number"), ({"keep_best": "no"}, "^keep_best must be True or False"),
+                            ({"batch_size": 64.0}, r"^batch_size=64\.0 is not a whole number; pass e\.g\. batch_size=64$"),  # h301
                             ({"seed": -1}, "seed")]:
         with pytest.raises(FeatcacheError, match=message):
             FinetuneSettings(**kwargs)

@@ -33,7 +33,8 @@ def test_parse_list():
 @pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_parse_sizes():
     assert v.parse_sizes("500, 100,100,250") == [100, 250, 500]
-    assert v.parse_sizes([20, np.int64(5), 7.0]) == [5, 7, 20]
+    assert v.parse_sizes([20, np.int64(5), 7]) == [5, 7, 20]
+    refuses(v.parse_sizes, [20, 7.0], match=r"^--sizes: 7\.0 is not a whole number; pass sizes like 100,250,500,1000$")
     refuses(v.parse_sizes, "", match="--sizes is empty")
     refuses(v.parse_sizes, "20,abc", match="--sizes: 'abc' is not a whole number")
     refuses(v.parse_sizes, "20.5", match="--sizes: '20.5' is not a whole number")
@@ -60,8 +61,11 @@ def test_check_seed_range(seed):
 def test_check_seed():
     assert v.check_seed(0) == 0 and v.check_seed(2**32 - 1) == 2**32 - 1 and v.check_seed(np.int64(5)) == 5
     refuses(v.check_seed, 1.5, match=r"--seed 1.5 is not a whole number")
-    # read as every count is (train_size=-0.0 read as 0 where seed=-0.0 was "not a whole number"; an adversarial tester)
-    assert v.check_seed(-0.0) == 0 and type(v.check_seed(3.0)) is int and v.check_seed("7") == 7
+    # read as every count is (validate.whole_float): a float is refused, 3.0 as 1.5, and -0.0 (train_size=-0.0 read
+    # as 0 where seed=-0.0 was "not a whole number"; an adversarial tester); a command's text is read
+    refuses(v.check_seed, 3.0, match=r"^--seed 3\.0 is not a whole number; pass e\.g\. 3$")
+    refuses(v.check_seed, -0.0, match=r"^--seed -0\.0 is not a whole number; pass e\.g\. 0$")
+    assert type(v.check_seed(np.int64(3))) is int and v.check_seed("7") == 7
     refuses(v.check_seed, False, flag="--seeds", match=r"--seeds False is not a whole number")
 
 
@@ -74,8 +78,12 @@ def test_parse_seeds():
     # a count is built into a list: 99999999999 was a MemoryError traceback (an adversarial tester)
     assert len(v.parse_seeds(v.MAX_SEEDS)) == v.MAX_SEEDS
     refuses(v.parse_seeds, 99999999999, match=rf"^--seeds 99999999999 is more seeds .*; use at most {v.MAX_SEEDS}$")
-    # a count as every count is read (positive_int): 1.0 was "takes a count K ... (got 1.0)" (a session's note)
-    assert v.parse_seeds(2.0) == [0, 1] and v.parse_seeds(np.float64(1.0)) == [0] and v.parse_seeds([1.0, 3]) == [1, 3]
+    # a count as every count is read (positive_int): 1.0 was "takes a count K ... (got 1.0)" (a session's note); a
+    # float is no whole number (validate.whole_float), 2.0 as 2.5, a count's or a list's
+    assert v.parse_seeds(np.int64(2)) == [0, 1] and v.parse_seeds([np.int32(1), 3]) == [1, 3]
+    refuses(v.parse_seeds, 2.0, match=r"^--seeds 2\.0 is not a whole number; pass e\.g\. 2$")
+    refuses(v.parse_seeds, np.float64(1.0), match=r"^--seeds np\.float64\(1\.0\) is not a whole number; pass e\.g\. 1$")
+    refuses(v.parse_seeds, [1.0, 3], match=r"^--seeds: 1\.0 is not a whole number; pass e\.g\. 1$")
     refuses(v.parse_seeds, 2.5, match=r"^--seeds 2.5 is not a whole number; pass e.g. 10$")
 
 
@@ -971,6 +979,120 @@ def test_a_whole_number_setting_is_an_int_and_refuses_an_absurd_count_when_made(
     with pytest.raises(FeatcacheError, match=r"^unfreeze=\S+ is too large; use a whole number from 0 to 2147483647$"):
         FinetuneSettings(unfreeze=10**400)
     assert FinetuneSettings(unfreeze=np.int64(5)).unfreeze == 5
+
+
+def _typed(made_by, keyword, value):
+    """A TYPED_SETTINGS row's settings object made with ``keyword=value`` (and what else it needs to be made)."""
+    import importlib
+
+    module, name = made_by.rsplit(".", 1)
+    base = {"sizes": [10]} if name == "CurveSpec" else {"weights": "random"} if name == "ModelSpec" else {}
+    return getattr(importlib.import_module(module), name)(**base, **{keyword: value})
+
+
+def _curve(**settings):
+    """A CurveSpec of ``settings`` (of size 10 where they give none)."""
+    from featcache.analysis.curve import CurveSpec
+
+    return CurveSpec(**{"sizes": [10], **settings})
+
+
+def _head(name, **params):
+    """A head made with ``params`` and checked (as train and a curve check one before a fit)."""
+    from featcache.heads import HEADS
+
+    return HEADS[name](**params).check_params()
+
+
+def _call(function, *args, **kwargs):
+    """``featcache.function(*args, **kwargs)`` (or the class); a function whose numbers pass stops at the missing file
+    or the model that is none."""
+    import featcache
+
+    return getattr(featcache, function)(*args, **kwargs)
+
+
+def _keyword_lines(keyword, n):
+    """What a whole-number keyword given ``float(n)`` says: ``epochs=2.0 is not a whole number; pass e.g. epochs=2``."""
+    return f"{keyword}={n}.0", f"{keyword}={n}"
+
+
+# Every whole-number setting of the API: (id, make(value, folder) -> what checks it, the value as the refusal names it,
+# the fix it suggests, a whole number it takes). ``folder`` holds an image (x.png) and a file that is no model (m.keras);
+# the functions' cache (c.h5) and head (h.keras) are missing: a number they take is checked before them.
+WHOLE_SETTINGS = [
+    *((f"{m.rsplit('.', 1)[1]}.{k}", lambda value, folder, m=m, k=k: _typed(m, k, value), *_keyword_lines(k, n), n)
+      for m, k, _text, _bool, n, _line in TYPED_SETTINGS if type(n) is int),
+    ("FinetuneSettings.batch_size", lambda value, folder: _typed("featcache.deploy.finetune.FinetuneSettings", "batch_size", value),
+     *_keyword_lines("batch_size", 64), 64),
+    ("FinetuneSettings.patience", lambda value, folder: _typed("featcache.deploy.finetune.FinetuneSettings", "patience", value),
+     *_keyword_lines("patience", 2), 2),
+    ("ProbeSpec.jobs", lambda value, folder: _typed("featcache.analysis.probe.ProbeSpec", "jobs", value), *_keyword_lines("jobs", 2), 2),
+    ("CurveSpec.jobs", lambda value, folder: _typed("featcache.analysis.curve.CurveSpec", "jobs", value), *_keyword_lines("jobs", 2), 2),
+    ("CurveSpec.sizes", lambda value, folder: _curve(sizes=[value]),
+     "20.0 in sizes", "sizes like [100, 250, 500, 1000]", 20),
+    ("CurveSpec.seeds list", lambda value, folder: _typed("featcache.analysis.curve.CurveSpec", "seeds", [value]),
+     "3.0 in seeds", "seeds=[3]", 3),
+    ("CurveSpec.baseline_sizes", lambda value, folder: _curve(baseline="scratch", baseline_sizes=[value]),
+     "20.0 in baseline_sizes", "sizes like [100, 250, 500, 1000]", 20),
+    ("RayEngine.workers", lambda value, folder: _typed("featcache.RayEngine", "workers", value), *_keyword_lines("workers", 2), 2),
+    ("RayEngine.cpus_per_worker", lambda value, folder: _typed("featcache.RayEngine", "cpus_per_worker", value),
+     *_keyword_lines("cpus_per_worker", 1), 1),
+    ("FashionMNIST.train_limit", lambda value, folder: _typed("featcache.FashionMNIST", "train_limit", value),
+     *_keyword_lines("train_limit", 300), 300),
+    ("FashionMNIST.test_limit", lambda value, folder: _typed("featcache.FashionMNIST", "test_limit", value),
+     *_keyword_lines("test_limit", 100), 100),
+    ("PhotoFolder.seed", lambda value, folder: _call("PhotoFolder", folder, seed=value), *_keyword_lines("seed", 1), 1),
+    ("OnnxRuntime.threads", lambda value, folder: _typed("featcache.embedding.runtimes.OnnxRuntime", "threads", value),
+     "threads 2.0", "2", 2),
+    ("LogRegHead.max_iter", lambda value, folder: _head("logreg", max_iter=value), "LogRegHead max_iter 100.0",
+     "LogRegHead(max_iter=100)", 100),
+    ("LogRegHead.n_jobs", lambda value, folder: _head("logreg", n_jobs=value), "LogRegHead n_jobs 2.0", "LogRegHead(n_jobs=2)", 2),
+    ("DenseHead.epochs", lambda value, folder: _head("keras", epochs=value), "DenseHead epochs 5.0", "DenseHead(epochs=5)", 5),
+    ("ProbeSpec.head_params", lambda value, folder: _typed("featcache.analysis.probe.ProbeSpec", "head_params",
+                                                           {"logreg": {"max_iter": value}}),
+     "head_params['logreg']['max_iter']=100.0", "head_params['logreg']['max_iter']=100", 100),
+    ("train.train_size", lambda value, folder: _call("train", folder / "c.h5", "logreg", train_size=value),
+     *_keyword_lines("train_size", 20), 20),
+    ("train.seed", lambda value, folder: _call("train", folder / "c.h5", "logreg", seed=value), *_keyword_lines("seed", 1), 1),
+    ("probe.folds", lambda value, folder: _call("probe", folder / "c.h5", folds=value), *_keyword_lines("folds", 3), 3),
+    ("probe.jobs", lambda value, folder: _call("probe", folder / "c.h5", jobs=value), *_keyword_lines("jobs", 2), 2),
+    ("curve.sizes", lambda value, folder: _call("learning_curve", folder / "c.h5", [value]), "20.0 in sizes",
+     "sizes like [100, 250, 500, 1000]", 20),
+    ("curve.seeds", lambda value, folder: _call("curve", folder / "c.h5", [20], seeds=value), *_keyword_lines("seeds", 2), 2),
+    ("finetune.epochs", lambda value, folder: _call("finetune", folder / "h.keras", epochs=value), *_keyword_lines("epochs", 2), 2),
+    ("finetune.unfreeze", lambda value, folder: _call("finetune", folder / "h.keras", unfreeze=value),
+     *_keyword_lines("unfreeze", 20), 20),
+    ("predict.top_k", lambda value, folder: _call("predict", folder / "m.keras", [folder / "x.png"], top_k=value),
+     *_keyword_lines("top_k", 2), 2),
+    ("predict.batch_size", lambda value, folder: _call("predict", folder / "m.keras", [folder / "x.png"], batch_size=value),
+     *_keyword_lines("batch_size", 8), 8),
+]
+
+
+@pytest.mark.parametrize("make, said, fix, n", [row[1:] for row in WHOLE_SETTINGS], ids=[row[0] for row in WHOLE_SETTINGS])
+def test_every_whole_number_setting_refuses_a_float_in_one_line_and_takes_numpy_s_int(make, said, fix, n, tmp_path):
+    """Regression (h301's brief): a whole-number setting given a float that is whole was read as its int by some
+    (FinetuneSettings(epochs=2.0), StoreSpec(batch_size=64.0), RayEngine(workers=2.0), seeds=2.0, sizes=[20.0],
+    top_k=2.0) and refused by others (jobs=2.0 "is not valid; use a positive number of processes", a head's
+    max_iter=100.0 "use a whole number >= 1 and <= 2147483647", bounds 100.0 meets). One rule, scikit-learn's
+    (n_estimators=2.0 is refused there; validate.whole_float): a float is no whole number, 2.0 as 2.5, in the line
+    every whole-number setting gives what is none, with the int it equals as the fix; NumPy's ints are ints."""
+    from helpers import class_image, write_image
+
+    from featcache.errors import FeatcacheError
+
+    write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    (tmp_path / "m.keras").write_bytes(b"no model")
+    for value in (float(n), np.float64(n)):
+        with pytest.raises(FeatcacheError) as exc:
+            make(value, tmp_path)
+        shown = said if type(value) is float else said.replace(f"{n}.0", f"np.float64({n}.0)")
+        assert str(exc.value) == f"{shown} is not a whole number; pass {'' if ' like ' in fix else 'e.g. '}{fix}", str(exc.value)
+    try:
+        make(np.int64(n), tmp_path)
+    except FeatcacheError as exc:  # a function: its missing file or model, never its numbers
+        assert "whole number" not in str(exc) and " must be " not in str(exc), str(exc)
 
 
 @pytest.mark.parametrize("C", ["1", " 5", b"5", np.str_("5"), {"logreg": "5"}])

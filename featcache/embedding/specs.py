@@ -68,7 +68,8 @@ class ModelSpec:
             check_weights_file(self.weights)
         if self.image_size is not None and type(self.image_size) is not int:  # np.int64(96) kept as NumPy's (helper-296)
             # read as every count of the API is (FashionMNIST's train_limit=300.0 was taken, image_size=96.0 refused;
-            # an adversarial tester; a count's text is the CLI's alone), kept as the int: the fingerprint's
+            # an adversarial tester; both refused since h301: validate.whole_float; a count's text is the CLI's
+            # alone), kept as the int: the fingerprint's
             object.__setattr__(self, "image_size", positive_int(self.image_size, "--image-size", high=None, example="96"))
         if self.image_size is not None:
             check_image_size(bb, self.image_size)

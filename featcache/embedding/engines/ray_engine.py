@@ -91,10 +91,9 @@ class RayEngine:
 
 def check_counts(workers: Any, cpus_per_worker: Any) -> tuple[int | None, int | None]:
     """``workers`` and ``cpus_per_worker`` (None: not given) as whole numbers, in the typed settings' rule
-    (``validate.positive_int``): a number as a number in the API (2.0 is 2, stored as 2: Ray's actor pool takes an
-    int), a command's text read as its number, text through the API and bools refused. RayEngine(workers=2.0) was
-    refused "is not a whole number" where every other count (StoreSpec(batch_size=2.0), epochs=2.0) takes it
-    (a brief, 2026-12-06)."""
+    (``validate.positive_int``): an int in the API (NumPy's too, stored as the int Ray's actor pool takes), a
+    command's text read as its number; text through the API, a float (2.0 too: ``validate.whole_float``) and bools
+    refused, in the line every count gives (it had a check of its own; a brief, 2026-12-06)."""
     from featcache.validate import positive_int
 
     return tuple(None if value is None else positive_int(value, flag, example="2")  # type: ignore[return-value]
