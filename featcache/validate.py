@@ -147,7 +147,8 @@ def _text_for_number(value: Any) -> bool:
     passes its flags as typed (argparse's text, read here), a Python call the number. FinetuneSettings(epochs="5") and
     ProbeSpec(holdout="0.2") were taken (probe's once it ran), as True was 1 epoch before ``_is_bool``: each check of a
     number refuses it in the line it gives a command's value that is no number (helper-281's brief). A list option's
-    items (sizes="100,250") and a head's --param values are typed where they are read, not here. Nor is any other value
+    comma list (sizes="100,250") and a head's --param values are typed where they are read, not here; a list's
+    items are numbers (sizes=["20"] is refused: ``parse_sizes``). Nor is any other value
     that is no number a number here (numbers are ``numbers.Real``, NumPy's included): bytes, UserString, Path and a 0-d
     array of text read as their number (FinetuneSettings(learning_rate=b'0.2'), epochs=UserString('5'); an adversarial
     tester), as did Decimal for epochs where seed refused it; bools are each check's own."""
@@ -179,8 +180,10 @@ def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | Non
 
 
 def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
-    """Sizes from ``"100,250,500"`` or a list of whole numbers; sorted, without repeats, each at least 1. A float is
-    refused, 20.0 too (``whole_float``; it was read as 20)."""
+    """Sizes from ``"100,250,500"`` (a command's text, or the same comma list in a call) or a list of whole numbers;
+    sorted, without repeats, each at least 1. A list's items are numbers, as every typed setting's are: its text
+    (``sizes=["20"]``, ``np.array(["20"])``) is refused outside a command (``_text_for_number``), and a float, 20.0
+    too (``whole_float``); both were read as 20 (an adversarial tester; h301's brief)."""
     items = list_items(sizes, flag)
     if not items:
         raise FeatcacheError(f"{option(flag)} is empty; pass training-set sizes like 100,250,500,1000")
@@ -189,7 +192,7 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     for s in items:
         # every item that is no whole number gets the one fix (True and None went on to _whole's "pass e.g.
         # sizes=[...]" while 'x' and 1.5 said "pass sizes like [...]"; a review)
-        if not _is_size_like(s):
+        if not _is_size_like(s, from_text=isinstance(sizes, str)):
             raise FeatcacheError(f"{given(flag + ':', repr(s) if isinstance(s, str) else shown(s))} is not a whole number; "
                                  f"pass sizes like {like}")
         n = _whole(s, f"{flag}:", "100,250,500,1000")
@@ -199,11 +202,11 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     return sorted(out)
 
 
-def _is_size_like(s: Any) -> bool:
-    """Whether a sizes item reads as a whole number: a string of digits, or an int (NumPy's too), never a bool or a
-    float."""
+def _is_size_like(s: Any, from_text: bool) -> bool:
+    """Whether a sizes item reads as a whole number: a string of digits from a comma list's text (``from_text``) or,
+    in a list, from a command alone (``_text_for_number``); else an int (NumPy's too), never a bool or a float."""
     if isinstance(s, str):
-        return s.lstrip("+").isdigit()
+        return (from_text or not _text_for_number(s)) and s.lstrip("+").isdigit()
     return isinstance(s, numbers.Integral) and not _is_bool(s)
 
 

@@ -390,6 +390,34 @@ def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
                   baseline_params={"colour": 1}).bind(cache)
 
 
+@pytest.mark.parametrize("sizes, said", [(["20"], "'20' in sizes"), ([20, "50"], "'50' in sizes"),
+                                         (np.array(["20", "50"]), "np.str_('20') in sizes"), ([np.str_("20")], "np.str_('20') in sizes"),
+                                         ([20.0], "20.0 in sizes")])
+def test_a_curve_s_sizes_in_a_list_are_numbers_in_a_call(tiny_cache, tmp_path, capsys, sizes, said):
+    """Regression (h301's brief): learning_curve(cache, sizes=["20"]) ran a curve of 20 images, where the API refuses
+    a number's text in every other setting (epochs="5", seeds=["5"]); so did np.array(["20"]) and sizes=[20.0] (a
+    float: no whole number, validate.whole_float). Refused before any fit or folder, in the line 'x' gets; the
+    comma list's text (sizes="20,50", the form a command's --sizes has) is read, and so is the command's."""
+    from helpers import run_main
+
+    from featcache.analysis.curve import CurveSpec
+
+    out = tmp_path / "curve"
+    for keywords in ({"sizes": sizes}, {"sizes": [20], "baseline": "scratch", "baseline_sizes": sizes}):
+        with pytest.raises(FeatcacheError) as exc:
+            curve(tiny_cache, out, heads=("logreg",), **keywords)
+        where = "baseline_sizes" if "baseline" in keywords else "sizes"
+        assert str(exc.value) == f"{said.replace('sizes', where)} is not a whole number; pass sizes like [100, 250, 500, 1000]"
+    assert not out.exists()
+    assert CurveSpec(sizes="50, 20").sizes == CurveSpec(sizes=[np.int64(20), 50]).sizes == (20, 50)
+    # an array of sizes as any list (baseline_sizes=np.array([20, 50]) was the array's truth-value ValueError traceback)
+    assert CurveSpec(sizes=np.array([20]), baseline="scratch", baseline_sizes=np.array([50, 20])).baseline_sizes == (20, 50)
+    proc = run_main(capsys, "curve", str(tiny_cache), "--sizes", "20,x", "--heads", "logreg", "--out", str(out))
+    assert proc.returncode == 2 and "--sizes: 'x' is not a whole number; pass sizes like 100,250,500,1000" in proc.stderr, proc.stderr
+    proc = run_main(capsys, "curve", str(tiny_cache), "--sizes", "20", "--seeds", "1", "--heads", "logreg", "--out", str(out))
+    assert proc.returncode == 0 and [r["size"] for r in read_rows(out / "curve.csv")] == [20], proc.stderr
+
+
 @pytest.mark.parametrize("head, params, message", [
     # a call's dict named as it was written (it was "LogRegHead C -1"; an API tester)
     ("logreg", {"C": -1}, "head_params['logreg']['C']=-1 is not a positive number or 'cv'"),

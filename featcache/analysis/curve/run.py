@@ -288,6 +288,6 @@ def learning_curve(
     """
     jobs = jobs_alias(jobs, n_jobs)
     spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
-                     baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs,
+                     baseline=baseline, baseline_sizes=() if baseline_sizes is None else baseline_sizes, baseline_params=baseline_params, jobs=jobs,
                      train_views=train_views, test_views=test_views)
     return run_curve(spec, cache, out, plot=plot, verbose=verbose, lock_timeout=lock_timeout)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from featcache.errors import FeatcacheError, cli_running, list_item, option
-from featcache.validate import JOBS_DEFAULT, FrozenMap, ParamLabel, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
+from featcache.validate import JOBS_DEFAULT, FrozenMap, ParamLabel, check_jobs, check_two_per_class, check_views, list_items, parse_list, parse_seeds, parse_sizes, require_splits
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -140,13 +140,16 @@ class CurveSpec:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 put(self, name, tuple(str(getattr(v, "name", v)) for v in value))
+        # whether any baseline sizes are given, by their count: a NumPy array's truth value is a ValueError traceback
+        # (learning_curve(..., baseline_sizes=np.array([20, 50])); found by h301's test of a list's sizes)
+        baseline_sizes = len(list_items(self.baseline_sizes, "--baseline-sizes")) if self.baseline_sizes is not None else 0
         if self.baseline is not None:
             parse_list([self.baseline], "--baseline", known=BASELINES)
-            if not self.baseline_sizes:
+            if not baseline_sizes:
                 raise FeatcacheError(f"{option('--baseline')} needs {option('--baseline-sizes')}, e.g. "
                                      f"{option('--baseline-sizes 1000,4000,15000', 'baseline_sizes=[1000, 4000, 15000]')}")
             put(self, "baseline_sizes", tuple(parse_sizes(self.baseline_sizes, "--baseline-sizes")))
-        elif self.baseline_sizes or self.baseline_params:
+        elif baseline_sizes or self.baseline_params:
             raise FeatcacheError(f"{option('--baseline-sizes')} and {option('--baseline-epochs', 'baseline_params')} need "
                                  f"{option('--baseline scratch', 'baseline=' + repr('scratch'))}")
         if not isinstance(self.head_params, Mapping) or not all(isinstance(v, Mapping) for v in self.head_params.values()):
