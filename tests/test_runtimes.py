@@ -1128,3 +1128,39 @@ def test_images_at_the_models_size_are_not_resized_and_give_the_features_a_resiz
     assert "Resize" in _onnx_ops(tmp_path / "with-resize")  # ONNX Runtime's resize too is the identity (a review)
     np.testing.assert_array_equal(ort_without[0], ort_with[0])
     runtimes.forget_built()  # not kept for later tests
+
+
+def test_a_full_temp_folder_for_a_conversions_private_copy_is_said_without_converting_again(tmp_path, monkeypatch):
+    """Regression (a review, helper-298): OpenVINO and XNNPACK load a conversion's checked bytes from a private copy in
+    the temp folder (``validate.private_copy``). A full temp folder there is no fault of the conversion, but ``build``
+    took its line for one: it converted the model again (``force``: tens of seconds, a sound conversion replaced) only
+    to fail the same way. A conversion that fails its checksum is still converted again, once."""
+    import contextlib
+
+    from featcache import validate
+    from featcache.errors import no_space
+
+    forced: list[bool] = []
+    checked = runtimes._checked_conversion
+
+    def converted(spec, runtime_dir, load, force=False, **kwargs):
+        forced.append(force)
+        return tmp_path / "model.tflite"
+
+    @contextlib.contextmanager
+    def full_temp_folder(data, name):
+        raise no_space(tmp_path / name, len(data), advice="set TMPDIR to a folder with room")
+        yield
+
+    monkeypatch.setattr(runtimes, "converted_model", converted)
+    monkeypatch.setattr(runtimes, "_checked_conversion", lambda path, key: b"the checked bytes")
+    monkeypatch.setattr(validate, "private_copy", full_temp_folder)
+    with pytest.raises(FeatcacheError, match="^no space left on .*; free 1 MB or set TMPDIR to a folder with room$"):
+        runtimes.XnnpackRuntime().build(TINY, None, tmp_path)
+    assert forced == [False]
+
+    forced.clear()
+    monkeypatch.setattr(runtimes, "_checked_conversion", checked)  # no file there: refused, as a damaged one
+    with pytest.raises(FeatcacheError, match="cannot read .* or its checksum"):
+        runtimes.XnnpackRuntime().build(TINY, None, tmp_path)
+    assert forced == [False, True]

@@ -394,6 +394,13 @@ ONNX = ConvertedFormat(".onnx", "ONNX", lambda *a: _export_onnx(*a))
 TFLITE = ConvertedFormat(".tflite", "TFLite", lambda *a: _export_tflite(*a))
 
 
+class BadConversion(FeatcacheError):
+    """A converted model file that is not the conversion it is filed as (its checksum, its load, its outputs): what
+    ``_ConvertedRuntime.build`` converts again, once. Only these: a full temp folder for the private copy a runtime
+    loads was taken for one, and the model converted again (tens of seconds, a sound conversion replaced) to fail
+    the same way (a review, helper-298)."""
+
+
 class _ConvertedRuntime(Runtime):
     """A runtime that runs a conversion of the Keras model (ONNX unless ``fmt`` says otherwise)."""
 
@@ -422,7 +429,7 @@ class _ConvertedRuntime(Runtime):
         path = converted_model(spec, runtime_dir, self.load, fmt=self.fmt, lock_timeout=lock_timeout)
         try:
             return self._loaded(path, spec)
-        except FeatcacheError:  # damaged or foreign file under our name (or replaced since its check): convert again, once
+        except BadConversion:  # damaged or foreign file under our name (or replaced since its check): convert again, once
             return self._loaded(converted_model(spec, runtime_dir, self.load, force=True, fmt=self.fmt,
                                                 lock_timeout=lock_timeout), spec)
 
@@ -430,14 +437,15 @@ class _ConvertedRuntime(Runtime):
         """The runtime of the conversion at ``path``, read once: its checksum (``keyed_digest``) is checked in the bytes
         the runtime loads (``load_bytes``). ``converted_model`` checked the file by its path and the runtime read it
         again by path: a file put there between the two (another model's conversion, by ``mv``) ran unchecked (a
-        brief, helper-285). A checksum that fails here is a ``FeatcacheError``: ``build`` converts again."""
+        brief, helper-285). A file at fault here is a ``BadConversion``, which ``build`` converts again; any other
+        line (a full temp folder for the private copy) is said as it is."""
         data = _checked_conversion(path, spec.key())
         try:
             forward = self.load_bytes(data)
         except FeatcacheError:  # a full temp folder for its private copy: not the file's fault
             raise
         except Exception as exc:  # a damaged file fails inside the runtime in its own ways
-            raise FeatcacheError(f"{self.name} cannot load {path} ({type(exc).__name__}); delete it and run again") from None
+            raise BadConversion(f"{self.name} cannot load {path} ({type(exc).__name__}); delete it and run again") from None
         _check_outputs(forward, spec, path)
         return forward
 
@@ -990,7 +998,7 @@ def keyed_digest(path: Path, key: str) -> str:
 
 def _checked_conversion(path: Path, key: str) -> bytes:
     """The bytes of the conversion at ``path``, read once, whose checksum filed beside it (``keyed_digest``) they
-    match, or a ``FeatcacheError`` (``_ConvertedRuntime.build`` converts again on it)."""
+    match, or a ``BadConversion`` (``_ConvertedRuntime.build`` converts again on it)."""
     side = _digest_path(path)
     try:
         if not (_regular(path) and _regular(side)):
@@ -999,9 +1007,9 @@ def _checked_conversion(path: Path, key: str) -> bytes:
         with open(side, "rb") as f:
             want = f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
     except OSError as exc:
-        raise FeatcacheError(f"cannot read {path} or its checksum ({type(exc).__name__}); delete them and run again") from None
+        raise BadConversion(f"cannot read {path} or its checksum ({type(exc).__name__}); delete them and run again") from None
     if _keyed(data, key) != want:
-        raise FeatcacheError(f"{path} does not match its checksum {side.name} (changed since it was checked); "
+        raise BadConversion(f"{path} does not match its checksum {side.name} (changed since it was checked); "
                              "delete it and run again")
     return data
 
@@ -1118,7 +1126,7 @@ def _check_outputs(forward: Forward, spec: ConversionSpec, path: Path) -> None:
     except Exception:  # a damaged file fails inside the runtime in its own ways
         ok = False
     if not ok:
-        raise FeatcacheError(f"converted model {path} does not fit this model; delete it and run again")
+        raise BadConversion(f"converted model {path} does not fit this model; delete it and run again")
 
 
 def runtime_dir() -> Path:
