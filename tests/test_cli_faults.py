@@ -2811,7 +2811,7 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
 
     _model(model, dataset="tiny", head="logreg")
     one_line_error(capsys, ["train", a, "--head", "keras", "--out", str(model)],
-                   f"--out {model} is a model 'featcache export' or 'finetune' wrote, not a head")
+                   f"--out {model} is a model 'featcache export' or 'featcache finetune' wrote, not a head")
     assert head.read_bytes() == kept
     assert main(["train", a, "--head", "logreg", "--out", str(head)]) == 0  # a rerun: replaced, and said
     assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")

@@ -194,7 +194,10 @@ def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_pa
     got = run_main(capsys, "evaluate", str(model), str(cases["wasps"]), "--split", "train")
     assert got.returncode == 2 and "--split is for a head scored on a cache" in got.stderr, got.stderr
     got = run_main(capsys, "evaluate", str(tiny[1] / "h.npz"), str(tiny[1] / "c.h5"), "--runtime", "tensorflow")
-    assert got.returncode == 2 and "--runtime is for a model file" in got.stderr, got.stderr
+    # the commands that write a model named as every line names them: "'featcache export' or 'finetune'" named no
+    # command one can run (a review, helper-298)
+    assert got.returncode == 2 and "--runtime is for a model file ('featcache export' or 'featcache finetune') run on " \
+        "photos" in got.stderr, got.stderr
     got = run_main(capsys, "evaluate", str(tiny[1] / "h.npz"), str(tiny[1] / "c.h5"), "--lock-timeout", "5")
     assert got.returncode == 2 and "--lock-timeout is for a model file" in got.stderr, got.stderr
     assert not (tmp_path / "rep").exists()  # nothing written by a refused run

@@ -24,7 +24,7 @@ from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_repor
 from featcache.analysis.evaluate import evaluate as evaluate_head
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.throughput import Throughput
-from featcache.errors import FeatcacheError, command, one_line, option, shell_word, warn
+from featcache.errors import FeatcacheError, one_line, option, shell_word, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.validate import check_out_dir, check_path, checks_switches
@@ -167,8 +167,10 @@ def evaluate(
                               verbose=verbose, write=write)
     for name, value in (("runtime", runtime), ("batch_size", batch_size), ("lock_timeout", lock_timeout)):
         if value is not None and kind != "model":  # a model with a cache: the head's line says what scores it
-            raise FeatcacheError(f"{option('--' + name.replace('_', '-'), name)} is for a model file ({command('export')} "
-                                 f"or {option(repr('finetune'), 'featcache.finetune(...)')}) run on photos; a head is scored on its cache's stored features: drop it")
+            from featcache.heads.io import written_model
+
+            raise FeatcacheError(f"{option('--' + name.replace('_', '-'), name)} is for a model file ({written_model()}) "
+                                 "run on photos; a head is scored on its cache's stored features: drop it")
     return evaluate_head(head, cache, split=split, out=out, meta=meta, trust_pickle=trust_pickle,
                          test_views=test_views, verbose=verbose, write=write)
 

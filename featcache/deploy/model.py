@@ -36,7 +36,7 @@ from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
 from featcache.errors import FeatcacheError, command, command_word, given_path, one_line, option, warn
 from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
-                                load_keras_file, load_problem, way_out)
+                                load_keras_file, load_problem, way_out, written_model)
 from featcache.progress import counted, written
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_file_name, check_out_file, check_source, file_sha256, read_at_most, views_words
@@ -186,11 +186,6 @@ def changed_meanwhile(path: str | Path, doing: str) -> str:
 MODEL_SUFFIX = ".keras"  # the only suffix a model file has (export's --out checks it); heads also use .npz
 
 
-def written_model() -> str:
-    """The commands or calls that write a model, in the caller's words (``errors.command``)."""
-    return f"{command('export')} or {command('finetune')}"
-
-
 def model_file() -> str:
     """What a model argument names, in the lines that refuse one, in the caller's words."""
     return f"the .keras file written by {written_model()}"
@@ -290,9 +285,7 @@ def _kind_hint(path: Path, exc: Exception) -> str:
 
 def _check_model_file(path: Path) -> None:
     """``path`` is a regular file to read a model from, or one line (a FIFO would block the read)."""
-    check_regular_file(path, "model", f"pass {model_file()}",
-                       f"make one with {option(repr('featcache export'), 'featcache.export(...)')} or "
-                       f"{option(repr('featcache finetune'), 'featcache.finetune(...)')}", (MODEL_SUFFIX,))
+    check_regular_file(path, "model", f"pass {model_file()}", f"make one with {written_model()}", (MODEL_SUFFIX,))
 
 
 def _model_json(path: str | Path) -> dict[str, Any]:

@@ -69,6 +69,13 @@ DIGEST_KEY = "content_digest"
 FEATURE_KEYS = ("backbone", "weights", "image_size", "preprocessing")
 
 
+def written_model() -> str:
+    """The commands or calls that write a model (export, finetune), in the caller's words (``errors.command``): the
+    one wording of every line that names them, a head's and a model's (``deploy.model``). A head's --out given a model
+    said "'featcache export' or 'finetune'", a command no one can run (a review, helper-298)."""
+    return f"{command('export')} or {command('finetune')}"
+
+
 def retrain() -> str:
     """The one fix of a head that cannot be trusted as it is, in the caller's words (``errors.command``): "retrain it
     with 'featcache train'" to a command's user, "retrain it with featcache.train(...)" to a Python caller."""
@@ -321,9 +328,7 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
     if old is None:
         # featcache did write it ("is not a head featcache wrote" misled; a new user), unless its record was edited
         if _record_kind(record) == "model" and edited(path) is None:
-            raise FeatcacheError(f"{named} is a model {command('export')} or {option(repr('finetune'), 'featcache.finetune(...)')} wrote, "
-                                 f"not a head; "
-                                 f"{way_out(instead, force_flag, job)}")
+            raise FeatcacheError(f"{named} is a model {written_model()} wrote, not a head; {way_out(instead, force_flag, job)}")
         raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {way_out(instead, force_flag, job)}")
     if job is not None and not _own_output(old, job):
         check_same_job(path, old, job, force, flag, force_flag, default=default)
@@ -1388,7 +1393,7 @@ def not_a_cache(path: str | Path) -> str | None:
                 f"the head with {command('evaluate', f'{word} CACHE', f'{str(path)!r}, cache')}, check its content "
                 f"digest with {command('verify', word, repr(str(path)))})")
     if kind == "model":
-        return (f"{path} is a model written by {command('export')} or {command('finetune')}, not a cache; classify "
+        return (f"{path} is a model written by {written_model()}, not a cache; classify "
                 f"images with {command('predict', f'{word} IMAGE ...', f'{str(path)!r}, images')}, or check its "
                 f"content digest with {command('verify', word, repr(str(path)))}")
     return None
@@ -1509,7 +1514,7 @@ def keras_head_record(path: str | Path) -> dict[str, Any] | None:
 def _model_not_head(path: Path) -> FeatcacheError:
     """The line for a model file (``file_kind``) given as a head; where its record's kind is not a model's (edited
     by hand: its fields say model), that too, since predict refuses it as well (``deploy.model.check_meta``)."""
-    said = f"{path} is a model written by {command('export')} or {command('finetune')}, not a head"
+    said = f"{path} is a model written by {written_model()}, not a head"
     meta = read_record(path)
     if not isinstance(meta, dict):  # file_kind read it a moment ago: gone or changed since, say what it was
         meta = {"kind": MODEL_KIND}
