@@ -477,14 +477,20 @@ def check_out(path: str | Path, force: bool = False) -> Path:
         # "pass --force to replace it" would have had the user destroy their head; a model whose record was edited to
         # a head's is none (heads.io.edited, of a record that says head): it is said to be no model featcache wrote, below
         if read_head_meta(path) is not None and edited(path) is None:
-            raise FeatcacheError(f"{given_path('--out', path)} is a head {command('train')} wrote, not a model; name the model "
-                                 f"another file, e.g. {given_path('--out', path.with_name(path.stem + '_model.keras'), word=True)}")
+            raise FeatcacheError(f"{given_path('--out', path)} is a head {command('train')} wrote, not a model; "
+                                 f"{_another_model_file(path)}")
         from featcache.heads.io import damaged_zip
 
         if (damage := damaged_zip(path)) is not None:  # "is not a model featcache wrote" of a damaged one (a tester)
             raise FeatcacheError(f"{given_path('--out', path)} is damaged ({damage[0]}); {_other_out()}")
         raise FeatcacheError(f"{given_path('--out', path)} exists and is not a model featcache wrote; {_other_out()}")
     return path
+
+
+def _another_model_file(head: Path) -> str:
+    """The way out of a model's --out that is a head (one it would replace, or the one it is made from): a name
+    beside it, the head's with ``_model``, as a word to paste."""
+    return f"name the model another file, e.g. {given_path('--out', head.with_name(head.stem + '_model.keras'), word=True)}"
 
 
 def _other_out() -> str:
@@ -500,8 +506,7 @@ def check_not_the_head(out: Path, head: str | Path, command: str) -> None:
     except OSError:
         same = False
     if same:
-        raise FeatcacheError(f"{given_path('--out', out)} is the head {command} reads; name the model another file, e.g. "
-                             f"{given_path('--out', out.with_name(out.stem + '_model.keras'), word=True)}")
+        raise FeatcacheError(f"{given_path('--out', out)} is the head {command} reads; {_another_model_file(out)}")
 
 
 # A model records its head's fit under these names (``export.model_meta``: the head's field -> the model's), so that a

@@ -691,8 +691,7 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     if not target.exists():
         return CSV_ABSENT
     if any(target.resolve() == p.resolve() for p in inputs):
-        raise FeatcacheError(f"{given_path('--csv', path)} is one of the images to predict; name a new file, e.g. "
-                             f"{given_path('--csv', 'predictions.csv', word=True)}")
+        raise FeatcacheError(f"{given_path('--csv', path)} is one of the images to predict; {_new_csv()}")
     _refuse_featcache_file(target, shown=path)
     recorded = _recorded_digests(target)
     if recorded is not None and _file_sha256(target) in recorded:
@@ -745,8 +744,12 @@ def _refuse_featcache_file(path: Path, shown: Path | None = None) -> None:
     if kind is None and _is_a_record(path):  # through a link, --force replaced it, and every later run of its CSV was
         kind = "featcache's record of a predictions CSV"  # refused for good (an adversarial tester)
     if kind is not None:
-        raise FeatcacheError(f"{given_path('--csv', shown or path)} is {kind}, not a CSV; name a new file, e.g. "
-                             f"{given_path('--csv', 'predictions.csv', word=True)}")
+        raise FeatcacheError(f"{given_path('--csv', shown or path)} is {kind}, not a CSV; {_new_csv()}")
+
+
+def _new_csv() -> str:
+    """The way out of a --csv that is no CSV to write (an input image, a featcache file): a new file's name."""
+    return f"name a new file, e.g. {given_path('--csv', 'predictions.csv', word=True)}"
 
 
 def _is_a_record(path: Path) -> bool:
