@@ -888,19 +888,17 @@ class LoadedModel(tuple):
         return self.source.path
 
     def runner(self, runtime: str, batch_size: int, expected_images: int, views: int,
-               lock_timeout: float | None = None, doing: str = "read") -> tuple[ModelRunner, bool]:
-        """``(runner, built)``: the ``ModelRunner`` of the loaded bytes for ``runtime`` and ``batch_size``, built now
-        (``built``) or at an earlier call. ``auto`` chooses by the job's size (``runtimes.build``): a runner built
-        for a small job (TensorFlow) is not reused for one large enough to repay a conversion, nor the other way."""
+               lock_timeout: float | None = None, doing: str = "read") -> ModelRunner:
+        """The ``ModelRunner`` of the loaded bytes for ``runtime`` and ``batch_size``, built now or at an earlier
+        call. ``auto`` chooses by the job's size (``runtimes.build``): a runner built for a small job (TensorFlow) is
+        not reused for one large enough to repay a conversion, nor the other way."""
         from featcache.embedding.runtimes import small_job
 
         key = (runtime, batch_size, small_job(expected_images, views) if runtime == "auto" else None)
-        if key in self._runners:
-            return self._runners[key], False
-        built = ModelRunner(self.source, runtime, batch_size, expected_images=expected_images,
-                            lock_timeout=lock_timeout, doing=doing)
-        self._runners[key] = built
-        return built, True
+        if key not in self._runners:
+            self._runners[key] = ModelRunner(self.source, runtime, batch_size, expected_images=expected_images,
+                                             lock_timeout=lock_timeout, doing=doing)
+        return self._runners[key]
 
 
 def _network(path: Path, meta: dict[str, Any], data: bytes | None = None) -> KerasModel:

@@ -1443,8 +1443,8 @@ class LazyRunner:
             start = time.perf_counter()
             with status_lines() if self.verbose else contextlib.nullcontext():
                 if self.loaded is not None:  # its bytes, checked when loaded; prepared once for all its runs
-                    runner, _ = self.loaded.runner(self.runtime, self.batch_size, self.n_images, self.views,
-                                                   self.lock_timeout, self.doing)
+                    runner = self.loaded.runner(self.runtime, self.batch_size, self.n_images, self.views,
+                                                self.lock_timeout, self.doing)
                 else:
                     runner = model_io.ModelRunner(self.model, self.runtime, self.batch_size, expected_images=self.n_images,
                                                   lock_timeout=self.lock_timeout, record=self.meta, doing=self.doing)
