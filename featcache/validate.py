@@ -310,8 +310,8 @@ def _reads_infinite(text: str) -> bool:
 
 
 def _is_number_text(text: Any) -> bool:
-    """Whether ``text`` reads as a number (``float`` takes it). Any value a typed setting refuses as no number comes
-    here (``_text_for_number``: None, a Path, bytes), not text alone: None was a TypeError traceback."""
+    """Whether ``text`` reads as a number (``float`` takes it). Anything else is no number's text: None, a list or
+    1j given as a learning rate was float()'s TypeError, a traceback (a review, helper-298)."""
     try:
         float(text)
     except (TypeError, ValueError):

@@ -894,7 +894,8 @@ def test_probe_specs_of_the_same_settings_are_equal_however_given():
 TYPED_SETTINGS = [
     ("featcache.deploy.finetune.FinetuneSettings", "epochs", "5", True, 5, r"epochs=\S+ is not a whole number; pass e\.g\. epochs=10$"),
     ("featcache.deploy.finetune.FinetuneSettings", "learning_rate", "1e-5", True, 1e-5,
-     r"learning_rate(=\S+ is not a number; pass e\.g\. learning_rate=1e-0?5\b| must be a positive number \(got True\))"),
+     # its text's number suggested where float() reads it (b'1e-5'), else the usual example (Path('1e-5'))
+     r"learning_rate(=\S+ is not a number; pass e\.g\. learning_rate=1e-0?5| must be a positive number \(got True\))"),
     ("featcache.deploy.finetune.FinetuneSettings", "unfreeze", "20", False, 20, r"unfreeze=\S+ is not a whole number"),
     ("featcache.deploy.finetune.FinetuneSettings", "seed", "7", True, 7, r"seed=\S+ is not a whole number"),
     ("featcache.analysis.probe.ProbeSpec", "holdout", "0.2", True, 0.2, r"holdout=\S+ is not a fraction; use a number between 0 and 1"),
@@ -967,6 +968,27 @@ def test_a_typed_setting_refuses_what_is_no_number_though_it_reads_as_one(made_b
     for bad in _text_likes(text):
         with pytest.raises(FeatcacheError, match=line):
             cls(**base, **{keyword: bad})
+
+
+@pytest.mark.parametrize("made_by, keyword", [(m, k) for m, k, *_ in TYPED_SETTINGS],
+                         ids=[f"{m.rsplit('.', 1)[1]}.{k}" for m, k, *_ in TYPED_SETTINGS])
+def test_a_typed_setting_refuses_what_float_cannot_read_in_one_line(made_by, keyword):
+    """Regression (a review, helper-298): FinetuneSettings(learning_rate=None), [1e-5], 1j or object() was float()'s
+    TypeError, a traceback, where the check before it said "learning_rate must be a positive number (got None)": the
+    reading of a refused value's text for the number it suggests took only float()'s ValueError. Each typed setting
+    refuses such a value in one line."""
+    import importlib
+
+    module, name = made_by.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    base = {"sizes": [10]} if name == "CurveSpec" else {"weights": "random"} if name == "ModelSpec" else {}
+    for bad in (1j, object(), {"a": 1}):
+        with pytest.raises(FeatcacheError, match=f"^{keyword}") as exc:
+            cls(**base, **{keyword: bad})
+        assert "\n" not in str(exc.value)
+    if keyword == "learning_rate":  # None is no default of its (the others' None is theirs)
+        with pytest.raises(FeatcacheError, match=r"^learning_rate=None is not a number; pass e\.g\. learning_rate=1e-5"):
+            cls(learning_rate=None)
 
 
 def test_a_whole_number_setting_is_an_int_and_refuses_an_absurd_count_when_made():
