@@ -266,7 +266,7 @@ def _images_hint(path: Path) -> str:
     except OSError:
         return ""
     what = next((w for magic, w in _IMAGE_MAGIC if start.startswith(magic)), None)
-    how = option("'featcache predict MODEL IMAGE ...'", "featcache.predict(model, images)")
+    how = command("predict", "MODEL IMAGE ...", "model, images")
     return f" (it is {what}: predict takes the model first, then the images: {how})" if what else ""
 
 
@@ -276,7 +276,7 @@ def _kind_hint(path: Path, exc: Exception) -> str:
     from featcache.validate import starts_with
 
     if starts_with(path, b"\x89HDF\r\n\x1a\n"):
-        how = option("'featcache export HEAD --out MODEL.keras'", "featcache.export(head, out='model.keras')")
+        how = command("export", "HEAD --out MODEL.keras", "head, out='model.keras'")
         return f" (it is an HDF5 file, a cache?: make a model from a head with {how})"
     if isinstance(exc, KeyError) and zipfile.is_zipfile(path):
         return f" (a zip file without featcache's {META_ENTRY}: a Keras model or an .npz of another program?)"
@@ -297,8 +297,7 @@ def _model_json(path: str | Path) -> dict[str, Any]:
     from featcache.errors import shell_path
 
     # the command to paste in a command's line, the call in a Python call's
-    how = option(f"'featcache export {shell_path(str(path))} --out MODEL.keras'",
-                 f"featcache.export({str(path)!r}, out='model.keras')")
+    how = command("export", f"{shell_path(str(path))} --out MODEL.keras", f"{str(path)!r}, out='model.keras'")
     head_hint = f" (it is a head: export it first with {how})"
     from featcache.heads.io import edited, read_entry
 

@@ -25,7 +25,7 @@ from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
 from featcache.embedding.throughput import Throughput
-from featcache.errors import FeatcacheError, given, one_line, option, out_option, output_named, warn
+from featcache.errors import FeatcacheError, command, given, one_line, option, out_option, output_named, warn
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -511,7 +511,7 @@ def _skipped_lines(others: list[tuple[str, str]], copies: list[tuple[str, str]],
     (``decode.copies_line``: they are photos, counted once, not files with something wrong)."""
     from featcache.sources.decode import copies_line, skipped_files_line
 
-    where = f"listed in the cache ({option(repr('featcache info'), 'featcache.info(cache)')})"
+    where = f"listed in the cache ({command('info', call='cache')})"
     return ([skipped_files_line(others, limit, where)] if others else []) + (
         [f"{copies_line(copies)}; {where}"] if copies else [])
 

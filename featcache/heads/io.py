@@ -1522,9 +1522,8 @@ def _model_not_head(path: Path) -> FeatcacheError:
         return FeatcacheError(f"{said}, and its record {_kind_words(meta)}, not {MODEL_KIND!r}: edited by hand or "
                               "damaged; pass the head it was made from, or export the model again")
     # the command to run in a command's line, the call in a Python call's (docs/api.md)
-    use = option("classify images with 'featcache predict' (score it on photos in class folders: 'featcache evaluate "
-                 "MODEL FOLDER')", "classify images with featcache.predict(model, images) (score it on photos in class "
-                 "folders: featcache.evaluate(model, folder))")
+    use = (f"classify images with {command('predict', call='model, images')} (score it on photos in class folders: "
+           f"{command('evaluate', 'MODEL FOLDER', 'model, folder')})")
     return FeatcacheError(one_line(f"{said}; {use}, or pass the head it was made from{_made_from(meta.get('head_path'))}"))
 
 
@@ -1735,7 +1734,7 @@ def _load_pickle(path: Path, trust_pickle: bool):
     if not trust_pickle and not _looks_like_pickle(path):
         with open(path, "rb") as f:
             if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD' swapped, or 'export CACHE' (new users)
-                order = option("'featcache evaluate HEAD CACHE'", "featcache.evaluate(head, cache)")
+                order = command("evaluate", "HEAD CACHE", "head, cache")
                 raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; pass {head_file()} "
                                      f"(evaluate takes the head first, then the cache: {order})")
         raise _unreadable(path, "neither a .keras nor an .npz head")
