@@ -654,11 +654,7 @@ def _main(argv: list[str] | None) -> int:
         except FeatcacheError as exc:
             from featcache.errors import one_line
 
-            # in a command's words, as the command's own lines: the block above has ended, and a head given as the
-            # cache (_named_kind) was named with featcache.evaluate(...) calls by 'featcache train' (a review, helper-298)
-            with cli_words():
-                said = one_line(_named_kind(exc))
-            _say(f"featcache {args.command}: error: {said}")
+            _say(f"featcache {args.command}: error: {one_line(_named_kind(exc))}")
             return 2
         except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)
             if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
