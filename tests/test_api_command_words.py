@@ -138,10 +138,19 @@ def test_the_files_to_pass_name_the_call_that_writes_them(cache, head, tmp_path)
         lambda: featcache.finetune(None, out=tmp_path / "f.keras"))
     assert api_error(lambda: featcache.evaluate(head, cache, runtime="onnxruntime")).startswith(
         "runtime is for a model file (featcache.export(...) or featcache.finetune(...)) run on photos")
-    # a head where a cache goes (the CLI names what takes it: heads.io.not_a_cache)
-    assert api_error(lambda: featcache.train(head, "logreg")).endswith("; pass a cache written by featcache.extract(...)")
+    # a head where a cache goes: named as the CLI names it (heads.io.not_a_cache), in the call's words; each call said
+    # "is not a readable HDF5 file (... file signature not found); pass a cache written by featcache.extract(...)"
+    named = (f"{head} is a head written by featcache.train(...), not a cache; pass the cache it was trained on (score "
+             f"the head with featcache.evaluate({str(head)!r}, cache), check its content digest with "
+             f"featcache.verify({str(head)!r}))")
+    for call in (lambda: featcache.train(head, "logreg"), lambda: featcache.probe(head),
+                 lambda: featcache.curve(head, sizes=[10], out=tmp_path / "cv"), lambda: featcache.evaluate(head, head)):
+        assert api_error(call) == named
     other = tmp_path / "notes.txt"
     other.write_text("not featcache's")
+    assert api_error(lambda: featcache.train(other, "logreg")).endswith(  # a file of no one's kind: as it was
+        "is not a readable HDF5 file (Unable to synchronously open file (file signature not found)); pass a cache "
+        "written by featcache.extract(...)")
     assert api_error(lambda: featcache.verify(other)).endswith(
         "pass a cache (featcache.extract(...)), a head (featcache.train(...)), a model (featcache.export(...), "
         "featcache.finetune(...)), a report's record (curve.json, probe.json, evaluation.json, lesson.json) or a "

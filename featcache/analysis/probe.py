@@ -43,6 +43,7 @@ from featcache.progress import agreeing, counted, status
 from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
+from featcache.heads.io import names_a_head_given_as_a_cache
 from featcache.validate import (
     ParamLabel,
     checks_switches,
@@ -414,6 +415,7 @@ def _fit_and_score(head_name: str, params: dict[str, Any], X: np.ndarray, y: np.
     return accuracies, getattr(head, "C_", params.get("C")), seconds
 
 
+@names_a_head_given_as_a_cache
 @checks_switches
 def probe(
     cache: str | Path | Cache,

@@ -24,7 +24,7 @@ from featcache.heads import (HEADS, RUN_ONLY_PARAMS, check_head_params, check_pa
 from featcache.heads.presets import DEFAULT_PRESET
 from featcache.heads.io import (ANOTHER_CACHE, DIGEST_KEY, TEST_ACCURACY, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
                                  with_names_before, head_meta, read_head_meta, replaced_from, replaced_words, stored_digest,
-                                 write_head)
+                                 names_a_head_given_as_a_cache, write_head)
 from featcache.heads.views import accuracy_of, averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store.atomic import written_through
@@ -566,6 +566,7 @@ def _say_training(head: str, preset: str | None, params: Mapping[str, Any], n_im
     status(f"training {'an' if head == 'svm' else 'a'} {what} on {n_images} cached images{views}, layer {layer} ...")
 
 
+@names_a_head_given_as_a_cache
 @checks_switches
 def train(
     cache: Cache | str | Path,

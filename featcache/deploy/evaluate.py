@@ -27,6 +27,7 @@ from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, one_line, option, shell_word, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
+from featcache.heads.io import names_a_head_given_as_a_cache
 from featcache.validate import check_out_dir, check_path, checks_switches
 
 if TYPE_CHECKING:  # a hint only: evaluate_model imports deploy.model when called, as its other names
@@ -102,6 +103,7 @@ class ModelEvalResult(EvalResult):
         return f"{self.kind} on {one_line(Path(self.cache_path).name)}"
 
 
+@names_a_head_given_as_a_cache
 @checks_switches
 def evaluate(
     head: Any,

@@ -35,7 +35,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -47,6 +47,8 @@ from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # r
 from featcache.store.identity import other_data_set, other_photo_folder
 from featcache.validate import (DIGESTS_SINCE, check_file_name, check_path, check_replaceable, check_source, checks_switches,
                                outside_storage, param_text, read_at_most, release, write_private)
+
+F = TypeVar("F", bound=Callable[..., Any])  # a decorated function (names_a_head_given_as_a_cache)
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -1397,6 +1399,29 @@ def not_a_cache(path: str | Path) -> str | None:
                 f"images with {command('predict', f'{word} IMAGE ...', f'{str(path)!r}, images')}, or check its "
                 f"content digest with {command('verify', word, repr(str(path)))}")
     return None
+
+
+def names_a_head_given_as_a_cache(fn: F) -> F:
+    """``fn`` (an API call that takes a cache: train, probe, curve, evaluate's cache) with a head or model given as
+    its cache named as one (``not_a_cache``), as the CLI's commands say it: featcache.train('heads/x.npz', 'logreg')
+    said "not a readable HDF5 file (file signature not found)", where 'featcache train' named the file's kind (a
+    tester). Here, above the store, which opens the cache and may not know what heads are (test_layering); inside
+    a command the words are the command's (``command``), so the CLI's line is as it was."""
+    import functools
+
+    from featcache.errors import NotHDF5
+
+    @functools.wraps(fn)
+    def named(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NotHDF5 as exc:
+            line = not_a_cache(exc.path) if exc.path is not None else None
+            if line is None:
+                raise
+            raise FeatcacheError(line) from None
+
+    return named  # type: ignore[return-value]
 
 
 HEAD_SUFFIXES = (".keras", ".npz")  # what a head file's name ends with (``head_file``); a folder's are listed

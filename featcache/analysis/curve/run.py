@@ -18,6 +18,7 @@ from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock, writing_wait
+from featcache.heads.io import names_a_head_given_as_a_cache
 from featcache.validate import (REPORT_DIGESTS, check_lock_timeout, check_path, checks_switches, drop_stale, JOBS_NOT_GIVEN, jobs_alias, report_digests,
                                 usable_cores, views_words)
 
@@ -236,6 +237,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     return result
 
 
+@names_a_head_given_as_a_cache
 @checks_switches
 def learning_curve(
     cache: Cache | str | Path,
