@@ -580,6 +580,26 @@ def test_evaluate_given_a_folder_as_the_head_says_so(tmp_path, capsys):
     one_line_error(capsys, ["evaluate", str(runs), cache], "it holds h.npz")
 
 
+def test_evaluate_given_a_folder_named_as_a_model_names_the_models_fix_too(tmp_path, capsys):
+    """A tester: 'evaluate m.keras CACHE|FOLDER', m.keras a folder, said "is a folder, not a head file; pass the .keras
+    or .npz head file written by 'featcache train'": a .keras name is a model's as much as a Keras head's."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    model = tmp_path / "m.keras"
+    (model / "cats").mkdir(parents=True)
+    for second in (cache, str(model / "cats")):  # with a cache or with a folder of photos
+        one_line_error(capsys, ["evaluate", str(model), second],
+                       f"{model} is a folder, not a head or model file; pass the .keras or .npz head file written by "
+                       "'featcache train' with its cache, or the .keras file written by 'featcache export' or "
+                       "'featcache finetune' with a folder of photos")
+    import featcache
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError) as err:  # the call's words
+        featcache.evaluate(model, cache)
+    assert str(err.value).endswith("or the .keras file written by featcache.export(...) or featcache.finetune(...) "
+                                   "with a folder of photos")
+
+
 def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
     """Ctrl-C in the ~2 s of imports while the parser is built gave a 30-line KeyboardInterrupt traceback."""
     import featcache.cli as cli

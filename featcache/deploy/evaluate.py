@@ -139,6 +139,8 @@ def evaluate(
 
     # load_model's result is a model, scored on photos as its file is (prepared once: LoadedModel.runner)
     kind = "model" if isinstance(head, LoadedModel) else _kind_of(head)
+    if _is_folder(head):
+        raise _folder_as_head(_given_path(head))
     if _is_folder(cache) and kind != "model":  # it said "FOLDER is a folder, not a cache" (a re-read)
         in_memory = _head_in_memory(head)  # (a LoadedModel is a pair too, but a model's: not a fitted head)
         if in_memory is not None:  # a fitted head or a TrainResult whose file no longer holds it: no file to export
@@ -235,6 +237,19 @@ def _suffix(estimator: Any) -> str:
 def _given_path(x: Any) -> Path | None:
     """``x`` as the path it names (expanded), or None where it is no path (a Cache, a fitted head, a result)."""
     return Path(os.fsdecode(x)).expanduser() if isinstance(x, (str, bytes, os.PathLike)) else None
+
+
+def _folder_as_head(path: Path) -> FeatcacheError:
+    """The line for a folder given as the head or model: one named as a .keras file, a model's name as much as a
+    Keras head's, gets the model's fix too (evaluate FOLDER/m.keras said "is a folder, not a head file; pass the
+    .keras or .npz head file", as if a model could not go there; a tester)."""
+    from featcache.deploy.model import model_file
+    from featcache.heads.io import HEAD_SUFFIXES, folder_given, head_file
+
+    if path.suffix.lower() == ".keras":
+        return folder_given(path, "head or model", f"pass {head_file()} with its cache, or {model_file()} with a "
+                            "folder of photos", HEAD_SUFFIXES)
+    return folder_given(path, "head", f"pass {head_file()}", HEAD_SUFFIXES)
 
 
 def _kind_of(head: Any) -> str | None:
