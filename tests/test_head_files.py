@@ -633,6 +633,23 @@ def test_a_flipped_name_in_a_heads_zip_directory_is_damage_not_another_programs_
     _one_line(capsys, ["info", str(bad)], f"{bad} is damaged (its entry notes.txt fails its CRC-32 check); if it is a head")
 
 
+def test_bytes_put_before_a_heads_zip_are_damage_not_a_pickle(npz_head, cache, tmp_path, capsys):
+    """Regression (a tester): 1 KB put before h.npz (zipfile still reads it, from its directory at the end) made
+    load_head, verify, info and evaluate say it "holds an array of Python objects, a pickle": NumPy reads a file that
+    does not start as a zip as a pickle. It is a damaged head, said so (heads.io.damaged_zip)."""
+    for junk in (b"\0" * 1024, b"x"):
+        bad = tmp_path / "prefixed.npz"
+        bad.write_bytes(junk + npz_head.read_bytes())
+        line = (f"{bad} is damaged or was changed after 'featcache train' saved it ({len(junk)} "
+                f"{'byte' if len(junk) == 1 else 'bytes'} of other data before its zip, which featcache never writes); "
+                "retrain the head with 'featcache train'")
+        for command in (["info", str(bad)], ["verify", str(bad)], ["evaluate", str(bad), str(cache)]):
+            assert _one_line(capsys, command, line).endswith(line)
+        with pytest.raises(FeatcacheError) as err:
+            featcache.load_head(bad)
+        assert str(err.value) == _api_words(line)
+
+
 def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, capsys):
     wide = synthetic_cache(tmp_path / "wide.h5", d=8)
     _one_line(capsys, ["evaluate", str(npz_head), str(wide)], "the head takes 6 features but layer 'out'")

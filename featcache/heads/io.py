@@ -41,7 +41,7 @@ import numpy as np
 
 from featcache.errors import (FeatcacheError, exception_chain, first_line, given, given_path, is_no_space, no_permission,
                               no_space, one_line, option, warn, command)
-from featcache.progress import named, written
+from featcache.progress import counted, named, written
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
@@ -1281,7 +1281,7 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
     except OSError:
         return None
     if not start.startswith(b"PK\x03\x04"):
-        return None
+        return _data_before(p)
     # cut inside its first entry's header or name: the whole file is shorter than what was read (a long first name
     # in a whole zip is not; a review)
     if len(start) < 512 and len(start) < 30 + int.from_bytes(start[26:28], "little"):
@@ -1365,6 +1365,21 @@ def _first_entry(start: bytes) -> str:
     """The name of a zip's first entry, from its local header (a file cut short keeps it, not its directory)."""
     n = int.from_bytes(start[26:28], "little")
     return start[30:30 + n].decode("utf-8", "replace") if len(start) >= 30 + n else ""
+
+
+def _data_before(p: Path) -> tuple[str, bool] | None:
+    """``damaged_zip``'s answer for featcache's zip with other bytes before it (zipfile finds its directory at the
+    end and reads on; featcache never writes such a file): NumPy reads a file that does not start as a zip as a
+    pickle, so 1 KB put before a head made load_head, verify and info say it "holds ... a pickle" (a tester). None
+    for a file that is no zip, one that starts where its entries do, or another program's (a self-extracting one)."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            if not any(n in zf.namelist() for n in _OURS_FIRST):
+                return None
+            before = min(info.header_offset for info in zf.infolist())
+    except Exception:  # noqa: BLE001 (no zip: a cache, any other file, which its reader names)
+        return None
+    return (f"{counted(before, 'byte')} of other data before its zip, which featcache never writes", True) if before > 0 else None
 
 
 def damage_error(path: str | Path, altered: Callable[[Path, str], FeatcacheError]) -> FeatcacheError | None:
