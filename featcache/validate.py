@@ -1230,20 +1230,34 @@ def private_copy(data: bytes, name: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def read_at_most(path: str | Path, limit: int, what: str, fix: str) -> bytes:
+# The most bytes of a head or model file featcache reads (``validate.read_at_most``): each is read whole, to check
+# the bytes that load, and a multi-GB file given as one (a data set's zip, a crafted file) cost its size in memory
+# before it was refused (a brief, helper-299). The largest real files on this machine on 2026-12-06: an SVM head of
+# 41.9 MB (8,796 support vectors x 576 features in float64, 97% of the file: 8.1-8.3 bytes of head per support
+# vector and feature, measured), an SVM head's model of 34.7 MB, a fine-tuned MobileNetV2 model of 9.7 MB
+# (ResNet50's weights are some 100 MB more). The largest an SVM head of Fashion-MNIST could be: its 60,000 training
+# images x 4 views = 240,000 rows, every one a support vector (measured: about rows^0.75 of them, 6,382 of 16,000),
+# at ResNet50's 2,048 features: 240,000 x 2,048 x 8 bytes = 3.9 GB (its model holds them as float32: 2.0 GB).
+# 4 GiB is past that, and about 100 x the largest measured.
+MAX_FILE_BYTES = 4 << 30
+
+
+def read_at_most(path: str | Path, limit: int, what: str, fix: str, *, ours: bool = True) -> bytes:
     """The whole of the file at ``path``, read once, where it holds at most ``limit`` bytes (the most of any ``what``
     featcache writes); else one line naming the file, its size, the limit and ``fix``, before a byte is read. The
     size is the opened file's (``fstat``), so it is of the file read, not of one put at the path after a stat; at
     most ``limit + 1`` bytes are read, so a file grown past ``limit`` since is refused too. A head or model is read
     whole to check the bytes that load (``heads.io``, ``deploy.model``): a multi-GB file given as one cost its size
-    in memory before it was refused (a brief, helper-299). An OSError (removed, made unreadable) is the caller's."""
+    in memory before it was refused (a brief, helper-299). An OSError (removed, made unreadable) is the caller's.
+    ``ours``: whether featcache writes such files (a backbone's weights are Keras's: the bound is then of what
+    featcache takes)."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:
-            raise FeatcacheError(_too_big(path, size, limit, what, fix))
+            raise FeatcacheError(_too_big(path, size, limit, what, fix, ours))
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise FeatcacheError(_too_big(path, len(data), limit, what, fix))
+        raise FeatcacheError(_too_big(path, len(data), limit, what, fix, ours))
     return data
 
 
@@ -1255,10 +1269,11 @@ def check_size(path: str | Path, limit: int, what: str, fix: str) -> None:
         raise FeatcacheError(_too_big(path, size, limit, what, fix))
 
 
-def _too_big(path: str | Path, size: int, limit: int, what: str, fix: str) -> str:
-    """The one wording of a file past the size of any ``what`` featcache writes (``read_at_most``'s)."""
+def _too_big(path: str | Path, size: int, limit: int, what: str, fix: str, ours: bool = True) -> str:
+    """The one wording of a file past the size of any ``what`` featcache writes (``read_at_most``'s), or, not
+    ``ours``, takes."""
     return (f"{path} is {size_text(size)} ({size:,} bytes), more than the {size_text(limit)} ({limit:,} bytes) of any "
-            f"{what} featcache writes; {fix}")
+            f"{what} featcache {'writes' if ours else 'takes'}; {fix}")
 
 
 def is_sha256(value: Any) -> bool:

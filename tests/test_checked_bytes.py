@@ -210,3 +210,39 @@ def test_a_head_or_model_past_the_size_of_any_featcache_writes_is_refused_unread
     assert not (tmp_path / "out.keras").exists()
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
     assert grown < (MAX_FILE_BYTES >> 10) // 8, f"peak memory grew by {grown:,} KiB: a file was read"
+
+
+def test_weights_and_cached_conversions_past_their_bound_are_refused_unread(tmp_path):
+    """Regression (a brief, helper-302): a ``--weights PATH`` file (``backbones.checked_weights``) and a cached
+    conversion (``runtimes._checked_conversion``) were read whole, with no bound, as heads and models were before
+    helper-299: a multi-GB file given as weights, or put under a conversion's name, cost its size in memory. One
+    past its bound (``MAX_WEIGHTS_BYTES``; a conversion holds a model's weights: ``MAX_FILE_BYTES``) is refused in
+    one line naming it, its size and the bound, before it is read (a sparse file: the hole is never on disk); the
+    peak memory of this process grows by no file's size. A refused conversion is converted again (``build``)."""
+    import resource
+
+    from featcache.embedding import runtimes
+    from featcache.embedding.backbones import MAX_WEIGHTS_BYTES, get_backbone
+    from featcache.validate import MAX_FILE_BYTES
+
+    weights = tmp_path / "big.weights.h5"
+    with open(weights, "wb") as f:
+        f.truncate(MAX_WEIGHTS_BYTES + 1)
+    converted = tmp_path / "big.onnx"
+    with open(converted, "wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)
+    runtimes._digest_path(converted).write_text("0" * 64 + "\n")
+    get_backbone("mobilenet_v2").build("random", 32)  # TensorFlow's own memory, before the peak is taken
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    with pytest.raises(featcache.FeatcacheError) as exc:
+        get_backbone("mobilenet_v2").build(str(weights), 32)
+    assert str(exc.value) == (
+        f"{weights} is 1024 MB ({MAX_WEIGHTS_BYTES + 1:,} bytes), more than the 1024 MB ({MAX_WEIGHTS_BYTES:,} bytes) "
+        "of any backbone's weights file featcache takes; pass the .weights.h5 file Keras saved with weights=PATH")
+    with pytest.raises(featcache.FeatcacheError) as exc:
+        runtimes._checked_conversion(converted, "key")
+    assert str(exc.value) == (
+        f"{converted} is 4096 MB ({MAX_FILE_BYTES + 1:,} bytes), more than the 4096 MB ({MAX_FILE_BYTES:,} bytes) of "
+        "any converted model featcache writes; delete it and run again")
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    assert grown < (MAX_WEIGHTS_BYTES >> 10) // 4, f"peak memory grew by {grown:,} KiB: a file was read"

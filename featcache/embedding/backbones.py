@@ -20,7 +20,7 @@ import numpy as np
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, command_word, first_line, given, given_path, option, unknown
 from featcache.progress import agreeing, named
-from featcache.validate import expand_home, file_digest, outside_storage, shown
+from featcache.validate import expand_home, file_digest, outside_storage, read_at_most, shown
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -187,6 +187,16 @@ def _load_weights_strictly(model, path: Path, identity: str | None = None, named
             load(link)
 
 
+# The most bytes of a weights file featcache reads (``--weights PATH``, or ImageNet's file Keras fetched): it is read
+# whole, to check its identity and that it keeps inside itself, and was read with no bound, so a multi-GB file given as
+# weights (a data set's archive, a crafted file) cost its size in memory before Keras refused it. Measured
+# (2026-12-06, keras.applications at 224 px, float32): the largest backbone featcache registers is ResNet50, 23.6 M
+# parameters without its top (94.4 MB; Keras's resnet50 no-top file is 94.8 MB), 25.6 M with it (102.5 MB);
+# EfficientNetB0 16.2 MB, MobileNetV3Large 12.0 MB, MobileNetV2 9.0 MB (its file here: 9.4 MB, 5% HDF5 overhead).
+# Saved in float64 with its top, ResNet50 would be some 215 MB. 1 GiB is past that 4 times, and 10 x the largest file.
+MAX_WEIGHTS_BYTES = 1 << 30
+
+
 def checked_weights(path: Path, identity: str | None, named: str) -> bytes:
     """The bytes of the weights file at ``path``, read once: their ``weights_identity`` is ``identity`` (where the
     caller checked one), and the HDF5 file they are keeps all it holds inside it (``outside_storage``: walked in
@@ -197,7 +207,8 @@ def checked_weights(path: Path, identity: str | None, named: str) -> bytes:
 
     import h5py
 
-    data = path.read_bytes()
+    data = read_at_most(path, MAX_WEIGHTS_BYTES, "backbone's weights file",
+                        f"pass the .weights.h5 file Keras saved with {weights_path_words()}", ours=False)
     got = "sha256:" + hashlib.sha256(data).hexdigest()
     if identity is not None and identity.startswith("sha256:") and got != identity:
         raise FeatcacheError(f"{named} changed while it was being loaded (it is {got[:19]}..., not the {identity[:19]}... "

@@ -67,6 +67,7 @@ from featcache import _lazy
 from featcache._lazy import native_stderr_quiet
 from featcache.errors import (CacheBusy, FeatcacheError, example, first_line, given, in_the_way, named_option, one_line,
                               option, unknown, warn)
+from featcache.validate import MAX_FILE_BYTES, read_at_most
 
 if TYPE_CHECKING:
     import openvino
@@ -1003,7 +1004,9 @@ def _checked_conversion(path: Path, key: str) -> bytes:
     try:
         if not (_regular(path) and _regular(side)):
             raise OSError("not a regular file")
-        data = path.read_bytes()
+        # bounded as the model converted is (a conversion holds its weights, as float32): a file of many GB put under
+        # a conversion's name was read whole; refused unread, it is converted again
+        data = read_at_most(path, MAX_FILE_BYTES, "converted model", "delete it and run again")
         with open(side, "rb") as f:
             want = f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
     except OSError as exc:

@@ -45,7 +45,7 @@ from featcache.progress import counted, named, written
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
-from featcache.validate import (DIGESTS_SINCE, check_file_name, check_path, check_replaceable, check_source, checks_switches,
+from featcache.validate import (DIGESTS_SINCE, MAX_FILE_BYTES, check_file_name, check_path, check_replaceable, check_source, checks_switches,
                                outside_storage, param_text, read_at_most, release, write_private)
 
 F = TypeVar("F", bound=Callable[..., Any])  # a decorated function (names_a_head_given_as_a_cache)
@@ -655,16 +655,8 @@ class CompressedEntry(zipfile.BadZipFile):
 MAX_META_BYTES = 64 << 20
 _META_ENTRIES = (META_ENTRY, f"{NPZ_ENTRY}.npy")  # a .keras head's or model's record, an .npz head's
 
-# The most bytes of a head or model file featcache reads (``validate.read_at_most``): each is read whole, to check
-# the bytes that load, and a multi-GB file given as one (a data set's zip, a crafted file) cost its size in memory
-# before it was refused (a brief, helper-299). The largest real files on this machine on 2026-12-06: an SVM head of
-# 41.9 MB (8,796 support vectors x 576 features in float64, 97% of the file: 8.1-8.3 bytes of head per support
-# vector and feature, measured), an SVM head's model of 34.7 MB, a fine-tuned MobileNetV2 model of 9.7 MB
-# (ResNet50's weights are some 100 MB more). The largest an SVM head of Fashion-MNIST could be: its 60,000 training
-# images x 4 views = 240,000 rows, every one a support vector (measured: about rows^0.75 of them, 6,382 of 16,000),
-# at ResNet50's 2,048 features: 240,000 x 2,048 x 8 bytes = 3.9 GB (its model holds them as float32: 2.0 GB).
-# 4 GiB is past that, and about 100 x the largest measured.
-MAX_FILE_BYTES = 4 << 30
+# MAX_FILE_BYTES (validate's, where the embedding stage's cached conversions of a model take it too): the most
+# bytes of a head or model file featcache reads, with its reasoning.
 
 
 def odd_entry(zf: zipfile.ZipFile) -> str | None:
