@@ -237,6 +237,24 @@ def test_a_hand_edited_complete_is_caught_before_use_and_nothing_is_replaced(fas
     assert run_main(capsys, "verify", str(out)).returncode == 0
 
 
+def test_a_resume_is_said_before_the_extraction_it_goes_on_with(fashion_dir, tmp_path, capsys, monkeypatch):
+    """A tester: a resumed extract said "extracting 72 images ... preparing the network" and, after the build,
+    "resuming ...: 24 of 72 images already done", as if all 72 were to do first. The resume is said first, once."""
+    out = tmp_path / "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), batch_size=24, **TINY)
+    with h5py.File(partial_path(out), "r") as f:
+        done = sum(int(f[s].attrs["rows_done"]) for s in ("train", "test"))
+    assert 0 < done < 72
+    monkeypatch.delenv("FEATCACHE_PROGRESS")  # the status lines, on stderr
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                    "--batch-size", "24", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    resumed = [n for n, line in enumerate(lines) if line == f"resuming {out}: {done} of 72 images already done"]
+    extracting = [n for n, line in enumerate(lines) if line.startswith("extracting 72 images with mobilenet_v2")]
+    assert len(resumed) == 1 and len(extracting) == 1 and resumed[0] < extracting[0], proc.stderr
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path, capsys, monkeypatch, sig):

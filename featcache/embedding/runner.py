@@ -42,7 +42,7 @@ from featcache.store.atomic import output_files, written_through
 from featcache.store.lock import writing_wait
 from featcache.store.layout import CACHE_SUFFIX, NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path
 from featcache.store.writer import file_state
-from featcache.store.partial import FoundPartial, check_partial
+from featcache.store.partial import RESUME, FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
                                    set_aside_other_partial, start_over_changed_data)
 from featcache.validate import Written, checks_switches, shown
@@ -540,6 +540,12 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # a batch is one row and the mapper runs its views a few per pass.
     per_pass = passes.images_per_pass(store.batch_size, ident.image_size, views=n_views)
     t_start = time.perf_counter()
+    # judged before the build, acted on after it (_acted_on): a resume is said first, where it was said after
+    # "extracting 398 files ..." and the build, as if all 398 were to do (a tester)
+    found = _found_partial(path, ident, data, other)
+    resumed = found.rows if found.fate == RESUME else 0
+    if verbose and resumed:
+        status(_resume_line(path, resumed, rows))
     if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
         status(f"extracting {_rows_words(rows)}{views} with {ident.backbone} at {ident.image_size} px "
@@ -569,13 +575,13 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
             status(make_embed.runtime_note)
     # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)
     # had moved someone's partial for nothing. Still under the lock.
-    found, aside, started_over = _judged_partial(path, ident, data, store, verbose, other)
+    aside, started_over = _acted_on(path, found, data, store, verbose)
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose,
                          out_at_start=out_at_start, found=found)
     done = writer.open()
     batches = plan(rows.sizes, done, per_pass.rows)
-    if verbose and any(done.values()):
-        status(one_line(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done"))
+    if verbose and any(done.values()) and sum(done.values()) != resumed:  # the writer's checks took back some rows
+        status(_resume_line(path, sum(done.values()), rows))
     total = sum(len(b) for b in batches)
     # A resume on another runtime: the cache says which runtimes made its rows, recorded once this run's first
     # batch is committed (recorded before any row, a run killed at once was listed as a maker; a tester).
@@ -620,20 +626,28 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     return result
 
 
-def _judged_partial(path: Path, ident: CacheIdentity, data: DataSource, store: StoreSpec, verbose: bool,
-                    other: OtherCache | None) -> tuple[FoundPartial, Path | None, int | None]:
-    """The partial at ``path``'s name, judged, and what was done about it before the writer opens: (what was found,
-    where ``--force`` moved another extraction's partial or None, the rows of a partial of these settings over data
-    changed since that was started over or None).
+def _found_partial(path: Path, ident: CacheIdentity, data: DataSource, other: OtherCache | None) -> FoundPartial:
+    """The partial at ``path``'s name, judged (``judge_partial``), once, from one reading of its attributes, which
+    the lines and the writer take (it was opened up to four times: the set-aside, the start-over, the writer's look
+    and the set-aside line's). ``held``: a complete cache of other settings here (--force) is the one whose own
+    staged leftover is nobody else's work (it was said to be another extraction's; a reviewer, 2026-12-05). The
+    caller holds the writers' lock, so what is judged before the network's build is what the writer opens after."""
+    return judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None,
+                         rule_change=_rule_change(data, path))
 
-    Judged once, from one reading of its attributes, which the lines and the writer take (it was opened up to four
-    times: the set-aside, the start-over, the writer's look and the set-aside line's). ``held``: a complete cache of
-    other settings here (--force) is the one whose own staged leftover is nobody else's work (it was said to be
-    another extraction's; a reviewer, 2026-12-05)."""
-    found = judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None,
-                          rule_change=_rule_change(data, path))
+
+def _acted_on(path: Path, found: FoundPartial, data: DataSource, store: StoreSpec,
+              verbose: bool) -> tuple[Path | None, int | None]:
+    """What was done about the partial ``found`` before the writer opens: (where ``--force`` moved another
+    extraction's partial or None, the rows of a partial of these settings over data changed since that was started
+    over or None). After the build: a run that failed there (bad weights, a runtime) had moved it for nothing."""
     aside = _set_aside_other_partial(path, found) if store.force else None
-    return found, aside, _start_over_changed_data(path, found, data, verbose)
+    return aside, _start_over_changed_data(path, found, data, verbose)
+
+
+def _resume_line(path: Path, done: int, rows: Any) -> str:
+    """The status line of a resumed extraction: its rows done before, of all."""
+    return one_line(f"resuming {path}: {done} of {sum(rows.sizes.values())} {rows.unit} already done")
 
 
 def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: passes.PassSize,
