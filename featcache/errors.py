@@ -122,6 +122,12 @@ def warn(message: str, category: type[Warning]) -> None:
         level += 1
         if not _is_ours(name):
             break
+    if not getattr(warnings.showwarning, "__module__", "").startswith("featcache"):  # the CLI's goes through note
+        from featcache.progress import end_open_line
+
+        # Python's own display writes where a bar was left mid-line: a verbose curve(...) on a terminal had its
+        # Keras validation note run on after "3/6 [=====>....] - 0s - logreg at 90: 0.7667" (a tester)
+        end_open_line()
     warnings.warn(message, category, stacklevel=level)
 
 

@@ -161,6 +161,15 @@ def complete_outputs() -> list[str]:
 _OPEN_LINE: dict[int, bool] = {}
 
 
+def end_open_line() -> None:
+    """End the line a bar left open on standard error (drawn in place), so that what is written next (a warning
+    Python shows, ``errors.warn``) starts on a line of its own, as ``note`` starts its line; the bar redraws below."""
+    if _OPEN_LINE.pop(id(sys.stderr), False) and sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
 @contextlib.contextmanager
 def steps_as_status() -> Iterator[None]:
     """Within it, lines printed to standard output go to standard error, where status lines go: the steps of a

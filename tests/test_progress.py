@@ -322,6 +322,32 @@ def test_a_status_line_never_runs_on_after_a_bar_drawn_in_place(monkeypatch):
     assert "\n\n" not in term.getvalue() and re.search(r" total, \d+ images(/s)?\nafter the bar\n$", term.getvalue())
 
 
+def test_a_warning_python_shows_never_runs_on_after_a_bar_drawn_in_place(monkeypatch):
+    """A tester: a verbose featcache.curve(...) on a terminal had the Keras head's validation note, shown by Python's
+    own warning display (not the CLI's, which goes through ``note``), run on after '3/6 [====>....] - 0s - logreg at
+    90: 0.7667' on its line. A featcache warning (``errors.warn``) ends a bar's open line first."""
+    import warnings
+
+    from featcache.heads.dense import StratifiedValidationNote
+
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+
+    def shown(message, category, filename, lineno, file=None, line=None):  # as Python's default shows one
+        term.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    bar = progress.Progress(6, unit="point")
+    bar.update(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        monkeypatch.setattr(warnings, "showwarning", shown)
+        progress.fit_note("the Keras head validates on a stratified pick", StratifiedValidationNote, anyway=True)
+    assert re.search(r"0/6 [^\n]* - 0s\n[^\n]*: StratifiedValidationNote: the Keras head validates", term.getvalue()), term.getvalue()
+    progress.status("after the note")  # the bar's line was ended once: no empty line
+    assert "\n\n" not in term.getvalue()
+
+
 def test_a_note_never_runs_on_after_a_heartbeat_drawn_in_place(monkeypatch):
     """A heartbeat on a terminal is left mid-line, as a bar is: '\\rlogreg head: still running, 0 sfeatcache train:
     note: logreg: the solver stopped' (a reviewer, 2026-12-05). A note starts below it; after the wipe, no newline."""
