@@ -277,14 +277,17 @@ def test_api_mirrors_cli(tiny_head, tmp_path):
 
 
 def test_the_cli_s_text_is_read_and_the_api_takes_numbers():
-    """The settings as the CLI passes them (argparse's text) are read as numbers; a Python call passes numbers (an
-    integral float is its int), and a number's text is refused there (helper-281)."""
+    """The settings as the CLI passes them (argparse's text) are read as numbers; a Python call passes numbers (a
+    whole number as an int, NumPy's too: a float is refused, 64.0 included, as scikit-learn does; helper-301), and a
+    number's text is refused there (helper-281)."""
     from featcache.deploy.finetune import check_settings
     from featcache.errors import cli_words
 
     with cli_words():
         assert check_settings("20", "1e-5", "5", "64", "2") == (20, 1e-5, 5, 64, 2)
-    assert check_settings(20, 1e-5, 5, 64.0, 2) == (20, 1e-5, 5, 64, 2)
+    assert check_settings(20, 1e-5, 5, np.int64(64), 2) == (20, 1e-5, 5, 64, 2)
+    with pytest.raises(FeatcacheError, match=r"^batch_size=64\.0 is not a whole number; pass e\.g\. batch_size=64$"):
+        check_settings(20, 1e-5, 5, 64.0, 2)
     assert check_settings(0, 1, 1, 1, 1) == (0, 1.0, 1, 1, 1)  # 0: the head alone trains (the CLI's 0..154)
 
 
