@@ -166,6 +166,21 @@ def _typed_whole(value: Any, flag: str, example: str, fits: Callable[[int], bool
     return _whole(value, flag, example, fits)
 
 
+def _typed_float(value: Any, flag: str, example: str | None = None) -> float:
+    """A setting that is one number, as a float: NaN for its text outside a command (``_text_for_number``) and for
+    what is no number, which the caller refuses in its own words. With ``example``, a typed text that is no finite
+    number is refused in ``_flag_number``'s words; without, it is read as it is (``_as_float``: a fraction's
+    --holdout inf is no fraction, in the fraction's words)."""
+    if _text_for_number(value):
+        return math.nan
+    if example is not None:
+        return _flag_number(value, flag, example)
+    try:
+        return _as_float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
     """Names from ``"a,b"`` or a list, in order, without repeats; each one of ``known`` when given."""
     items = list(dict.fromkeys(str(s).strip() for s in list_items(value, flag)))
@@ -627,10 +642,7 @@ def check_limit(limit: int | None, n_total: int, flag: str, what: str) -> int:
 
 def check_fraction(value: Any, flag: str) -> float:
     """A number strictly between 0 and 1 (its text in a command: ``_text_for_number``)."""
-    try:
-        f = math.nan if _text_for_number(value) else _as_float(value)
-    except (TypeError, ValueError):
-        f = float("nan")
+    f = _typed_float(value, flag)
     if _is_bool(value) or not 0 < f < 1:
         text = clipped(value, 57) if isinstance(value, str) else shown(value)  # as typed, unquoted, cut
         raise FeatcacheError(f"{given(flag, text, shown(value))} is not a fraction; use a number between 0 and 1, e.g. "
@@ -640,7 +652,7 @@ def check_fraction(value: Any, flag: str) -> float:
 
 def check_seconds(value: Any, flag: str) -> float:
     """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
-    t = math.nan if _text_for_number(value) else _flag_number(value, flag, f"use 0 or more seconds, e.g. {given(flag or '--lock-timeout', '60')}")
+    t = _typed_float(value, flag, f"use 0 or more seconds, e.g. {given(flag or '--lock-timeout', '60')}")
     if not (t >= 0 and math.isfinite(t)):
         raise FeatcacheError(f"{given(flag, shown(value))} is not a number of seconds; use 0 or more, e.g. "
                              f"{given(flag or '--lock-timeout', '60')}")
@@ -725,7 +737,7 @@ def parse_C(value: Any, flag: str = "--C", assign: str = " ") -> float | str:
     example = f"e.g. {setting(name, '0.03')} or {setting(name, 'cv')}"
     # a number is a number, its text only a command's: train(C="1") trained with C=1.0, C=b"5" as 5.0 (an adversarial
     # tester); 'cv' alone is C's text
-    c = math.nan if _text_for_number(value) else _flag_number(value, flag, example)
+    c = _typed_float(value, flag, example)
     if not (c > 0 and math.isfinite(c)):  # --param C=abc as every --param value (typed_as)
         raise FeatcacheError(f"{typed_as(flag, value)} is not a positive number or 'cv'; {example}")
     if not C_MIN <= c <= C_MAX:  # 1e-310 passed, and fitted a constant head under 18 lines of scikit-learn's warnings
