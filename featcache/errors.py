@@ -64,11 +64,17 @@ def shell_word(text: str) -> str:
     return "$'" + "".join(_bash_escaped(c) for c in text) + "'"
 
 
+def _not_an_option(path: str, keep_dash: bool = False) -> str:
+    """``path`` with ``./`` before it where it starts with ``-``, which a command would read as an option
+    ('featcache verify -h.npz' showed the help; an adversarial tester). ``keep_dash``: ``-`` alone (stdin's or
+    stdout's) stays, where the flag takes it."""
+    return f"./{path}" if path.startswith("-") and not (keep_dash and path == "-") else path
+
+
 def shell_path(path: str) -> str:
     """A path as one word of a suggested command: ``shell_word``'s, and ``./`` before a relative path that starts
-    with ``-``, which the command would read as an option ('featcache verify -h.npz' showed the help; an
-    adversarial tester)."""
-    return shell_word(f"./{path}" if path.startswith("-") else path)
+    with ``-`` (``_not_an_option``; ``-`` alone too)."""
+    return shell_word(_not_an_option(path))
 
 
 def _bash_escaped(ch: str) -> str:
@@ -329,7 +335,7 @@ def given_path(flag: str, path: object, keyword: str | None = None, word: bool =
     A relative path that starts with ``-`` is ``./-new.keras`` in a command either way: ``--out -new.keras``, which
     train suggested of ``--out=-new.npz``, is read as two options (``-`` alone, stdin's or stdout's, stays)."""
     text = str(path)
-    command = f"./{text}" if text.startswith("-") and text != "-" else text
+    command = _not_an_option(text, keep_dash=True)
     if keyword is None and not word:
         return given(flag, command, repr(text))
     api = keyword.format(repr(text)) if keyword and "{}" in keyword else f"{keyword or keyword_of(flag)}={text!r}"
