@@ -313,25 +313,24 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``). ``model``: a path, or ``load_model``'s result
     (``LoadedModel``): its bytes, checked when loaded, are scored and named (SHA-256, content digest, training
     digests), prepared once for every later call (predict's too)."""
-    from featcache.deploy.model import (LoadedModel, model_file, model_view_names, one_vote, svm_numbers,
-                                        train_digests)
-    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count,
+    from featcache.deploy.model import model_source, model_view_names, one_vote, svm_numbers, train_digests
+    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_runner, photo_count,
                                           predict_files, progress_bar, run_count_words, skipped_words, value_of)
     from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
     from featcache.sources.images import check_report_outside_classes
-    from featcache.validate import check_lock_timeout, check_source, positive_int
+    from featcache.validate import check_lock_timeout, positive_int
 
-    loaded = model if isinstance(model, LoadedModel) else None
-    model = check_source(model, "model", model_file()) if loaded is None else loaded.path
+    source = model_source(model)
+    model = source.path
     runtime = check_runtime(DEFAULT_RUNTIME if runtime is None else runtime)
     batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
     lock_timeout = check_lock_timeout(lock_timeout)
     check_write_out(write, out)
     if out is not None:
         check_out_dir(out)
-    meta = model_meta(model) if loaded is None else loaded.source.meta  # checked, before TensorFlow loads
+    meta = source.meta()  # checked, before TensorFlow loads
     # The record read above (class names, size, views) and the file scored must be one file: the runner compares
     # the record of the bytes it hashes and loads with it (a model replaced while the photos were walked was scored
     # under the first one's class names with its own SHA-256 recorded, exit 0; an adversarial tester), and after
@@ -347,11 +346,11 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     size, views, _, native = input_settings(meta)
     tree = _read_tree(root, names, size, verbose)
     _check_each_class_is_named_as_photos(tree)  # before the model loads (seconds): what the names tell
-    trained = train_digests(model, meta, None if loaded is None else loaded.source.data)  # before the work: a model whose digests do not read is one line
+    trained = train_digests(model, meta, source.data)  # before the work: a model whose digests do not read is one line
     # photos as extract counts them (StagedPhotos.images): a notes.txt is left out as no image, not one (the lines
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
-    net = model_runner(model if loaded is None else loaded, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
+    net = model_runner(source.runs, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
                        lock_timeout=lock_timeout, doing="evaluated", what=run_count_words(photos))
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     start = time.perf_counter()

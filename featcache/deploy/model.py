@@ -900,6 +900,43 @@ class LoadedModel(tuple):
         return self._runners[key]
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """The model predict or evaluate is given, as they read it: its file's ``path`` (checked), and ``loaded`` where it
+    was given as ``load_model``'s result, whose checked record, bytes and runners they use rather than the file's."""
+
+    path: Path
+    loaded: LoadedModel | None = None
+
+    @property
+    def runs(self) -> Path | LoadedModel:
+        """What ``model_runner`` is given: the loaded model, which keeps its runners for the next call, or the path."""
+        return self.path if self.loaded is None else self.loaded
+
+    @property
+    def data(self) -> bytes | None:
+        """The loaded model's checked bytes; None: the file at ``path`` is read."""
+        return None if self.loaded is None else self.loaded.source.data
+
+    def meta(self) -> dict[str, Any]:
+        """The model's checked record, without loading the network: a loaded model's as checked when it was loaded
+        (its own copy: the meta load_model returned is the caller's to change), else read from the file now. A method,
+        not read here: predict and evaluate check their switches before it (a refusal of --batch-size 0 first)."""
+        if self.loaded is not None:
+            return self.loaded.source.meta
+        from featcache.deploy.predict import model_meta
+
+        return model_meta(self.path)
+
+
+def model_source(model: Any) -> ModelSource:
+    """``model`` given to predict or evaluate: ``load_model``'s result as it is, else a model file's path
+    (``check_source``)."""
+    if isinstance(model, LoadedModel):
+        return ModelSource(model.path, model)
+    return ModelSource(check_source(model, "model", model_file()))
+
+
 def _network(path: Path, meta: dict[str, Any], data: bytes | None = None) -> KerasModel:
     """The Keras model of the model file at ``path`` whose record ``meta`` was read and checked, or of its bytes
     ``data`` where the caller read them (``ModelFile``), its network checked against the record."""

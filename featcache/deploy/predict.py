@@ -20,7 +20,7 @@ from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
 from featcache.progress import agreeing, bars_wanted, counted, status, written
 from featcache.sources.decode import LINK_LOOP_WHY, NOT_AN_IMAGE, dead_link, pairs_json
-from featcache.validate import check_file_name, check_path, check_lock_timeout, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
+from featcache.validate import check_file_name, check_path, check_lock_timeout, check_replaceable, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
     from featcache.deploy.model import LoadedModel, ModelRunner
@@ -1205,10 +1205,10 @@ def predict(
     runner (``runtime``'s conversion, the trace) built at its first call and reused by the later ones, so a notebook
     pays the model's preparation once, not on every call. Its predictions are of the model as loaded.
     """
-    from featcache.deploy.model import LoadedModel, model_file, one_vote, svm_numbers
+    from featcache.deploy.model import model_source, one_vote, svm_numbers
     from featcache.embedding.runtimes import check_runtime
-    loaded = model if isinstance(model, LoadedModel) else None
-    model = check_source(model, "model", model_file()) if loaded is None else loaded.path
+    source = model_source(model)
+    model = source.path
     images = given_images(images)
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []
@@ -1220,7 +1220,7 @@ def predict(
     batch_size = positive_int(batch_size, "--batch-size")
     # fast checks before loading TensorFlow; a loaded model's record as checked when it was loaded (its own copy: the
     # meta load_model returned is the caller's to change)
-    meta = model_meta(model) if loaded is None else loaded.source.meta
+    meta = source.meta()
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
     paths, left_out, csv_at_start = collect_inputs(images, csv, recursive, force)
@@ -1239,7 +1239,7 @@ def predict(
     if not n_images:  # only files whose names say they are no image (a cache.h5): refused before any line of the run
         raise _nothing_to_predict(_named_no_image(files))
     size, views, photos, native = input_settings(meta)
-    net = model_runner(model if loaded is None else loaded, runtime, batch_size, n_images, verbose, meta, views=views,
+    net = model_runner(source.runs, runtime, batch_size, n_images, verbose, meta, views=views,
                        lock_timeout=lock_timeout, what=run_count_words(n_files, n_arrays))
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None and bar.interactive and not verbose:  # at once: loading the model (and TensorFlow) before the
