@@ -24,7 +24,7 @@ from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_repor
 from featcache.analysis.evaluate import evaluate as evaluate_head
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.throughput import Throughput
-from featcache.errors import FeatcacheError, one_line, option, shell_word, warn
+from featcache.errors import FeatcacheError, command, one_line, option, shell_word, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.heads.io import names_a_head_given_as_a_cache
@@ -183,17 +183,25 @@ def evaluate(
 NOT_ON_PHOTOS = "scored on a cache of its settings, not on a photo folder; photos need a model exported from it"
 
 
+def _step_calls(head_file: str, folder: Path) -> tuple[str, str]:
+    """The arguments of the export and evaluate calls that score a head file's model on ``folder`` (both lines' last
+    steps)."""
+    return f"{head_file!r}, 'MODEL.keras'", f"'MODEL.keras', {str(folder)!r}"
+
+
 def _export_then_evaluate(head_file: str, folder: Path) -> str:
-    """The two calls that score a head file's model on ``folder``, in Python's words (both lines' last steps)."""
-    return f"featcache.export({head_file!r}, 'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(folder)!r})"
+    """The two calls that score a head file's model on ``folder``, in Python's words: a head given as an object is
+    a Python caller's alone."""
+    export, score = _step_calls(head_file, folder)
+    return f"featcache.export({export}), then featcache.evaluate({score})"
 
 
 def head_on_photos(head: Path, folder: Path) -> str:
     """The line for a head file given with a photo folder: a head scores a cache's stored features, and photos are
-    scored by the model exported from it, in two steps, each written out in the caller's words."""
+    scored by the model exported from it, in two steps, each written out in the caller's words (``command``)."""
     h, f = shell_word(str(head)), shell_word(str(folder))
-    steps = option(f"'featcache export {h} --out MODEL.keras', then 'featcache evaluate MODEL.keras {f}'",
-                   _export_then_evaluate(str(head), folder))
+    export, score = _step_calls(str(head), folder)
+    steps = f"{command('export', f'{h} --out MODEL.keras', export)}, then {command('evaluate', f'MODEL.keras {f}', score)}"
     return f"{head} is a head, {NOT_ON_PHOTOS}: {steps}"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from featcache.errors import BadInput, first_line, option
+from featcache.errors import BadInput, command, first_line, option
 
 
 def fit_data(head: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +65,7 @@ def _check_rows(head: Any, X: Any, fitted_width: int | None) -> None:
         bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
         raise BadInput(f"{where}: X holds NaN or infinite values in {len(bad)} of {len(arr)} rows (the first: "
                              f"row {bad[0]}); pass finite features (a cache's are checked: "
-                             f"{option(repr('featcache verify') + ' it', 'featcache.verify(cache)')})")
+                             f"{command('verify', call='cache')}{option(' it', '')})")
 
 
 def _refused(head: Any, exc: ValueError) -> BadInput:

@@ -550,7 +550,7 @@ class Cache:
         full = layer_name(backbone, name)
         if not isinstance(full, str) or full not in self.layers:
             listing = ", ".join(f"{label} ({l})" if (label := layer_label(backbone, l)) != l else l for l in self.layers)
-            others = option("'featcache extract --layers'", "featcache.extract(..., ModelSpec(layers=...))")
+            others = command("extract", "--layers", "..., ModelSpec(layers=...)")
             raise FeatcacheError(f"{given(flag, repr(name))} is not in {self.path}; cached layers: {listing} (extract others "
                                  f"with {others})")
         return full
@@ -666,7 +666,7 @@ class Cache:
     def _rewritten(self, name: str) -> FeatcacheError:
         """The line for a feature layer whose digest no longer matches the sealed one, remembered: every later read
         of it, a slice too, is refused the same way (``_read_checked``)."""
-        verify = option(repr('featcache verify'), 'featcache.verify(cache)')  # the command, or in a Python call the call
+        verify = command("verify", call="cache")
         self._damaged[name] = f"{_rewritten_line(name)}; {verify} checks the whole file"
         return damaged(self.path, self._damaged[name])
 
