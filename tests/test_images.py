@@ -2525,3 +2525,29 @@ def test_a_forked_child_decodes_through_a_pool_of_its_own(tmp_path):
     assert report is not None, "the forked child gave no results within 60 s"
     assert report["sizes"] == [list(size) for size in want] and report["own_pool"], report
     assert report["threads"] and all(re.fullmatch(r"featcache-decode-\d+", name) for name in report["threads"]), report
+
+
+def test_two_threads_asking_for_the_decode_pool_at_once_get_one(monkeypatch):
+    """``images._pool`` made the pool with no lock: two threads that met while it was made (two extractions of a
+    notebook's threads) each made one, and the pool dropped kept its daemon threads for the process's life (a review).
+    Two threads released together by a barrier ask for it while its making is slow: one pool is made, both get it."""
+    real, made, got = images.DaemonPool, [], []
+    barrier = threading.Barrier(2)
+
+    def slow_pool(*args):
+        made.append(args)
+        time.sleep(0.2)  # the window in which the other thread finds no pool yet
+        return real(*args)
+
+    def ask():
+        barrier.wait()
+        got.append(images._pool())
+
+    monkeypatch.setattr(images, "_POOL", None)
+    monkeypatch.setattr(images, "DaemonPool", slow_pool)
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(made) == 1 and len(got) == 2 and got[0] is got[1] is images._POOL, (made, got)

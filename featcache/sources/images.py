@@ -38,6 +38,7 @@ import json
 import os
 import re
 import stat
+import threading
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -201,16 +202,34 @@ SCAN_QUIET_SECONDS = 1.0
 LAYOUT_HINT = "put each class's images in its own folder, DIR/<class>/*.jpg, or split them as DIR/train/<class>/ and DIR/val/<class>/"
 
 _POOL: DaemonPool | None = None
+# Held while the pool is made: two threads that met there (two extractions in a notebook's threads) each made one,
+# and the one dropped kept its daemon threads for the process's life (a review).
+_POOL_LOCK = threading.Lock()
 
 
 def _pool() -> DaemonPool:
     """Threads shared by hashing and decoding (hashlib and PIL release the GIL): daemon threads, so that one stuck in
     a read never holds the exit of a program that gave up on it (``threads.DaemonPool``); made anew in a forked
-    child, which has none of its parent's threads."""
+    child, which has none of its parent's threads. One pool for the process: made under ``_POOL_LOCK``, looked at
+    again there (the lock is taken only while there is none)."""
     global _POOL
-    if _POOL is None or _POOL.pid != os.getpid():
-        _POOL = DaemonPool(min(8, os.cpu_count() or 1), "featcache-decode")
-    return _POOL
+    pool = _POOL
+    if pool is not None and pool.pid == os.getpid():
+        return pool
+    with _POOL_LOCK:
+        if _POOL is None or _POOL.pid != os.getpid():
+            _POOL = DaemonPool(min(8, os.cpu_count() or 1), "featcache-decode")
+        return _POOL
+
+
+def _new_pool_lock() -> None:
+    """A forked child's own lock: the copy it inherits may be held by a parent thread that does not exist in it."""
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_pool_lock)
 
 
 def _map(fn: Callable[[Any], Any], items: Any) -> Any:
