@@ -1105,6 +1105,21 @@ def test_a_head_with_a_photo_folder_is_told_to_export_a_model(tiny, tmp_path, ca
                                     f"then featcache.evaluate('MODEL.keras', {str(val)!r})")
 
 
+def test_the_two_steps_for_a_head_with_photos_name_paths_starting_with_a_dash_as_paths(tiny, tmp_path, capsys, monkeypatch):
+    """Regression (helper-303's report): the steps quoted the paths with shell_word alone, so 'evaluate ./-h.npz
+    ./-val' suggested 'featcache export -h.npz --out MODEL.keras', which the command reads as an option; the paths
+    go through shell_path (./ before a leading dash) as every other suggested path."""
+    import shutil
+
+    _, tmp = tiny
+    shutil.copy(tmp / "h.npz", tmp_path / "-h.npz")
+    make_class_tree(tmp_path / "-val", {"ants": 1, "bees": 1}, ext="jpg", size=40)
+    monkeypatch.chdir(tmp_path)
+    got = run_main(capsys, "evaluate", "./-h.npz", "./-val")
+    assert got.returncode == 2 and got.stderr.strip().endswith(
+        "'featcache export ./-h.npz --out MODEL.keras', then 'featcache evaluate MODEL.keras ./-val'"), got.stderr
+
+
 def test_a_head_object_with_a_photo_folder_is_told_to_save_and_export_it(tiny, tmp_path):
     """Regression (a brief): a fitted head, alone or as an (estimator, meta) pair, or a TrainResult whose file no
     longer holds its head, given with a photo folder still said "FOLDER is a folder, not a cache" where a head file

@@ -24,7 +24,7 @@ from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_repor
 from featcache.analysis.evaluate import evaluate as evaluate_head
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.throughput import Throughput
-from featcache.errors import FeatcacheError, command, one_line, option, shell_word, warn
+from featcache.errors import FeatcacheError, command, one_line, option, shell_path, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.heads.io import names_a_head_given_as_a_cache
@@ -199,7 +199,7 @@ def _export_then_evaluate(head_file: str, folder: Path) -> str:
 def head_on_photos(head: Path, folder: Path) -> str:
     """The line for a head file given with a photo folder: a head scores a cache's stored features, and photos are
     scored by the model exported from it, in two steps, each written out in the caller's words (``command``)."""
-    h, f = shell_word(str(head)), shell_word(str(folder))
+    h, f = shell_path(str(head)), shell_path(str(folder))  # ./-h.npz, not -h.npz: an option (a review)
     export, score = _step_calls(str(head), folder)
     steps = f"{command('export', f'{h} --out MODEL.keras', export)}, then {command('evaluate', f'MODEL.keras {f}', score)}"
     return f"{head} is a head, {NOT_ON_PHOTOS}: {steps}"
