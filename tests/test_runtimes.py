@@ -1164,3 +1164,24 @@ def test_a_full_temp_folder_for_a_conversions_private_copy_is_said_without_conve
     with pytest.raises(FeatcacheError, match="cannot read .* or its checksum"):
         runtimes.XnnpackRuntime().build(TINY, None, tmp_path)
     assert forced == [False, True]
+
+
+def test_a_cached_conversion_past_its_bound_is_converted_again(tmp_path, monkeypatch):
+    """Regression (h304's review): a file under a conversion's name past ``MAX_FILE_BYTES`` is refused unread
+    (``read_at_most``, b149a6e), and guarantees.md promises it "is then made again"; but its refusal was a plain
+    FeatcacheError, and ``build`` converts again only on a ``BadConversion`` (d331dbf), so the run stopped on the line
+    "delete it and run again" instead. The bound is made small here so that no large file is written."""
+    big = tmp_path / "model.tflite"
+    big.write_bytes(b"x" * 11)
+    runtimes._digest_path(big).write_text("0" * 64 + "\n")
+    forced: list[bool] = []
+
+    def converted(spec, runtime_dir, load, force=False, **kwargs):
+        forced.append(force)
+        return big
+
+    monkeypatch.setattr(runtimes, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(runtimes, "converted_model", converted)
+    with pytest.raises(FeatcacheError, match=r"^.*model\.tflite is 11 bytes \(11 bytes\), more than the 10 bytes"):
+        runtimes.XnnpackRuntime().build(TINY, None, tmp_path)
+    assert forced == [False, True]  # converted again, once; the file made again is then checked as the first was

@@ -1011,6 +1011,8 @@ def _checked_conversion(path: Path, key: str) -> bytes:
             want = f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
     except OSError as exc:
         raise BadConversion(f"cannot read {path} or its checksum ({type(exc).__name__}); delete them and run again") from None
+    except FeatcacheError as exc:  # past the bound (read_at_most's line): a file at fault, which build converts again
+        raise BadConversion(str(exc)) from None
     if _keyed(data, key) != want:
         raise BadConversion(f"{path} does not match its checksum {side.name} (changed since it was checked); "
                              "delete it and run again")
