@@ -3166,6 +3166,23 @@ def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
                    "a report's record (curve.json, probe.json, evaluation.json, lesson.json) or a predictions CSV")
 
 
+def test_infos_suggested_verify_names_a_path_with_a_space_as_one_word(tmp_path, fake_model, capsys):
+    """Regression (h304's review): info's line of a predictions CSV (and of a report's files) suggests the verify that
+    checks it; its path was pasted as it is, so 'featcache verify /tmp/my dir/p.csv' was two arguments, where every
+    other suggested path is one shell word (782d464). The API's words are unchanged: featcache.verify('...')."""
+    import featcache
+    from featcache.errors import shell_word
+
+    folder = tmp_path / "photos"
+    write_image(folder / "a.png", class_image(0, 0, 16))
+    out = tmp_path / "my dir" / "p.csv"
+    out.parent.mkdir()
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    capsys.readouterr()
+    _info_line(capsys, out, f"'featcache verify {shell_word(str(out))}' checks it against that record")
+    assert f"featcache.verify({str(out)!r}) checks it" in featcache.info(out)["about"]
+
+
 def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model, capsys):
     """verify of predict's CSV (or of its hidden record .NAME.featcache) was "none of the files featcache describes"
     (a new-user tester): the CSV's SHA-256 is recorded beside it, so verify compares them; info points there. One

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from featcache.errors import FeatcacheError, NotHDF5, command, command_word
+from featcache.errors import FeatcacheError, NotHDF5, command, command_word, shell_path
 from featcache.store.reader import VerifyResult
 from featcache.validate import check_size, check_source, starts_with
 
@@ -311,8 +311,10 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool) -> d
 
 
 def _verify_words(path: object) -> str:
-    """The verify of ``path`` that info's "about" line suggests, in the caller's words (``errors.command``)."""
-    return command("verify", str(path), repr(str(path)))
+    """The verify of ``path`` that info's "about" line suggests, in the caller's words (``errors.command``), its path
+    a word to paste (``shell_path``: 'featcache verify my dir/curve.json' was two words, as every suggested path is
+    one since 782d464)."""
+    return command("verify", shell_path(str(path)), repr(str(path)))
 
 
 def _made_by_words(made_by: CsvModel | None) -> str:
