@@ -156,14 +156,14 @@ def test_a_layout_that_cannot_be_read_is_refused_when_the_source_is_made(tmp_pat
 
 
 def test_a_photo_over_the_size_bound_is_skipped_unread(tmp_path, monkeypatch):
-    """The promise of ``images._read`` (helper-232's review: it had no test): a file larger than MAX_FILE_BYTES by its
+    """The promise of ``images._read`` (helper-232's review: it had no test): a file larger than MAX_PHOTO_BYTES by its
     size is skipped with that line and never read, not read up to the bound first. The bound is set just above the
     other photos; the large one is a photo that decodes, so the bound alone skips it."""
     root = make_class_tree(tmp_path / "d", {"cats": 4, "dogs": 4})
     big = write_image(root / "cats" / "big.png", class_image(0, 99, size=96))
     small = max(p.stat().st_size for p in root.rglob("*.png") if p != big)
     assert big.stat().st_size > small + 1
-    monkeypatch.setattr(images, "MAX_FILE_BYTES", small + 1)
+    monkeypatch.setattr(images, "MAX_PHOTO_BYTES", small + 1)
     real, read = images.open_photo_sized, []
 
     class Counted:  # the opened photo, its reads recorded
@@ -197,7 +197,7 @@ def test_a_photo_over_the_size_bound_is_skipped_unread(tmp_path, monkeypatch):
 def test_a_photos_size_limit_is_said_in_megabytes_from_one():
     from featcache.progress import size_text
 
-    assert size_text(images.MAX_FILE_BYTES) == "512 MB" and size_text(images.MAX_FILE_BYTES + 2**19) == "512.5 MB"
+    assert size_text(images.MAX_PHOTO_BYTES) == "512 MB" and size_text(images.MAX_PHOTO_BYTES + 2**19) == "512.5 MB"
     assert (size_text(2**20 - 1), size_text(2**20), size_text(1)) == ("1,048,575 bytes", "1 MB", "1 byte")
 
 

@@ -655,10 +655,6 @@ class CompressedEntry(zipfile.BadZipFile):
 MAX_META_BYTES = 64 << 20
 _META_ENTRIES = (META_ENTRY, f"{NPZ_ENTRY}.npy")  # a .keras head's or model's record, an .npz head's
 
-# MAX_FILE_BYTES (validate's, where the embedding stage's cached conversions of a model take it too): the most
-# bytes of a head or model file featcache reads, with its reasoning.
-
-
 def odd_entry(zf: zipfile.ZipFile) -> str | None:
     """The why of the first entry of a head's or model's zip ``zf`` that featcache never writes, checked before any
     entry is read, None where there is none: one stored compressed (its zips, np.savez's and Keras's, store every

@@ -193,8 +193,9 @@ def decoder_identity() -> str:
 
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
-# A photo is never this big; reading such a file whole to hash it would only waste memory.
-MAX_FILE_BYTES = 512 * 1024 * 1024
+# A photo is never this big; reading such a file whole to hash it would only waste memory. Not validate.MAX_FILE_BYTES
+# (a head's or model's bound, 4 GiB): named apart since both were MAX_FILE_BYTES (a review, helper-304).
+MAX_PHOTO_BYTES = 512 * 1024 * 1024
 SCAN_CHUNK = 64  # files handed to the hashing or decoding threads at a time
 # Off a terminal a scan's bar writes nothing but its last line in its first second: hashing hymenoptera's 398
 # photos (0.2 s on 2 cores) wrote 7 lines (a new-user tester); a scan of thousands still shows a line a tenth.
@@ -975,11 +976,11 @@ def _read(path: Path) -> bytes:
     """The bytes of the photo at ``path``, a regular file (``decode.open_photo``: a FIFO never blocks the read)."""
     f, size = open_photo_sized(path)  # the size from the check's fstat: the photo is not fstat again
     with f:
-        if size <= MAX_FILE_BYTES:  # one too large by its size is refused unread (it was read up to the bound first)
-            data = f.read(MAX_FILE_BYTES + 1)  # bounded: a file that grew since fstat is not read whole
+        if size <= MAX_PHOTO_BYTES:  # one too large by its size is refused unread (it was read up to the bound first)
+            data = f.read(MAX_PHOTO_BYTES + 1)  # bounded: a file that grew since fstat is not read whole
             size = max(size, len(data))
-    if size > MAX_FILE_BYTES:
-        raise UnreadableImage(f"{size_text(size)} is too large for a photo (at most {size_text(MAX_FILE_BYTES)})")
+    if size > MAX_PHOTO_BYTES:
+        raise UnreadableImage(f"{size_text(size)} is too large for a photo (at most {size_text(MAX_PHOTO_BYTES)})")
     return data
 
 
