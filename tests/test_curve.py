@@ -632,7 +632,7 @@ def test_a_row_edited_since_it_was_written_is_refused_and_a_missing_one_fitted(t
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and re.search(why, err), err
         assert err.startswith(f"featcache curve: error: {out / 'curve.csv'} was changed since featcache wrote it"), err
-        assert "delete that row (or the file) and re-run the same curve command" in err, err
+        assert "delete that row (or the file) and re-run the same 'featcache curve' command" in err, err
         assert {f: f.read_bytes() for f in out.iterdir()} == files  # nothing fitted, nothing rewritten
 
     cells = lines[1].split(",")

@@ -123,7 +123,7 @@ def read_rows(path: str | Path, key: str | None = None, checksummed: bool = Fals
         raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
     except _Mismatch as exc:
         raise FeatcacheError(f"{path} was changed since featcache wrote it ({exc}); delete that row (or the file) "
-                             f"and re-run the same {option('curve command', 'featcache.curve(...) call')} to fit it again, or choose another {option('--out')}") from None
+                             f"and re-run the same {command('curve')} {command_word()} to fit it again, or choose another {option('--out')}") from None
     except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
         raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by {command('curve')} "
                              f"(or re-run the curve into a new {option('--out')})") from None
