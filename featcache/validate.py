@@ -85,7 +85,9 @@ def list_items(value: str | Iterable[Any], flag: str = "the value", form: str | 
     tester): the one home of the rule."""
     if isinstance(value, str):
         return [s.strip() for s in value.split(",") if s.strip()]
-    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
+    # a 0-d NumPy array is Iterable by its type, yet iterating it is a TypeError: curve(sizes=np.array(20)) was
+    # "iteration over a 0-d array", a traceback (an adversarial tester, h305)
+    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) or getattr(value, "ndim", None) == 0:
         raise FeatcacheError(f"{form or option(flag) + ' takes a comma-separated str or a list'} (got {shown(value)})")
     return list(value)
 
@@ -359,10 +361,14 @@ def positive_number(value: Any, flag: str, example: str) -> float:
 
 
 def _is_bool(value: Any) -> bool:
-    """Python's bool or NumPy's (``np.bool_``, not a subclass of bool): the one test by which every check here refuses
-    a bool given as a number. np.bool_(True) slipped past ``isinstance(value, bool)``: train(C=np.bool_(True)) trained with
-    C=1.0, StoreSpec(lock_timeout=np.bool_(True)) waited 1 s (an adversarial tester)."""
-    return type(value).__name__ in ("bool", "bool_")  # NumPy 2 names its type "bool", NumPy 1 "bool_"
+    """Python's bool or NumPy's (``np.bool_``, not a subclass of bool), or NumPy's ``timedelta64``: the one test by
+    which every check here refuses a value that passes for a number and is none. np.bool_(True) slipped past
+    ``isinstance(value, bool)``: train(C=np.bool_(True)) trained with C=1.0, StoreSpec(lock_timeout=np.bool_(True))
+    waited 1 s (an adversarial tester). A timedelta64 is a subclass of NumPy's signed integers, so an Integral:
+    curve(seeds=[np.timedelta64(2)]) ran seed 2 and a head parameter's comparison with a bound was a traceback
+    (``probe(head_params={'logreg': {'max_iter': np.timedelta64(2)}})``: UFuncTypeError; h305)."""
+    # NumPy 2 names its bool type "bool", NumPy 1 "bool_"
+    return type(value).__name__ in ("bool", "bool_") or type(value).__name__ == "timedelta64"
 
 
 def _num(x: float) -> str:
@@ -593,7 +599,9 @@ def jobs_alias(jobs: Any, n_jobs: Any) -> Any:
     (``jobs=1, n_jobs=2`` ran 2 workers where ``jobs`` equalled its default). probe's main keyword was n_jobs with
     jobs its alias, learning_curve's the other way round, each with its own call of this (a notebook tester)."""
     if jobs is JOBS_NOT_GIVEN:
-        return JOBS_DEFAULT if n_jobs is None else n_jobs
+        # n_jobs checked under its own name: n_jobs=2.0 was refused as "jobs=2.0 is not a whole number; pass e.g.
+        # jobs=2", a keyword the caller never typed (an adversarial tester, h305)
+        return JOBS_DEFAULT if n_jobs is None else check_jobs(n_jobs, "--n-jobs")  # a Python call's n_jobs=
     if n_jobs is not None:
         # no flag in it: a command has no n_jobs, so only a Python call meets this line (errors.option's rule)
         raise FeatcacheError("jobs and n_jobs are one setting (the number of worker processes); give one of them")

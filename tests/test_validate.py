@@ -1182,3 +1182,52 @@ def test_a_probe_spec_is_hashable_and_checked_when_made():
                          ({"on_test": "no"}, r"^on_test must be True or False \(got 'no'\)")]:
         with pytest.raises(FeatcacheError, match=line):
             ProbeSpec(**kwargs)
+
+
+def test_a_zero_d_array_where_a_list_goes_is_one_line_not_a_traceback(tmp_path):
+    """A 0-d NumPy array is Iterable by its type, yet iterating it is a TypeError: curve(sizes=np.array(20)) was
+    "TypeError: iteration over a 0-d array" (h305). list_items, the one home of a list argument, refuses it; a
+    1-d array is a list, as before."""
+    import featcache
+    from helpers import tiny_fashion_cache
+
+    refuses(v.list_items, np.array(20), "sizes", match=r"^sizes takes a comma-separated str or a list \(got array\(20\)\)$")
+    assert v.list_items(np.array([20, 30]), "sizes") == [20, 30]
+    cache = tiny_fashion_cache(tmp_path)
+    refuses(featcache.curve, cache, np.array(20), seeds=1, heads="logreg", plot=False, out=tmp_path / "cv",
+            match=r"^sizes takes a comma-separated str or a list")
+    refuses(featcache.probe, cache, heads=np.array("logreg"), plot=False, out=tmp_path / "pr",
+            match=r"^heads takes a comma-separated str or a list")
+
+
+def test_a_numpy_timedelta_is_no_whole_number():
+    """np.timedelta64 subclasses NumPy's signed integers (an Integral to ``numbers``): curve(seeds=[np.timedelta64(2)])
+    ran seed 2, StoreSpec(batch_size=np.timedelta64(2)) took 2, and a head parameter's bound check was a traceback
+    (UFuncTypeError: probe(head_params={'logreg': {'max_iter': np.timedelta64(2)}})); h305. Each is refused in the
+    line of a value that is no number, as a bool is; NumPy's ints are still taken."""
+    import featcache
+
+    td = np.timedelta64(2)
+    refuses(v.parse_seeds, [td, 3], match=r"^np\.timedelta64\(2\) in seeds is not a whole number")
+    refuses(v.parse_sizes, [td, 20], match=r"^np\.timedelta64\(2\) in sizes is not a whole number")
+    refuses(v.check_number, td, "max_iter", whole=True, low=1, example=100, match=r"^max_iter.*timedelta64\(2\) is not valid")
+    refuses(featcache.StoreSpec, batch_size=td, match=r"^batch_size=np\.timedelta64\(2\) is not a whole number")
+    refuses(featcache.StoreSpec, lock_timeout=td, match=r"^lock_timeout=np\.timedelta64\(2\) is not a number of seconds")
+    refuses(featcache.RayEngine, workers=td, match=r"^workers=np\.timedelta64\(2\) is not a whole number")
+    assert featcache.StoreSpec(batch_size=np.int16(2)).batch_size == 2
+    assert v.parse_seeds([np.uint8(2), 3]) == [2, 3]
+
+
+def test_n_jobs_is_refused_under_its_own_name(tmp_path):
+    """probe's and curve's n_jobs (scikit-learn's name for jobs) was refused as the keyword the caller never typed:
+    probe(n_jobs=2.0) said "jobs=2.0 is not a whole number; pass e.g. jobs=2" (h305)."""
+    import featcache
+    from helpers import tiny_fashion_cache
+
+    cache = tiny_fashion_cache(tmp_path)
+    refuses(featcache.probe, cache, heads="logreg", plot=False, out=tmp_path / "pr", n_jobs=2.0,
+            match=r"^n_jobs=2\.0 is not a whole number; pass e.g. n_jobs=2$")
+    refuses(featcache.curve, cache, [20], seeds=1, heads="logreg", plot=False, out=tmp_path / "cv", n_jobs=True,
+            match=r"^n_jobs=True is not valid; use a positive number of processes")
+    refuses(featcache.curve, cache, [20], seeds=1, heads="logreg", plot=False, out=tmp_path / "cv", jobs=2.0,
+            match=r"^jobs=2\.0 is not a whole number; pass e.g. jobs=2$")
