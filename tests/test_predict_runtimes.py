@@ -297,3 +297,66 @@ def test_predict_bar_leaves_the_models_preparation_out_of_its_rate(tiny, progres
     last = [line for line in capsys.readouterr().err.splitlines() if line.startswith("10/10")][-1]
     seconds = int(re.search(r"- (\d+)s total, ", last).group(1))
     assert seconds < 2, last
+
+
+@pytest.mark.skipif("openvino" not in CONVERTED, reason="openvino is not installed")
+def test_predict_from_threads_at_once_on_one_loaded_model_on_openvino(tiny, conversions, monkeypatch):
+    """Regression (h305, an adversarial tester): predict(loaded, images, runtime='openvino') from threads at once on
+    one load_model result shares its runner, whose one OpenVINO infer request refused a second call while it ran one
+    ("RuntimeError: Infer Request is busy", a traceback in 2 of 5 threads on a real model). The real request runs
+    each call; the wrapper only holds each call a moment, so calls that overlap (the old runner's) are seen every
+    time, not by chance. Each thread gets Keras's probabilities."""
+    import threading
+
+    import featcache
+
+    compile_real = runtimes.OpenVinoRuntime.compile
+    most = [0]  # the most calls one request was given at once
+    count = threading.Lock()
+
+    class HeldRequest:
+        def __init__(self, request):
+            self.request, self.running = request, 0
+
+        def infer(self, inputs):
+            with count:
+                self.running += 1
+                most[0] = max(most[0], self.running)
+            time.sleep(0.05)
+            try:
+                return self.request.infer(inputs)
+            finally:
+                with count:
+                    self.running -= 1
+
+    class HeldModel:
+        def __init__(self, compiled):
+            self.compiled, self.outputs = compiled, compiled.outputs
+
+        def create_infer_request(self):
+            return HeldRequest(self.compiled.create_infer_request())
+
+    monkeypatch.setattr(runtimes.OpenVinoRuntime, "compile", lambda self, path: HeldModel(compile_real(self, path)))
+    loaded = featcache.load_model(tiny["path"])
+    images, want = list(tiny["images"]["rgb"]), tiny["want"]["rgb"]
+    got: dict[int, np.ndarray] = {}
+    errors: list[str] = []
+    predict(loaded, images[:1], runtime="openvino", batch_size=1)  # the runner, built once, that the threads share
+    start = threading.Barrier(4)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            got[i] = predict(loaded, images, runtime="openvino", batch_size=1).probabilities
+        except Exception as exc:  # noqa: BLE001 - the finding is any exception at all
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and most[0] == 1, (errors, most)
+    assert sorted(got) == [0, 1, 2, 3]
+    for probabilities in got.values():
+        np.testing.assert_allclose(probabilities, want, atol=1e-4)
