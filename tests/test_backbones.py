@@ -204,3 +204,29 @@ def test_a_layer_keras_names_by_a_counter_is_refused_before_any_work(fashion_dir
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "named by Keras's counter" in err and "expanded_conv" in err
     assert not list(tmp_path.glob("*.h5"))
+
+
+def test_a_head_model_or_cache_given_as_weights_is_named_before_the_network_is_built(tmp_path, monkeypatch):
+    """Regression (h305, an adversarial tester): 'extract --weights h.npz' (or a model's .keras) said "does not fit
+    backbone mobilenet_v2 (OSError: Unable to synchronously open file (file signature not found))", and a cache "its
+    layers are not this backbone's", each after building the network. Each is named for what it is, in the caller's
+    words, and no network is built."""
+    from helpers import tiny_fashion_cache
+
+    from featcache.embedding import backbones
+
+    cache = tiny_fashion_cache(tmp_path)
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    built: list = []
+    monkeypatch.setattr(backbones.Backbone, "build", lambda *a, **k: built.append(a) or pytest.fail("network built"))
+    source = featcache.FashionMNIST(data_dir=tmp_path / "fm")
+    for weights, said in ((head, "is a zip file (a head or model featcache wrote?), not a weights file"),
+                          (cache, "is a cache written by featcache.extract(...), not a weights file")):
+        with pytest.raises(featcache.FeatcacheError) as exc:
+            featcache.extract(source, featcache.ModelSpec(weights=str(weights), image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "w.h5"))
+        line = str(exc.value)
+        assert line.startswith(f"weights={str(weights)!r} {said}; pass the .weights.h5 file Keras saved with "
+                               "weights=PATH"), line
+        assert "\n" not in line
+    assert built == [] and not (tmp_path / "w.h5").exists()

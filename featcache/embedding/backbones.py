@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, command_word, first_line, given, given_path, option, unknown
+from featcache.errors import FeatcacheError, command, command_word, first_line, given, given_path, option, unknown
 from featcache.progress import agreeing, named
 from featcache.validate import expand_home, file_digest, outside_storage, read_at_most, shown
 
@@ -534,6 +534,7 @@ def check_weights_file(weights: str | Path) -> Path:
     A FIFO or a folder was called "not found" (an adversarial tester), and reading a FIFO would block."""
     path = Path(weights)
     if path.is_file():
+        _not_featcaches(path, weights)
         return _inside_only(path, weights)
     if os.path.lexists(path):
         from featcache.validate import kind_of
@@ -544,6 +545,32 @@ def check_weights_file(weights: str | Path) -> Path:
     where = "" if path.is_absolute() else f" (looked for {Path.cwd() / path})"
     raise FeatcacheError(f"weights file not found: {weights}{where}; pass an existing file with {weights_path_words()}, "
                          f"or {named_weights_words()}")
+
+
+def _not_featcaches(path: Path, weights: str | Path) -> None:
+    """One line for a file featcache writes given as weights: a head (.npz) or a model (.keras) is a zip, a cache an
+    HDF5 file with featcache's attributes. 'extract --weights h.npz' said "does not fit backbone mobilenet_v2 (OSError:
+    Unable to synchronously open file (file signature not found))" after building the network, and a cache "its layers
+    are not this backbone's" (an adversarial tester, h305)."""
+    import h5py
+
+    fix = f"pass the .weights.h5 file Keras saved with {weights_path_words()}, or {named_weights_words()}"
+    try:
+        with open(path, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return  # the load says what it is
+    if zipped:
+        raise FeatcacheError(f"{given_path('--weights', weights)} is a zip file (a head or model featcache wrote?), not a "
+                             f"weights file; {fix}")
+    try:
+        with h5py.File(path, "r") as f:
+            cache = "featcache_version" in f.attrs and "fingerprint" in f.attrs
+    except (OSError, RuntimeError, ValueError, KeyError):
+        return
+    if cache:
+        raise FeatcacheError(f"{given_path('--weights', weights)} is a cache written by {command('extract')}, not a "
+                             f"weights file; {fix}")
 
 
 def _inside_only(path: Path, weights: str | Path) -> Path:
