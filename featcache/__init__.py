@@ -22,7 +22,7 @@ _API = {
     "StoreSpec": ("featcache.embedding.specs", "StoreSpec"),
     "LocalEngine": ("featcache.embedding.engines.local", "LocalEngine"),
     "RayEngine": ("featcache.embedding.engines.ray_engine", "RayEngine"),
-    "open_cache": ("featcache.store.reader", "open_cache"),
+    "open_cache": ("featcache.heads.io", "open_cache"),  # the store's, naming a head given as the cache
     "verify": ("featcache.recipes.files", "verify"),
     "info": ("featcache.recipes.files", "info"),
     "train": ("featcache.analysis.train", "train"),

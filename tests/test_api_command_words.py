@@ -157,6 +157,22 @@ def test_the_files_to_pass_name_the_call_that_writes_them(cache, head, tmp_path)
         "predictions CSV (featcache.predict(..., csv=...))")
 
 
+def test_open_cache_names_a_head_or_model_given_as_the_cache(head, tmp_path):
+    """Regression (h306's brief, a tester): featcache.open_cache('h.npz') said "is not a readable HDF5 file (... file
+    signature not found)", where train, probe, curve and evaluate name the head (heads.io.not_a_cache)."""
+    from helpers import meta_only_model
+
+    assert api_error(lambda: featcache.open_cache(head)) == api_error(lambda: featcache.train(head, "logreg"))
+    assert api_error(lambda: featcache.open_cache(head)).startswith(f"{head} is a head written by featcache.train(...)")
+    model = meta_only_model(tmp_path / "m.keras")
+    assert api_error(lambda: featcache.open_cache(model)).startswith(f"{model} is a model written by featcache.export")
+    other = tmp_path / "notes.txt"
+    other.write_text("not featcache's")
+    assert api_error(lambda: featcache.open_cache(other)).endswith(  # a file of no one's kind: as it was
+        "is not a readable HDF5 file (Unable to synchronously open file (file signature not found)); pass a cache "
+        "written by featcache.extract(...)")
+
+
 # helper-297's brief (2026-12-06): lines that said "run the command again", "re-run the same command" or "re-run the
 # command" to a Python caller, who ran none. Each now says the call (``errors.command_word``); the command's line is
 # byte for byte as it was. Each test reaches the line through the API and, where a command reaches it, the CLI.

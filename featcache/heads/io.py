@@ -1427,6 +1427,16 @@ def names_a_head_given_as_a_cache(fn: F) -> F:
     return named  # type: ignore[return-value]
 
 
+@names_a_head_given_as_a_cache
+def open_cache(path: str | Path) -> Cache:
+    """The API's ``featcache.open_cache``: ``store.reader.open_cache`` with a head or model given as the cache named as
+    one (``not_a_cache``), as train, probe, curve and evaluate name it: featcache.open_cache('h.npz') said "not a
+    readable HDF5 file" (a tester). Here, not in the store, which may not know what heads are (test_layering)."""
+    from featcache.store.reader import open_cache as open_
+
+    return open_(path)
+
+
 HEAD_SUFFIXES = (".keras", ".npz")  # what a head file's name ends with (``head_file``); a folder's are listed
 
 
