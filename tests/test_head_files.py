@@ -650,6 +650,29 @@ def test_bytes_put_before_a_heads_zip_are_damage_not_a_pickle(npz_head, cache, t
         assert str(err.value) == _api_words(line)
 
 
+def test_bytes_put_before_a_models_zip_are_damage_not_intact(tmp_path, capsys):
+    """Regression (h306's brief, a tester): a .keras model with bytes put before its zip was "ok: ... intact" in
+    verify and shown by info (its digest covers the entries, which zipfile reads from the directory at the end); a
+    head so changed is refused (the test above). The model is now too, in the same words (heads.io.data_before)."""
+    from helpers import meta_only_model
+
+    model = meta_only_model(tmp_path / "m.keras")
+    for junk in (b"\0" * 1024, b"x"):
+        bad = tmp_path / "prefixed.keras"
+        bad.write_bytes(junk + model.read_bytes())
+        line = (f"{bad} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it "
+                f"({len(junk)} {'byte' if len(junk) == 1 else 'bytes'} of other data before its zip, which featcache "
+                "never writes); re-export the model with 'featcache export' (or 'featcache finetune')")
+        np.save(tmp_path / "x.npy", np.zeros((1, 32, 32), dtype=np.uint8))
+        for command in (["info", str(bad)], ["verify", str(bad)], ["predict", str(bad), str(tmp_path / "x.npy")]):
+            assert _one_line(capsys, command, line).endswith(line)
+        for call in (featcache.verify, featcache.info, featcache.load_model):
+            with pytest.raises(FeatcacheError) as err:
+                call(bad)
+            assert str(err.value) == _api_words(line)
+    assert featcache.verify(model).kind == "model"  # the same model without the bytes before it: intact
+
+
 def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, capsys):
     wide = synthetic_cache(tmp_path / "wide.h5", d=8)
     _one_line(capsys, ["evaluate", str(npz_head), str(wide)], "the head takes 6 features but layer 'out'")
