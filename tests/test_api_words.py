@@ -142,6 +142,19 @@ def test_jobs_with_n_jobs_names_no_flag(tmp_path):
         "jobs and n_jobs are one setting (the number of worker processes); give one of them")
 
 
+def test_a_bad_n_jobs_is_named_as_the_caller_gave_it(tmp_path):
+    """Regression (h306's brief, a tester): probe(..., n_jobs=2.0) said "jobs=2.0 is not a whole number; pass e.g.
+    jobs=2", the alias merged into jobs before the check; the line names n_jobs, and jobs as before."""
+    cache = synthetic_cache(tmp_path / "c.h5")
+    calls = (lambda **kw: featcache.probe(cache, out=tmp_path / "p", **kw),
+             lambda **kw: featcache.curve(cache, [10], out=tmp_path / "cv", **kw))
+    for call in calls:
+        assert api_error(lambda: call(n_jobs=2.0)) == "n_jobs=2.0 is not a whole number; pass e.g. n_jobs=2"
+        assert api_error(lambda: call(jobs=2.0)) == "jobs=2.0 is not a whole number; pass e.g. jobs=2"
+        assert api_error(lambda: call(n_jobs=0)).startswith("n_jobs=0 is not valid; use a positive number of processes")
+    assert not (tmp_path / "p").exists() and not (tmp_path / "cv").exists()
+
+
 def test_verify_of_a_predictions_csv_names_predicts_keywords(tmp_path, capsys):
     """featcache.verify of a CSV changed since predict wrote it, or with no record, said "run predict --csv again
     (with --force)"; the command's lines are as they were."""
