@@ -293,6 +293,32 @@ def test_wrong_class_names_are_refused_before_the_folder_is_read(tiny, tmp_path,
     assert hashed == []
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"batch_size": 0}, "batch_size=0 must be at least 1"),
+    ({"runtime": "nope"}, "unknown runtime 'nope'; choose one of"),
+    ({"lock_timeout": -1}, "lock_timeout=-1 is not a number of seconds"),
+])
+def test_a_models_settings_are_checked_before_its_file_is_read(kwargs, message, tmp_path, monkeypatch):
+    """Regression (h306's brief, a tester): evaluate(MODEL, FOLDER, batch_size=0) read the model file (its kind, and
+    for a file that is no model, its record: "is not a featcache model (BadZipFile)") before it checked batch_size;
+    predict checks its settings first (test_cli_faults), and evaluate does too now."""
+    from helpers import meta_only_model
+
+    from featcache.errors import FeatcacheError
+    from featcache.heads import io as heads_io
+
+    root = make_class_tree(tmp_path / "val", {"ants": 1, "bees": 1}, ext="png", size=16)
+    not_a_model = tmp_path / "junk.keras"
+    not_a_model.write_bytes(b"no model")
+    read = []
+    monkeypatch.setattr(heads_io, "file_kind", lambda path: read.append(path))
+    for model in (meta_only_model(tmp_path / "m.keras"), not_a_model):
+        with pytest.raises(FeatcacheError) as err:
+            featcache.evaluate(model, root, out=tmp_path / "rep", **kwargs)
+        assert str(err.value).startswith(message), err.value
+    assert read == [] and not (tmp_path / "rep").exists()
+
+
 def test_a_folder_of_some_of_the_models_classes_is_scored_and_an_empty_class_folder_is_one_line(tiny, tmp_path, capsys):
     """Regression (a review): evaluate's class-folder rule was extract's: a folder of only ``ants/`` got "a classifier
     needs at least two class folders"; an empty ``bees/`` beside it said "remove it", which led there; a ``bees/``

@@ -676,6 +676,25 @@ def test_lesson_refuses_bad_rows_and_weights_before_any_work(kwargs, message, tm
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"train_limit": 0}, "train_limit=0 must be at least 1"),
+    ({"scratch_epochs": 2.0}, "scratch_epochs=2.0 is not a whole number; pass e.g. scratch_epochs=2"),
+    ({"test_limit": -5}, "test_limit=-5 must be at least 1"),
+])
+def test_lesson_checks_its_limits_before_the_weights_are_fetched(kwargs, message, tmp_path, monkeypatch):
+    """Regression (h306's brief, a tester): lesson(train_limit=0) was refused only after the weights were fetched
+    and hashed (imagenet's: a download) and the IDX files read; a weights file not there was named first."""
+    from featcache.embedding import backbones
+
+    fetched = []
+    monkeypatch.setattr(backbones, "weights_file", lambda *a, **kw: fetched.append(a) or None)
+    for weights in ("imagenet", str(tmp_path / "missing.weights.h5")):
+        with pytest.raises(FeatcacheError) as err:
+            lesson(weights, out=tmp_path / "out", data_dir=str(tmp_path / "no-data"), **kwargs)
+        assert str(err.value) == message
+    assert fetched == [] and not (tmp_path / "out").exists()
+
+
 def test_lesson_rows_may_be_any_iterable_of_row_functions():
     from featcache.recipes.lesson import _check_rows
 

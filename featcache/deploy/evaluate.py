@@ -137,6 +137,11 @@ def evaluate(
     # what scores one (heads.io._model_not_head)
     from featcache.deploy.model import LoadedModel
 
+    if (runtime, batch_size, lock_timeout) != (None, None, None):
+        # a model's settings checked before its file is read, as predict checks its own: evaluate(MODEL, FOLDER,
+        # batch_size=0) was refused only after the model's record was read (a tester); a head given them is told
+        # below that they are a model's
+        model_settings(runtime, batch_size, lock_timeout)
     # load_model's result is a model, scored on photos as its file is (prepared once: LoadedModel.runner)
     kind = "model" if isinstance(head, LoadedModel) else _kind_of(head)
     if _is_folder(head):
@@ -309,6 +314,19 @@ def _is_file(path: Any) -> bool:
     return True if given is None else given.exists() and not given.is_dir()  # None: a Cache, a head's
 
 
+def model_settings(runtime: str | None, batch_size: int | None,
+                   lock_timeout: float | None) -> tuple[str, int, float | None]:
+    """``(runtime, batch_size, lock_timeout)`` of a model scored on photos, checked (None: each one's default): the one
+    check of them, made before any file is read (``evaluate``, ``evaluate_model``)."""
+    from featcache.deploy.predict import BATCH_SIZE
+    from featcache.embedding.runtimes import check_runtime
+    from featcache.validate import check_lock_timeout, positive_int
+
+    return (check_runtime(DEFAULT_RUNTIME if runtime is None else runtime),
+            positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size"),
+            check_lock_timeout(lock_timeout))
+
+
 def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: str | Path | None = None,
                    runtime: str | None = DEFAULT_RUNTIME, batch_size: int | None = None,
                    lock_timeout: float | None = None, verbose: bool = False, write: bool = True) -> ModelEvalResult:
@@ -322,19 +340,15 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     (``LoadedModel``): its bytes, checked when loaded, are scored and named (SHA-256, content digest, training
     digests), prepared once for every later call (predict's too)."""
     from featcache.deploy.model import model_source, model_view_names, one_vote, svm_numbers, train_digests
-    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_runner, photo_count,
-                                          predict_files, progress_bar, run_count_words, skipped_words, value_of)
+    from featcache.deploy.predict import (input_settings, model_runner, photo_count, predict_files, progress_bar,
+                                          run_count_words, skipped_words, value_of)
     from featcache.heads.io import DIGEST_KEY
-    from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
     from featcache.sources.images import check_report_outside_classes
-    from featcache.validate import check_lock_timeout, positive_int
 
     source = model_source(model)
     model = source.path
-    runtime = check_runtime(DEFAULT_RUNTIME if runtime is None else runtime)
-    batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
-    lock_timeout = check_lock_timeout(lock_timeout)
+    runtime, batch_size, lock_timeout = model_settings(runtime, batch_size, lock_timeout)
     check_write_out(write, out)
     if out is not None:
         check_out_dir(out)

@@ -611,10 +611,9 @@ def _plot_title(ctx: LessonContext) -> str:
 
 
 def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
-    """Refuse limits that would fail after minutes of work: too few images, or too few of a class for the rows."""
-    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--scratch-train", scratch_train),
-                        ("--scratch-epochs", scratch_epochs)):
-        positive_int(value, flag)
+    """Refuse limits that would fail after minutes of work: too few images, or too few of a class for the rows (each
+    a positive whole number first: ``check_limit_settings``)."""
+    check_limit_settings(train_limit, test_limit, scratch_train, scratch_epochs)
     labels = np.asarray(source.splits["train"].labels)
     check_limit(train_limit, len(labels), "--train-limit", "Fashion-MNIST training images")
     check_limit(scratch_train, len(labels), "--scratch-train", "Fashion-MNIST training images")
@@ -626,6 +625,15 @@ def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_
         raise FeatcacheError(f"{given('--train-limit', str(train_limit))} is too small for the lesson: the first {train_limit} training images "
                              f"hold {counts.min()} of their rarest class, and its rows need at least {MIN_PER_CLASS} of every "
                              f"class and {enough} images in all; use {given('--train-limit', str(_smallest_limit(labels, enough)))} or more")
+
+
+def check_limit_settings(train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
+    """Each limit a positive whole number, checked with the other settings before the weights are fetched and hashed
+    and the IDX files read: lesson(train_limit=0) was refused only after them (a tester), where predict checks its
+    settings before any file is read."""
+    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--scratch-train", scratch_train),
+                        ("--scratch-epochs", scratch_epochs)):
+        positive_int(value, flag)
 
 
 def _smallest_limit(labels: np.ndarray, enough: int) -> int:
@@ -709,6 +717,7 @@ def lesson(
     seed = check_seed(seed)
     check_runtime(runtime)
     rows = _check_rows(rows)
+    check_limit_settings(train_limit, test_limit, scratch_train, scratch_epochs)  # before the weights' fetch and hash
     weights = weights_arg(weights)
     # A missing weights file is refused before any work, and imagenet's is fetched (offline: one line now)
     backbone, image_size = ModelSpec().backbone, FashionMNIST.default_image_size
