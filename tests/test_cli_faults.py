@@ -1371,7 +1371,7 @@ def test_info_says_how_many_skipped_files_it_does_not_list(tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(cache)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped"))
-    assert line.startswith("skipped     12 files: ") and line.count("(not an image") == 10
+    assert line.startswith("skipped     12 files (unreadable): ") and line.count("(not an image") == 10
     assert line.endswith("; and 2 more (all in --json)")
 
 
@@ -3908,13 +3908,15 @@ def test_extract_and_info_count_skipped_files_and_copies_alike(tmp_path, capsys)
     assert main(["extract", "--images", str(root), "--test-fraction", "0.34", "--weights", "random", "--image-size", "32",
                  "--runtime", "tensorflow", "--out", str(cache)]) == 0
     summary = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("extracted "))
-    got = re.search(r"^extracted (\d+) images .*; (\d+) files? skipped, (\d+) copy counted once\)", summary)
+    got = re.search(r"^extracted (\d+) images .*; (\d+) files? skipped \(1 not in a class folder, 1 not an image\), "
+                    r"(\d+) copy counted once\)", summary)
     assert got, summary
     images, skipped, copies = map(int, got.groups())
     assert (skipped, copies) == (2, 1) and images + skipped + copies == found, summary
     assert main(["info", str(cache)]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped"))
-    assert line.startswith(f"skipped     {skipped} files, {copies} copy counted once: "), line
+    assert line.startswith(f"skipped     {skipped} files (1 not in a class folder, 1 not an image), {copies} copy "
+                           "counted once: "), line
     assert line.count("(the same bytes as ") == copies and line.count("(not ") == skipped, line
 
 
@@ -3946,10 +3948,13 @@ def test_extract_progress_lines_count_what_its_result_counts(tmp_path, capsys, p
                  "--runtime", "tensorflow", "--out", str(tmp_path / "c.h5")]) == 0
     got = capsys.readouterr()
     summary = next(x for x in got.out.splitlines() if x.startswith("extracted "))
-    images, skipped, copies = map(int, re.search(r"^extracted (\d+) images .*; (\d+) files? skipped, (\d+) copy", summary).groups())
+    images, skipped, beside, not_images, copies = map(int, re.search(
+        r"^extracted (\d+) images .*; (\d+) files? skipped \((\d+) not in a class folder, (\d+) not an image\), (\d+) copy",
+        summary).groups())
     hashed = int(re.search(rf"^hashing (\d+) files in the class folders of {re.escape(str(root))}$", got.err, re.M).group(1))
     files, named, other = map(int, re.search(r"^extracting (\d+) files \((\d+) images, (\d+) named as no image\) with ",
                                              got.err, re.M).groups())
     outside = sum(1 for p in root.iterdir() if p.is_file())  # the README.txt: skipped, never hashed
     assert hashed == found - outside and files == hashed - copies and named == images and files == images + other, got.err
     assert images + skipped + copies == found and skipped == outside + other, summary
+    assert (beside, not_images) == (outside, other), summary  # each kind counted, as the lines before count them

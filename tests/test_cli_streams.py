@@ -46,7 +46,7 @@ def test_extract_of_photos_says_hashing_and_skipped_on_stderr(tmp_path, capsys, 
     proc = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
                     "--image-size", "32", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "hashing 9 files" in proc.stderr and "skipped 1 file," in proc.stderr
+    assert "hashing 9 files" in proc.stderr and "skipped 1 file (unreadable)," in proc.stderr
     [line] = _lines(proc.stdout)
     assert line.startswith("extracted 8 images") and line.endswith(f"-> {out}") and "hashing" not in proc.stdout
 

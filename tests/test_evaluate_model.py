@@ -111,7 +111,7 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
     assert got.returncode == 0, got.stderr
     assert f"accuracy  {accuracy:.4f} on 13 images" in got.stdout and "runtime   tensorflow" in got.stdout
-    assert "evaluate: skipped 3 files," in got.stderr and "cut.jpg" in got.stderr and "notes.txt" in got.stderr
+    assert "evaluate: skipped 3 files (1 not in a class folder, 1 not an image, 1 unreadable)," in got.stderr and "cut.jpg" in got.stderr and "notes.txt" in got.stderr
     report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert report["accuracy"] == pytest.approx(accuracy) and np.sum(report["confusion"]) == images
     assert report["model"] == {"path": str(model), "abspath": os.path.abspath(model), "sha256": file_sha256(model),
@@ -534,6 +534,29 @@ def test_the_scoring_line_counts_photos_not_other_files(tiny, tmp_path, capsys, 
     assert summary[0].endswith("); 1 image file skipped"), got.stderr
 
 
+def test_the_skipped_files_are_counted_by_kind_so_the_numbers_add_up(tiny, tmp_path, capsys, progress_on):
+    """Regression (h306's brief, a tester): a folder with a notes.txt beside its class folders and one broken JPEG:
+    extract said "hashing 9 files", then "extracted 8 images ... 2 files skipped", and evaluate "skipped 2 files"
+    first and "1 image file skipped" last. The files skipped are counted by kind (decode.skipped_kinds): the one
+    beside the class folders was never hashed, the unreadable one was."""
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 4, "bees": 5}, ext="jpg", size=40, offset=50)
+    (val / "notes.txt").write_text("photos of ants and bees")
+    broken = val / "bees" / "bees_050.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])
+    kinds = "2 files skipped (1 not in a class folder, 1 unreadable)"
+    got = run_main(capsys, "extract", "--images", str(val), "--test-fraction", "0.5", "--weights", "random",
+                   "--image-size", "32", "--runtime", "tensorflow", "--out", str(tmp_path / "c.h5"))
+    assert got.returncode == 0, got.stderr
+    hashed = int(re.search(r"^hashing (\d+) files in the class folders", got.stderr, re.M).group(1))
+    images = int(re.search(r"^extracted (\d+) images .*; " + re.escape(kinds) + r"\)", got.stdout, re.M).group(1))
+    assert (hashed, images) == (9, 8), got.stdout + got.stderr  # hashed: the images and the 1 unreadable
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    assert "evaluate: skipped 2 files (1 not in a class folder, 1 unreadable), listed in evaluation.json: " in got.stderr
+    assert f"8 images, {kinds}, content " in got.stdout and re.search(r"; 1 image file skipped\b", got.stderr), got
+
+
 def test_a_file_beside_the_class_folders_is_said_as_extract_says_it_not_as_an_unreadable_image(tiny, tmp_path, capsys):
     """Regression (a re-read, 2026-12-06): a README.txt at the folder's root, beside the class folders, was counted
     among "skipped N file(s) that are not readable images" (predict's words for its own inputs): it is no photo of
@@ -547,12 +570,12 @@ def test_a_file_beside_the_class_folders_is_said_as_extract_says_it_not_as_an_un
     assert got.returncode == 0, got.stderr
     said = [line for line in got.stderr.splitlines() if line.startswith("evaluate: skipped")]
     listing = f"README.txt (not inside a class folder); {Path('ants', 'notes.txt')} (not an image file, left out)"
-    assert said == [f"evaluate: skipped 2 files, listed in evaluation.json: {val}/{listing.replace('; ', f'; {val}/')}"], got.stderr
+    assert said == [f"evaluate: skipped 2 files (1 not in a class folder, 1 not an image), listed in evaluation.json: {val}/{listing.replace('; ', f'; {val}/')}"], got.stderr
     assert "not readable images" not in got.stderr
     extracted = run_main(capsys, "extract", "--images", str(val), "--test-fraction", "0.5", "--weights", "random",
                          "--image-size", "32", "--out", str(tmp_path / "c.h5"))
     assert extracted.returncode == 0, extracted.stderr
-    assert f"skipped 2 files, listed in the cache ('featcache info'): {listing}" in extracted.stdout + extracted.stderr
+    assert f"skipped 2 files (1 not in a class folder, 1 not an image), listed in the cache ('featcache info'): {listing}" in extracted.stdout + extracted.stderr
 
 
 def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):

@@ -964,7 +964,7 @@ def test_cli_extract_images_and_info(tmp_path, capsys):
     assert res["images"] == 10 and res["skipped"] == [["train/bees/broken.jpg", res["skipped"][0][1]]]
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "skipped     1 file: train/bees/broken.jpg" in text and "test_folder val" in text and "{'" not in text
+    assert "skipped     1 file (unreadable): train/bees/broken.jpg" in text and "test_folder val" in text and "{'" not in text
     assert "train       6 images  (ants: 3, bees: 3)" in text and "test        4 images  (ants: 2, bees: 2)" in text
     with h5py.File(out) as f:
         assert [p.decode() for p in f["test/paths"][()]][:1] == ["val/ants/ants_100.png"]
@@ -2004,7 +2004,7 @@ def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_
         assert said.returncode == 0 and said.stdout.startswith(run), said
         lines = said.stderr.splitlines()
         assert [x for x in lines if "copies" in x] == [line], said.stderr
-        assert "skipped 1 file, listed in the cache ('featcache info'): bees/notes.txt (not an image file, left out)" in lines
+        assert "skipped 1 file (not an image), listed in the cache ('featcache info'): bees/notes.txt (not an image file, left out)" in lines
     cache = featcache.open_cache(out)
     assert sorted(cache.paths("train") + cache.paths("test")) == [
         f"{c}/{c}_{i:03d}.png" for c in ("ants", "bees") for i in range(4)]  # a row per photo
@@ -2048,7 +2048,7 @@ def test_json_lists_copies_apart_from_the_skipped_files_in_extract_and_info(tmp_
     text = run_main(capsys, "info", str(out)).stdout
     line = next(x for x in text.splitlines() if x.startswith("skipped"))
     # "counted once" said once, in the count: it was said again of every copy (a session's brief, 2026-12-06)
-    assert line == ("skipped     1 file, 4 copies counted once: bees/notes.txt (not an image file, left out); "
+    assert line == ("skipped     1 file (not an image), 4 copies counted once: bees/notes.txt (not an image file, left out); "
                     "ants/ants_000_copy0.png (the same bytes as ants/ants_000.png); "
                     "ants/ants_000_copy1.png (the same bytes as ants/ants_000.png); "
                     "ants/ants_000_copy2.png (the same bytes as ants/ants_000.png); "

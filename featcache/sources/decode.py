@@ -145,6 +145,8 @@ def _formats(Image) -> list[str]:
 # caches refused, "the images changed"), dropped JPEGs saved without an extension and called a .heic "of no image
 # type" (a reviewer, 2026-12-05).
 NOT_AN_IMAGE = "not an image file, left out"
+# What a photo folder's file beside its class folders is said to be: no photo of any class, never hashed or decoded.
+NOT_IN_A_CLASS_FOLDER = "not inside a class folder"
 
 # Why a symbolic link leads to no file (``dead_link``): its target is gone, or it is a loop of links (ELOOP), which
 # was called broken, "their targets are gone", and "image file not found" (an adversarial tester): each says which.
@@ -293,8 +295,26 @@ def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[s
     """A summary's words on the files that are no rows, extract's, evaluate's and info's: ``["2 files skipped",
     "3 copies counted once"]`` (either, both or none; each part only where there is one). ``labelled``: the line's
     label says "skipped" already (info's ``skipped`` row), so the files go without the word: ``"2 files"``."""
-    files = counted(len(skipped), "file") + ("" if labelled else " skipped")
+    files = counted(len(skipped), "file") + ("" if labelled else " skipped") + (skipped_kinds(skipped) if skipped else "")
     return ([files] if skipped else []) + ([copies_words(len(copies))] if copies else [])
+
+
+# The kinds of file skipped, in the order a summary counts them (``skipped_kinds``): the files hashed are those in the
+# class folders ("hashing 45 files in the class folders"), so one beside them is counted apart from them.
+SKIPPED_KINDS = ("not in a class folder", "not an image", "unreadable")
+
+
+def skipped_kinds(skipped: Sequence[Sequence[str]]) -> str:
+    """`` (1 not in a class folder, 1 unreadable)``: what the files of a ``[(path, why)]`` list skipped are, counted
+    (``SKIPPED_KINDS``; one kind: `` (unreadable)``), so that a summary's numbers add up: extract said "hashing 45
+    files", then "extracted 44 images ... 2 files skipped", and evaluate "skipped 2 files" and then "1 image file
+    skipped", of a notes.txt beside the class folders and one broken JPEG (a tester). The one home of those words."""
+    kinds = [SKIPPED_KINDS[0] if why == NOT_IN_A_CLASS_FOLDER else SKIPPED_KINDS[1] if why == NOT_AN_IMAGE
+             else SKIPPED_KINDS[2] for _, why in skipped]
+    counts = [(kind, kinds.count(kind)) for kind in SKIPPED_KINDS if kind in kinds]
+    if len(counts) == 1:
+        return f" ({counts[0][0]})"
+    return " (" + ", ".join(f"{n} {kind}" for kind, n in counts) + ")"
 
 
 def copies_words(n: int) -> str:
@@ -705,7 +725,9 @@ def skipped_files_line(skipped: Sequence[Sequence[str]], limit: int, where: str 
     not readable images" (predict's words for its own inputs, ``what``, said of one file and of more: "skipped 2
     files WHAT: ..."), where extract says its reason alone (a re-read). One home of the line, predict's included."""
     said = agreeing(len(skipped), *what)
-    said = f" {said}" if said else ""
+    # a photo folder's files, of several kinds, counted by kind (``skipped_kinds``); predict's inputs (``what``) are
+    # files given, each not a readable image
+    said = f" {said}" if said else skipped_kinds(skipped)
     return f"skipped {counted(len(skipped), 'file')}{said}{f', {where}' if where else ''}: {skipped_listing(skipped, limit)}"
 
 

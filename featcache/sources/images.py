@@ -50,8 +50,8 @@ import numpy as np
 from featcache.errors import (CONTROL, FeatcacheError, carried, command_word, given, link_loop, link_loop_passed,
                               one_line, option, printable, shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
-from featcache.sources.decode import (NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable, dead_link, decode_image,
-                                      failure_reason, is_other_file, not_utf8, open_photo_sized, utf8_name)
+from featcache.sources.decode import (NOT_IN_A_CLASS_FOLDER, NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable,
+                                      dead_link, decode_image, failure_reason, is_other_file, not_utf8, open_photo_sized, utf8_name)
 from featcache.sources.threads import DaemonPool
 from featcache.progress import counted, size_text
 from featcache.validate import check_bool, check_fraction, check_seed, setting_path
@@ -1057,7 +1057,7 @@ class PhotoRows:
         self._row = {f.rel: i for i, f in enumerate(files)}  # row of each file in the data set's sorted listing
         self.index = np.array([self._row[f.rel] for f in self.candidates], dtype=np.int64)
         self.image_shape = (image_size, image_size, 3)
-        self._loose = [(_printable(rel), "not inside a class folder") for rel in loose]
+        self._loose = [(_printable(rel), NOT_IN_A_CLASS_FOLDER) for rel in loose]
         self.unusable = sorted(self._loose + [(_printable(f.rel), f.problem) for f in files if f.problem])
 
     def digest(self, decoder: str | None = None) -> dict[str, str]:
@@ -1469,7 +1469,7 @@ def class_tree(root: str | Path, image_size: int, verbose: bool = False,
     _hash(root, files, verbose)
     _check_copies(root, files, image_size, None)
     usable = [f for f in files if not f.problem]
-    unusable = sorted([(_printable(str(root / rel)), "not inside a class folder") for rel in loose]  # as predict shows
+    unusable = sorted([(_printable(str(root / rel)), NOT_IN_A_CLASS_FOLDER) for rel in loose]  # as predict shows
                       + [(_printable(str(root / f.rel)), f.problem if f.copy_of is None  # a file: its path, and
                           else copy_of(_printable(str(root / f.copy_of)))) for f in files if f.problem])  # its row's
     fingerprint = hashlib.sha256(json.dumps([[f.rel, class_names[f.label], f.digest] for f in usable],
