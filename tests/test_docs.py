@@ -163,3 +163,23 @@ def test_the_long_jobs_say_how_long_they_take_and_on_what():
     page = (DOCS / "finetuning.md").read_text(encoding="utf-8").splitlines()
     runs = [i for i, line in enumerate(page) if re.match(r"featcache finetune .*--epochs", line)]
     assert runs and all(re.search(r"about \d+ minutes.*Intel Xeon", page[i - 1]) for i in runs)
+
+
+def test_api_md_finds_the_weights_from_featcache_weights_wherever_featcache_is(tmp_path, monkeypatch):
+    """Regression (h306's brief, a tester): docs/api.md's first runnable lines built the weights' path from
+    Path(featcache.__file__).resolve().parents[2] / "shared/...", a file that exists only for a clone made right
+    beside shared/ (not a clone elsewhere, nor an install). They read FEATCACHE_WEIGHTS, run here as written."""
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    block = text[text.index("```python\n") + len("```python\n"):]
+    at = block.index("\nW = ") + 1
+    first = block[:at] + block[at:].split("\n", 1)[0]  # the lines up to the W line, and it
+    weights = tmp_path / "elsewhere" / "mobilenet_v2_1.0_imagenet_no_top.weights.h5"
+    weights.parent.mkdir()
+    weights.write_bytes(b"the weights, as a user keeps them")
+    monkeypatch.setenv("FEATCACHE_WEIGHTS", str(weights))
+    names: dict = {}
+    exec(compile(first, "docs/api.md", "exec"), names)  # noqa: S102 (the page's own lines)
+    assert names["W"] == str(weights) and "__file__" not in first
+    monkeypatch.delenv("FEATCACHE_WEIGHTS")
+    exec(compile(first, "docs/api.md", "exec"), names)  # noqa: S102
+    assert names["W"] == "imagenet"  # unset: Keras's download, which the comment above it says
