@@ -1438,11 +1438,14 @@ def names_a_head_given_as_a_cache(fn: F) -> F:
     return named  # type: ignore[return-value]
 
 
+# The API's featcache.open_cache: the store's, with a head or model given as the cache named as one (not_a_cache), as
+# train, probe, curve and evaluate name it: featcache.open_cache('h.npz') said "not a readable HDF5 file" (a tester).
+# Here, not in the store, which may not know what heads are (test_layering).
 @names_a_head_given_as_a_cache
 def open_cache(path: str | Path) -> Cache:
-    """The API's ``featcache.open_cache``: ``store.reader.open_cache`` with a head or model given as the cache named as
-    one (``not_a_cache``), as train, probe, curve and evaluate name it: featcache.open_cache('h.npz') said "not a
-    readable HDF5 file" (a tester). Here, not in the store, which may not know what heads are (test_layering)."""
+    """Open the complete cache at ``path`` (a str, bytes or os.PathLike; a leading ``~`` is your home) for reading;
+    anything else is a one-line FeatcacheError (a damaged cache: one line saying re-extract; a head or model file:
+    one line naming it and the call that takes it)."""
     from featcache.store.reader import open_cache as open_
 
     return open_(path)
