@@ -24,6 +24,7 @@ def quiet_env() -> None:
 
 def _import_tensorflow_quietly() -> None:
     """TensorFlow imported with its native banners off (``quiet_env`` and file descriptor 2 silenced), once."""
+    _check_not_forked_after_tensorflow()
     quiet_env()
     if "tensorflow" not in sys.modules:
         _check_temp_dir()
@@ -46,6 +47,39 @@ def _import_tensorflow_quietly() -> None:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
+
+
+# Set in a child forked (os.fork, multiprocessing's "fork") from a process whose TensorFlow had started running:
+# TensorFlow's process-wide thread pools are not copied by fork, so the child's first op waited forever on them (an
+# extraction in a multiprocessing "fork" worker hung, seen on two commits; a fresh eager context does not help, as
+# measured). Only a started runtime matters: a parent that merely imported TensorFlow forks a child that runs it.
+_forked_after_tensorflow = False
+
+
+def _tensorflow_started() -> bool:
+    """Whether this process's TensorFlow eager context is initialised (its thread pools made), without starting it."""
+    context = sys.modules.get("tensorflow.python.eager.context")
+    default = getattr(context, "_context", None)
+    return bool(getattr(default, "_initialized", False))
+
+
+def _after_fork_in_child() -> None:
+    global _forked_after_tensorflow
+    _forked_after_tensorflow = _forked_after_tensorflow or _tensorflow_started()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _check_not_forked_after_tensorflow() -> None:
+    """One line, at once, where TensorFlow would hang: this process was forked after TensorFlow started."""
+    if _forked_after_tensorflow:
+        from featcache.errors import FeatcacheError
+
+        raise FeatcacheError("featcache cannot run TensorFlow in a process forked after TensorFlow started (it would "
+                             "wait forever); start the process with multiprocessing.get_context('spawn') (or "
+                             "'forkserver'), or fork before the first extraction, prediction or training")
 
 
 def _check_temp_dir() -> None:
