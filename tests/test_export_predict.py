@@ -1727,6 +1727,63 @@ def test_predict_takes_a_loaded_model_and_prepares_it_once_for_every_call(tiny_m
     assert len(out) == 3
 
 
+def test_a_loaded_models_first_predict_runs_the_network_load_model_built(tiny_model, tmp_path, monkeypatch):
+    """Regression (helper-307's brief): the first ``predict(loaded, ...)`` built a second Keras network from the
+    checked bytes (1.6-3.4 s of that call on a 96 px model of the real weights, load 2-3), though ``load_model`` had
+    built one of the same bytes. It runs that one now while its weights are still the checked ones: one network
+    built for load_model and any number of predicts and evaluates, run with the checked weights: once the caller changes
+    its network's weights, predict still gives the checked probabilities, and a runner built then (another batch size)
+    builds one from the bytes again, as before. Fails on the code before: 2 networks built."""
+    from featcache.deploy import model as model_io
+
+    photos = [write_image(tmp_path / f"{i}.png", class_image(i % 3, i, 16)) for i in range(3)]
+    want = featcache.predict(tiny_model, photos, runtime="tensorflow")
+    built = []
+    real_network = model_io._network
+
+    def counted_network(*args, **kwargs):
+        built.append(args[0])
+        return real_network(*args, **kwargs)
+
+    monkeypatch.setattr(model_io, "_network", counted_network)
+    loaded = featcache.load_model(tiny_model)
+    for _ in range(2):
+        got = featcache.predict(loaded, photos, runtime="tensorflow")
+        np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-6)
+    folder = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="png", size=40)
+    featcache.evaluate(loaded, folder, runtime="tensorflow", write=False)
+    assert len(built) == 1  # load_model's, and only it
+    dense = next(layer for layer in loaded[0].layers if layer.get_weights())
+    dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])  # the caller's network changed after it ran
+    images = np.stack([class_image(i % 3, i, 16) for i in range(3)])
+    assert not np.allclose(loaded[0].predict(images, verbose=0), want.probabilities, atol=1e-3)
+    got = featcache.predict(loaded, photos, runtime="tensorflow")  # its runner runs the checked weights, not these
+    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-6)
+    assert len(built) == 1
+    got = featcache.predict(loaded, photos, runtime="tensorflow", batch_size=2)  # a new runner: from the bytes
+    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-6)
+    assert len(built) == 2
+
+
+def test_a_loaded_models_conversion_is_of_the_network_load_model_built(tiny_model, tmp_path, monkeypatch):
+    """Regression (helper-307's brief): converting a loaded model for ONNX Runtime built a Keras network from the
+    checked bytes to convert (and TensorFlow's runner then another), though ``load_model`` had built one: it
+    converts that one now, the same probabilities as TensorFlow's. Fails on the code before: 3 networks built."""
+    from featcache.deploy import model as model_io
+
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "runtimes"))  # no conversion cached
+    photos = [write_image(tmp_path / f"{i}.png", class_image(i % 3, i, 16)) for i in range(3)]
+    built = []
+    real_network = model_io._network
+    monkeypatch.setattr(model_io, "_network", lambda *a, **k: built.append(a[0]) or real_network(*a, **k))
+    loaded = featcache.load_model(tiny_model)
+    converted = featcache.predict(loaded, photos, runtime="onnxruntime")
+    assert converted.runtime == "onnxruntime"
+    on_tensorflow = featcache.predict(loaded, photos, runtime="tensorflow")
+    np.testing.assert_allclose(converted.probabilities, on_tensorflow.probabilities, atol=1e-4)
+    assert len(built) == 1
+
+
 def test_a_loaded_model_copied_is_a_loaded_model_and_pickling_one_is_refused(tiny_model, tmp_path):
     """Regression (a brief, helper-299): copy.copy and copy.deepcopy of ``load_model``'s result gave a plain
     ``(model, meta)`` tuple, which predict refused as no path, and pickle made one silently, the checked bytes lost.

@@ -101,8 +101,8 @@ def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: l
     return k.Model(inp, pooled, name="featcache_extractor")
 
 
-def compiled(model: KerasModel, batch_size: int | None = None,
-             exact: tuple[int, ...] | None = None) -> Callable[[np.ndarray], list[np.ndarray]]:
+def compiled(model: KerasModel, batch_size: int | None = None, exact: tuple[int, ...] | None = None,
+             state: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> Callable[[np.ndarray], list[np.ndarray]]:
     """Fastest plain forward pass for the backend (``predict`` is slower on CPU).
 
     ``exact``: the image shape (H, W, C) most batches have, for a model whose input is open (an exported model's,
@@ -114,20 +114,25 @@ def compiled(model: KerasModel, batch_size: int | None = None,
     not part of a cache's identity), so JAX runs matmuls and convolutions at
     full float32 precision: its TF32 default on recent GPUs moved MobileNetV2
     features by up to 0.15 (measured on an H200), against 3e-5 at "highest".
+
+    ``state``: the (trainable, non-trainable) weights to run ``model`` with, in place of its variables, which its
+    owner may change later (``deploy.model.LoadedModel``: a loaded model's network, run as its checked bytes hold).
     """
     k = keras()
     if k.backend.backend() == "tensorflow":
         import tensorflow as tf
 
+        call = (lambda x: model(x, training=False)) if state is None else _stateless(model, state)
         # One trace for every batch size (the last batch is usually shorter).
         spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
-        fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        fn = tf.function(call, input_signature=[spec])
         if exact is not None and tuple(model.inputs[0].shape[1:]) != tuple(exact):
-            fn = _at_exact_shape(model, fn, tuple(exact))
+            fn = _at_exact_shape(model, call, fn, tuple(exact))
     elif k.backend.backend() == "jax":
         import jax
 
-        state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+        if state is None:
+            state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
         jitted = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
         ran: dict[tuple[int, ...], int] = {}
 
@@ -153,14 +158,22 @@ def compiled(model: KerasModel, batch_size: int | None = None,
     return run
 
 
-def _at_exact_shape(model: KerasModel, open_fn: Callable, exact: tuple[int, ...]) -> Callable:
+def _stateless(model: KerasModel, state: tuple[list[np.ndarray], list[np.ndarray]]) -> Callable:
+    """``model``'s forward pass with the weights ``state`` (constants), not its variables as they are when it runs."""
+    import tensorflow as tf
+
+    trainable, rest = ([tf.constant(w) for w in part] for part in state)
+    return lambda x: model.stateless_call(trainable, rest, x, training=False)[0]
+
+
+def _at_exact_shape(model: KerasModel, call: Callable, open_fn: Callable, exact: tuple[int, ...]) -> Callable:
     """``open_fn``, but a batch of images of shape ``exact`` runs a graph traced for that shape (``compiled``): its
     size known when traced, ``Preprocess`` leaves the identity resize out; the features are the same to the bit
     (tests/test_export_predict.py, on the real weights)."""
     import tensorflow as tf
 
     spec = tf.TensorSpec([None, *exact], model.inputs[0].dtype)
-    exact_fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    exact_fn = tf.function(call, input_signature=[spec])
     return lambda x: exact_fn(x) if tuple(x.shape[1:]) == exact else open_fn(x)
 
 

@@ -294,7 +294,7 @@ class TensorFlowRuntime(Runtime):
 
         if not isinstance(spec, ConversionSpec):  # an exported model (predict): keyed by its file's content, built each time
             # photos come at its size: run without the resize there (``compiled``'s exact), other sizes resized
-            return compiled(spec.build_keras(), batch_size, exact=spec.raw_shape)
+            return compiled(spec.build_keras(), batch_size, exact=spec.raw_shape, state=getattr(spec, "state", None))
         key = _built_key(spec, batch_size)
         forward = None if key is None else _BUILT.get(key)
         if forward is None:
