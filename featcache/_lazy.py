@@ -24,7 +24,7 @@ def quiet_env() -> None:
 
 def _import_tensorflow_quietly() -> None:
     """TensorFlow imported with its native banners off (``quiet_env`` and file descriptor 2 silenced), once."""
-    _check_not_forked_after_tensorflow()
+    check_not_forked_after_tensorflow()
     quiet_env()
     if "tensorflow" not in sys.modules:
         _check_temp_dir()
@@ -72,8 +72,10 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _check_not_forked_after_tensorflow() -> None:
-    """One line, at once, where TensorFlow would hang: this process was forked after TensorFlow started."""
+def check_not_forked_after_tensorflow() -> None:
+    """One line, at once, where TensorFlow would hang: this process was forked after TensorFlow started. Asked by
+    every import of TensorFlow or Keras here, and by what runs a function traced before the fork (a loaded model's
+    kept runner, ``deploy.model.ModelRunner``), which imports neither again."""
     if _forked_after_tensorflow:
         from featcache.errors import FeatcacheError
 

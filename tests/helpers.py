@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -825,3 +826,43 @@ def cli_imports(tmp_path: Path, *args: str, modules: Sequence[str] = HEAVY) -> t
     proc = subprocess.run([sys.executable, "-c", CLI_IMPORTS, str(seen), json.dumps(list(modules)), *args],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     return proc, json.loads(seen.read_text())
+
+
+# The end of a script run as ``python -c``: a multiprocessing "fork" worker runs its ``work()`` and says "ran", "refused"
+# (a FeatcacheError: its line and seconds) or "hung" (its join bounded at 60 s; TensorFlow run in a process forked
+# after it started waited for ever: tests/test_forked_child.py).
+IN_A_FORKED_WORKER = """
+import multiprocessing, time
+import featcache
+
+def child(queue):
+    start = time.monotonic()
+    try:
+        work()
+        queue.put(("ran", "", time.monotonic() - start))
+    except featcache.FeatcacheError as exc:
+        queue.put(("refused", str(exc), time.monotonic() - start))
+
+context = multiprocessing.get_context("fork")
+queue = context.Queue()
+worker = context.Process(target=child, args=(queue,))
+worker.start()
+worker.join(60)
+if worker.is_alive():
+    worker.kill()
+    print("hung")
+else:
+    outcome, message, seconds = queue.get(timeout=10)
+    print(outcome)
+    print(message)
+    print(seconds)
+"""
+
+
+def refused_at_once_in_a_forked_worker(proc: subprocess.CompletedProcess, started: float) -> None:
+    """``IN_A_FORKED_WORKER``'s worker was refused at once, in the line naming the fix."""
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "refused", f"the forked worker {lines[0]} (after {time.monotonic() - started:.0f} s)"
+    assert "forked after TensorFlow started" in lines[1] and "get_context('spawn')" in lines[1]
+    assert float(lines[2]) < 5  # at once, before any TensorFlow work

@@ -6,12 +6,16 @@ import contextlib
 import json
 import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import (SHARED, class_image, cli_imports, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out,
-                     make_class_tree, meta_only_model, model_conversion, refused_while_converting, reseal_model, run_main,
+from helpers import (IN_A_FORKED_WORKER, SHARED, class_image, cli_imports, fifo_unblocked, fill, imagenet_standin,
+                     keras_weights_reaching_out, make_class_tree, meta_only_model, model_conversion,
+                     refused_at_once_in_a_forked_worker, refused_while_converting, reseal_model, run_main,
                      stopped_lock_holder, stub_model_runs, tmpfs, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
@@ -1782,6 +1786,29 @@ def test_a_loaded_models_conversion_is_of_the_network_load_model_built(tiny_mode
     on_tensorflow = featcache.predict(loaded, photos, runtime="tensorflow")
     np.testing.assert_allclose(converted.probabilities, on_tensorflow.probabilities, atol=1e-4)
     assert len(built) == 1
+
+
+# The parent loads a model and predicts (its runner, a traced function, is kept in the loaded model); a forked worker
+# predicts with it: no import of TensorFlow or Keras on that way, so the runner itself asks.
+_FORKED_PREDICTION = """
+import sys
+import featcache
+
+loaded = featcache.load_model(sys.argv[1])
+featcache.predict(loaded, [sys.argv[2]], runtime="tensorflow")
+work = lambda: featcache.predict(loaded, [sys.argv[2]], runtime="tensorflow")
+""" + IN_A_FORKED_WORKER
+
+
+def test_a_forked_child_predicting_with_a_loaded_models_kept_runner_is_refused_at_once(tiny_model, tmp_path):
+    """Regression (helper-307's brief): a worker forked after a loaded model predicted, predicting with it, hung: its
+    kept runner ran TensorFlow, which fork leaves without its thread pools. Refused at once now. Fails on the code
+    before: the worker hung (its join bounded)."""
+    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", _FORKED_PREDICTION, str(tiny_model), str(photo)],
+                          capture_output=True, text=True, timeout=300)
+    refused_at_once_in_a_forked_worker(proc, start)
 
 
 def test_a_loaded_model_copied_is_a_loaded_model_and_pickling_one_is_refused(tiny_model, tmp_path):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from featcache._lazy import keras, keras_backend
+from featcache._lazy import check_not_forked_after_tensorflow, keras, keras_backend
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
@@ -813,6 +813,8 @@ class ModelRunner:
 
     def __call__(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Probabilities (N, classes) of uint8 ``images`` (N, H, W) or (N, H, W, C), C = 1 or 3, in batches."""
+        if self.runtime_used != "onnxruntime" and self.runtime_used != "openvino":
+            check_not_forked_after_tensorflow()  # a runner kept from before a fork (``LoadedModel``) would hang in it
         step = batch_size or self.batch_size
         images = images[..., None] if images.ndim == 3 else images  # gray without its channel axis, as Keras takes it
         out = [self._rows(images[i : i + step]) for i in range(0, len(images), step)]
