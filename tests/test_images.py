@@ -876,8 +876,8 @@ def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys, progr
     res = extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4, layers=EARLY,
                   verbose=True)
     out, err = capsys.readouterr()
-    assert "skipped 1 file, listed in the cache (featcache.info(cache)): cats/cats_002b.jpg (cannot decode" in err
-    assert "1 file skipped)" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
+    assert "skipped 1 file (unreadable), listed in the cache (featcache.info(cache)): cats/cats_002b.jpg (cannot decode" in err
+    assert "1 file skipped (unreadable))" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
     cache = featcache.open_cache(res.path)
     assert cache.class_names == ["cats", "dogs"] and cache.meta["dataset"] == "d"
     assert cache.meta["source"]["kind"] == "images" and cache.meta["skipped"] == [list(s) for s in res.skipped]
@@ -1101,7 +1101,7 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     assert main(args) == 0  # without --strict, the run resumes where --strict stopped it
     said = capsys.readouterr()
     text = said.err
-    assert "resuming" in text and "2 of 9 files already done" in text and "skipped 1 file," in text
+    assert "resuming" in text and "2 of 9 files already done" in text and "skipped 1 file (unreadable)," in text
     # the summary says the cache's images and the interrupted run's beside this run's (a new-user tester: "extracted 6
     # images" of a cache of 8); 2 files done before, 1 of the 7 left skipped
     assert "extracted 6 images (8 in the cache; 2 from the interrupted run) in " in said.out, said.out

@@ -39,7 +39,7 @@ from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ON
                                 load_keras_file, load_problem, way_out, written_model)
 from featcache.progress import counted, written
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_file_name, check_out_file, check_source, file_sha256, read_at_most, views_words
+from featcache.validate import check_file_name, check_out_file, check_size, check_source, file_sha256, read_at_most, views_words
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -238,6 +238,9 @@ def check_content(path: str | Path, data: bytes | None = None) -> tuple[bool, di
     naming the file and the fix; a model of format 1 (saved before 2026-12-03) is noted once with an
     ``UncheckedModelWarning``. ``data``: the file's bytes, read by the caller, checked in place of the file."""
     path = Path(path)
+    if data is None:  # read in parts: a file past the bound refused as ModelFile.read refuses it, before its zip is
+        # judged (a sparse 4 GiB hole before a model's zip was "other data before its zip", not its size; the suite)
+        check_size(path, MAX_FILE_BYTES, "model", f"pass {model_file()}")
     checked, meta = check_digest(path, _altered, data)
     if checked is False:
         # Named at the caller's line (errors.warn), once per command however often the model is read (the CLI's

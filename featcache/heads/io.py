@@ -45,8 +45,8 @@ from featcache.progress import counted, named, written
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
-from featcache.validate import (DIGESTS_SINCE, MAX_FILE_BYTES, check_file_name, check_path, check_replaceable, check_source, checks_switches,
-                               outside_storage, param_text, read_at_most, release, write_private)
+from featcache.validate import (DIGESTS_SINCE, MAX_FILE_BYTES, check_file_name, check_path, check_replaceable, check_size, check_source,
+                               checks_switches, outside_storage, param_text, read_at_most, release, write_private)
 
 F = TypeVar("F", bound=Callable[..., Any])  # a decorated function (names_a_head_given_as_a_cache)
 
@@ -836,6 +836,9 @@ def check_content(path: str | Path, data: bytes | None = None) -> bool:
     the caller read them (``load_head``), checked in place of the file at ``path`` (which names it in the lines).
     """
     path = Path(path)
+    if data is None:  # read in parts here: a file past the bound is refused as the loaders refuse it, before its zip
+        # is judged (a sparse 4 GiB hole before a head's zip was "other data before its zip", not its size; the suite)
+        check_size(path, MAX_FILE_BYTES, "head", f"pass {head_file()}")
     if _zip_is_npz(path, data):  # by what it holds, not its name: before its entries are read through for the digest
         _check_stored(path, data)
     checked, _ = check_digest(path, _altered, data)
