@@ -188,6 +188,17 @@ def both_said(capsys, argv: list[str], call) -> tuple[str, str]:
     return said, errors[0].split(": error: ", 1)[1]
 
 
+def extract_both_said(capsys, tmp_path, source, source_args: list[str], *engine) -> tuple[str, str]:
+    """``both_said`` of an extraction of ``source`` (random weights at 32 px): the call into api.h5, the command
+    (``source_args`` its data flags, then the same settings) into cli.h5; ``engine``: an engine for both."""
+    flags = ["--engine", "ray"] if engine else []
+    return both_said(
+        capsys, ["extract", *source_args, "--weights", "random", "--image-size", "32", *flags, "--out",
+                 str(tmp_path / "cli.h5")],
+        lambda: featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
+                                  featcache.StoreSpec(out=tmp_path / "api.h5"), *engine, verbose=False))
+
+
 def test_a_cache_an_extract_is_writing_names_the_call_to_run_again(tmp_path, capsys):
     from test_store import _held_open
 
@@ -260,11 +271,7 @@ def test_a_file_put_at_extracts_out_meanwhile_names_the_call_to_finish_it(fashio
 
     monkeypatch.setattr(writer_mod.CacheWriter, "write", meanwhile)
     source = featcache.FashionMNIST(data_dir=fashion_dir)
-    said, err = both_said(
-        capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out",
-                 str(tmp_path / "cli.h5")],
-        lambda: featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
-                                  featcache.StoreSpec(out=tmp_path / "api.h5"), verbose=False))
+    said, err = extract_both_said(capsys, tmp_path, source, ["--data-dir", str(fashion_dir)])
     assert said.endswith("move api.h5 away (or choose another StoreSpec(out=...)) and run the same call again to finish "
                          "the cache"), said
     assert err.endswith("move cli.h5 away (or choose another --out) and run the same command again to finish the "
@@ -286,11 +293,7 @@ def test_a_partial_damaged_as_it_is_written_names_the_call_to_run_again(tmp_path
 
     monkeypatch.setattr(h5py.Dataset, "__getitem__", unreadable)
     source = featcache.PhotoFolder(root, test_fraction=0.5)
-    said, err = both_said(
-        capsys, ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
-                 "--out", str(tmp_path / "cli.h5")],
-        lambda: featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
-                                  featcache.StoreSpec(out=tmp_path / "api.h5"), verbose=False))
+    said, err = extract_both_said(capsys, tmp_path, source, ["--images", str(root), "--test-fraction", "0.5"])
     assert said.endswith("(Can't read data (inflate() failed)); run the same call again: the damaged rows are extracted "
                          "again"), said
     assert err.endswith("(Can't read data (inflate() failed)); run the same command again: the damaged rows are "
@@ -310,11 +313,7 @@ def test_an_extraction_whose_weights_changed_names_the_call_to_run_again(fashion
 
     monkeypatch.setattr(Mapper, "__init__", began_with_others)
     source = featcache.FashionMNIST(data_dir=fashion_dir)
-    said, err = both_said(
-        capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out",
-                 str(tmp_path / "cli.h5")],
-        lambda: featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
-                                  featcache.StoreSpec(out=tmp_path / "api.h5"), verbose=False))
+    said, err = extract_both_said(capsys, tmp_path, source, ["--data-dir", str(fashion_dir)])
     assert said.endswith("nothing of them was stored: run the call again, with the same weights on every machine of a "
                          "Ray cluster"), said
     assert err.endswith("nothing of them was stored: run the command again, with the same weights on every machine of "
@@ -364,11 +363,7 @@ def test_a_photo_changed_since_the_scan_names_the_call_to_run_again(tmp_path, ca
 
     monkeypatch.setattr(images, "read_scanned", changed_first)
     source = featcache.PhotoFolder(root, test_fraction=0.5)
-    said, err = both_said(
-        capsys, ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
-                 "--out", str(tmp_path / "cli.h5")],
-        lambda: featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
-                                  featcache.StoreSpec(out=tmp_path / "api.h5"), verbose=False))
+    said, err = extract_both_said(capsys, tmp_path, source, ["--images", str(root), "--test-fraction", "0.5"])
     assert "changed on disk since it was scanned; re-run the call" in said, said
     assert "changed on disk since it was scanned; re-run the command" in err, err
 
@@ -429,11 +424,7 @@ def test_a_failed_ray_run_names_the_extract_call_to_resume(fashion_dir, tmp_path
     monkeypatch.setattr(ray_engine, "_data_context", lambda ray: contextlib.nullcontext())
     monkeypatch.setattr(ray_engine, "_dataset", lost_node)
     source = featcache.FashionMNIST(data_dir=fashion_dir)
-    said, err = both_said(
-        capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--engine",
-                 "ray", "--out", str(tmp_path / "cli.h5")],
-        lambda: featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
-                                  featcache.StoreSpec(out=tmp_path / "api.h5"), featcache.RayEngine(), verbose=False))
+    said, err = extract_both_said(capsys, tmp_path, source, ["--data-dir", str(fashion_dir)], featcache.RayEngine())
     assert said == ("the Ray run failed (RayError: a node died); the batches written so far are kept: re-run the same "
                     "featcache.extract(...) call to resume"), said
     assert err == ("the Ray run failed (RayError: a node died); the batches written so far are kept: re-run the same "

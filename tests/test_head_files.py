@@ -633,15 +633,21 @@ def test_a_flipped_name_in_a_heads_zip_directory_is_damage_not_another_programs_
     _one_line(capsys, ["info", str(bad)], f"{bad} is damaged (its entry notes.txt fails its CRC-32 check); if it is a head")
 
 
+def _prefixed(original: Path, bad: Path):
+    """(``bad``, the words for it) for 1 KB and for 1 byte put before ``original``'s zip, written to ``bad``
+    in turn: what a head's and a model's damaged line say of it."""
+    for junk in (b"\0" * 1024, b"x"):
+        bad.write_bytes(junk + original.read_bytes())
+        yield bad, (f"{len(junk)} {'byte' if len(junk) == 1 else 'bytes'} of other data before its zip, which "
+                    "featcache never writes")
+
+
 def test_bytes_put_before_a_heads_zip_are_damage_not_a_pickle(npz_head, cache, tmp_path, capsys):
     """Regression (a tester): 1 KB put before h.npz (zipfile still reads it, from its directory at the end) made
     load_head, verify, info and evaluate say it "holds an array of Python objects, a pickle": NumPy reads a file that
     does not start as a zip as a pickle. It is a damaged head, said so (heads.io.damaged_zip)."""
-    for junk in (b"\0" * 1024, b"x"):
-        bad = tmp_path / "prefixed.npz"
-        bad.write_bytes(junk + npz_head.read_bytes())
-        line = (f"{bad} is damaged or was changed after 'featcache train' saved it ({len(junk)} "
-                f"{'byte' if len(junk) == 1 else 'bytes'} of other data before its zip, which featcache never writes); "
+    for bad, before in _prefixed(npz_head, tmp_path / "prefixed.npz"):
+        line = (f"{bad} is damaged or was changed after 'featcache train' saved it ({before}); "
                 "retrain the head with 'featcache train'")
         for command in (["info", str(bad)], ["verify", str(bad)], ["evaluate", str(bad), str(cache)]):
             assert _one_line(capsys, command, line).endswith(line)
@@ -657,12 +663,9 @@ def test_bytes_put_before_a_models_zip_are_damage_not_intact(tmp_path, capsys):
     from helpers import meta_only_model
 
     model = meta_only_model(tmp_path / "m.keras")
-    for junk in (b"\0" * 1024, b"x"):
-        bad = tmp_path / "prefixed.keras"
-        bad.write_bytes(junk + model.read_bytes())
+    for bad, before in _prefixed(model, tmp_path / "prefixed.keras"):
         line = (f"{bad} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it "
-                f"({len(junk)} {'byte' if len(junk) == 1 else 'bytes'} of other data before its zip, which featcache "
-                "never writes); re-export the model with 'featcache export' (or 'featcache finetune')")
+                f"({before}); re-export the model with 'featcache export' (or 'featcache finetune')")
         np.save(tmp_path / "x.npy", np.zeros((1, 32, 32), dtype=np.uint8))
         for command in (["info", str(bad)], ["verify", str(bad)], ["predict", str(bad), str(tmp_path / "x.npy")]):
             assert _one_line(capsys, command, line).endswith(line)
