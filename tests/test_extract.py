@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -1579,6 +1580,46 @@ def test_extract_json_counts_the_images_a_resume_took_from_the_interrupted_run(f
     proc = run_main(capsys, *argv)  # a hit: nothing resumed
     assert proc.returncode == 0 and json.loads(proc.stdout)["hit"] is True, proc.stderr
     assert json.loads(proc.stdout)["resumed_images"] == 0
+
+
+@pytest.mark.parametrize("what", ["a FIFO", "a link to /dev/zero"])
+def test_a_partial_replaced_while_the_network_is_built_is_one_line_and_left_alone(fashion_dir, tmp_path, capsys,
+                                                                                  monkeypatch, what):
+    """Regression (helper-308): extract judged the partial resumable, built the network, then the writer opened the
+    partial without looking again. Replaced meanwhile by another program (which takes no featcache lock), a FIFO was
+    opened for writing, "cannot open ...: Illegal seek; fix that and re-run", and a link to /dev/zero was opened
+    through, called "from other settings; starting it over" and deleted, exit 0. Now one line, exit 2, the thing put
+    there left as it is, the partial (moved away by that program) untouched; moved back, the same command resumes."""
+    from featcache.embedding import runner
+
+    out = tmp_path / "c.h5"
+    args = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--batch-size", "8",
+            "--out", str(out)]
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=32, runtime="tensorflow",
+                           batch_size=8)
+    part, mine = partial_path(out), tmp_path / "mine.h5"
+    before, real = _sha(part), runner._build
+
+    def meanwhile(*a, **kw):  # while the network is built, another program puts its file in the partial's place
+        os.rename(part, mine)
+        os.mkfifo(part) if what == "a FIFO" else os.symlink("/dev/zero", part)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(runner, "_build", meanwhile)
+    proc = run_main(capsys, *args)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"featcache extract: error: {part} changed while featcache was getting ready to extract (another program "
+        "replaced, changed or removed it after featcache had checked it), so featcache left it as it is; make sure "
+        "nothing else writes there, then run the same command again\n"), proc.stderr
+    assert (stat.S_ISFIFO(os.lstat(part).st_mode) if what == "a FIFO" else os.readlink(part) == "/dev/zero")
+    assert _sha(mine) == before and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5.partial.h5", "fmnist", "mine.h5"]  # nothing set aside
+    monkeypatch.setattr(runner, "_build", real)
+    os.replace(mine, part)
+    monkeypatch.delenv("FEATCACHE_PROGRESS")  # the resume's status line, on stderr
+    proc = run_main(capsys, *args)
+    assert proc.returncode == 0 and "8 of 72 images already done" in proc.stderr, proc.stderr
+    assert featcache.open_cache(out).sizes == {"train": 48, "test": 24}
 
 
 def test_extract_force_that_fails_building_the_model_leaves_the_partial_of_other_settings_in_place(

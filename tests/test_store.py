@@ -1848,6 +1848,133 @@ def test_force_leaves_the_complete_caches_own_leftover_partial_to_the_writer(tmp
     assert moved is not None and not partial_path(path).exists()
 
 
+def _replace_partial(part: Path, what: str) -> object:
+    """Put ``what`` at the partial's name ``part`` in place of the partial (moved to ``mine.h5`` beside it, kept), as
+    another program may while extract builds its network; returns what a look at it must still find after."""
+    if what == "edited in place":  # the same file, changed: appended to, as a copy tool resuming would
+        with open(part, "ab") as fh:
+            fh.write(b"\0" * 4096)
+        return part.read_bytes()
+    os.rename(part, part.with_name("mine.h5"))
+    if what == "a FIFO":
+        os.mkfifo(part)
+        return "fifo"
+    if what == "a link to /dev/zero":
+        os.symlink("/dev/zero", part)
+        return "/dev/zero"
+    if what == "a file of NUL bytes":
+        part.write_bytes(b"\0" * 4096)
+        return part.read_bytes()
+    if what == "a copy of the partial":  # the same bytes, another file: not the one judged either
+        part.write_bytes(part.with_name("mine.h5").read_bytes())
+        return part.read_bytes()
+    assert what == "nothing"
+    return None
+
+
+def _left_as_it_was(part: Path, found: object) -> bool:
+    """Whether what ``_replace_partial`` put at ``part`` is there as it was put: a FIFO still a FIFO, a link to the
+    same target, a file with the same bytes, nothing still nothing."""
+    import stat as stat_module
+
+    if found is None:
+        return not os.path.lexists(part)
+    if found == "fifo":
+        return stat_module.S_ISFIFO(os.lstat(part).st_mode)
+    if isinstance(found, str):
+        return os.path.islink(part) and os.readlink(part) == found
+    return part.is_file() and not part.is_symlink() and part.read_bytes() == found
+
+
+REPLACEMENTS = ["a FIFO", "a link to /dev/zero", "a file of NUL bytes", "a copy of the partial", "edited in place",
+                "nothing"]
+CHANGED_WHILE_GETTING_READY = (r"c\.h5\.partial\.h5 changed while featcache was getting ready to extract \(another "
+                               r"program replaced, changed or removed it after featcache had checked it\), so featcache "
+                               r"left it as it is; make sure nothing else writes there, then run the same "
+                               r"featcache\.extract\(\.\.\.\) call again$")
+
+
+@pytest.mark.parametrize("what", REPLACEMENTS)
+def test_a_partial_replaced_after_it_was_judged_resumable_is_refused_and_left_alone(tmp_path, what):
+    """Regression (helper-308): extract judges the partial, then builds the network (seconds), then the writer opens
+    the partial without looking again, and another program takes no featcache lock. A partial replaced meanwhile by a
+    FIFO was opened for writing, "cannot open ...: Illegal seek"; by a link to /dev/zero, opened through it, called
+    "from other settings; starting it over" and the link deleted; by a file of NULs, moved aside as "a damaged file
+    of yours"; a copy, or one edited in place, resumed as if judged. Now one line, whatever is there, left as it is,
+    and the partial moved back resumes."""
+    from featcache.store.partial import RESUME
+    from featcache.store.reader import judge_partial
+
+    path = tmp_path / "c.h5"
+    w = writer(path)
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    part = partial_path(path)
+    found = judge_partial(path, identity())
+    assert found.fate == RESUME and found.rows == 128
+    there = _replace_partial(part, what)
+    w = writer(path, found=found)
+    with pytest.raises(FeatcacheError, match=CHANGED_WHILE_GETTING_READY):
+        w.open()
+    assert _left_as_it_was(part, there)
+    kept = {"mine.h5"} if what != "edited in place" else set()  # the partial, moved away: nothing else set aside
+    assert {p.name for p in tmp_path.iterdir()} == kept | ({"c.h5.partial.h5"} if there is not None else set())
+    if kept:  # the user's fix: the partial back in place, and the same run again resumes it
+        os.replace(part.with_name("mine.h5"), part)
+        w = writer(path, found=judge_partial(path, identity()))
+        assert w.open() == {"train": 128, "test": 0}
+        w.close()
+
+
+def test_a_partial_swapped_as_the_writer_opens_it_is_refused_by_what_was_opened(tmp_path, monkeypatch):
+    """The name checked (``check_as_judged``) can be swapped in the moment before HDF5 opens it: the file HDF5 opened
+    is compared with the one judged too (its device and inode), so a copy put there then is not resumed as judged."""
+    from featcache.store import writer as writer_module
+    from featcache.store.reader import judge_partial
+
+    path = tmp_path / "c.h5"
+    w = writer(path)
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    part = partial_path(path)
+    found = judge_partial(path, identity())
+    real = writer_module.check_as_judged
+
+    def swapped_just_after(found_partial):
+        real(found_partial)
+        _replace_partial(part, "a copy of the partial")
+
+    monkeypatch.setattr(writer_module, "check_as_judged", swapped_just_after)
+    with pytest.raises(FeatcacheError, match=CHANGED_WHILE_GETTING_READY):
+        writer(path, found=found).open()
+    assert part.read_bytes() == part.with_name("mine.h5").read_bytes()
+
+
+@pytest.mark.parametrize("fate", ["start over", "set aside"])
+def test_a_partial_replaced_after_it_was_judged_is_neither_deleted_nor_moved(tmp_path, fate):
+    """Regression (helper-308): what extract does to a partial it judged, just before the writer opens (the partial
+    of these settings over data changed since, deleted; --force's partial of other settings, moved aside), was done to
+    whatever sat at the partial's name by then: a user's notes put there while the network was built were deleted.
+    Now the one line, and the notes are kept where they are."""
+    from featcache.store.partial import SET_ASIDE, START_OVER
+    from featcache.store.reader import judge_partial, set_aside_other_partial, start_over_changed_data
+
+    path, source = tmp_path / "c.h5", {"kind": "images", "root": str(tmp_path / "photos")}
+    # the same extraction of files edited since, or one of other settings (--force's)
+    interrupted_partial(path, identity(data_digest={"train": "before", "test": "before"}) if fate == "start over"
+                        else identity(image_size=48), source)
+    part = partial_path(path)
+    found = judge_partial(path, identity(), source)
+    assert found.fate == {"start over": START_OVER, "set aside": SET_ASIDE}[fate]
+    os.rename(part, tmp_path / "mine.h5")
+    part.write_text("my notes\n")
+    act = start_over_changed_data if fate == "start over" else set_aside_other_partial
+    with pytest.raises(FeatcacheError, match=CHANGED_WHILE_GETTING_READY):
+        act(found)
+    assert part.read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5.partial.h5", "mine.h5"]
+
+
 def _unreadable_hdf5(p: Path) -> bytes:
     """HDF5's signature and then garbage: featcache's partial killed while HDF5 flushed, or a user's damaged file."""
     data = b"\x89HDF\r\n\x1a\n" + b"a user's damaged HDF5 file, or a crashed partial" + b"\0" * 100

@@ -38,10 +38,9 @@ from featcache.store import (
     read_attrs,
     tidy_partial,
 )
-from featcache.store.atomic import output_files, written_through
+from featcache.store.atomic import file_state, output_files, written_through
 from featcache.store.lock import writing_wait
 from featcache.store.layout import CACHE_SUFFIX, NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path
-from featcache.store.writer import file_state
 from featcache.store.partial import RESUME, FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
                                    set_aside_other_partial, start_over_changed_data)
@@ -576,6 +575,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)
     # had moved someone's partial for nothing. Still under the lock.
     aside, started_over = _acted_on(path, found, data, store, verbose)
+    if aside is not None or started_over is not None:  # what was judged is gone from the partial's name
+        found = found.acted_on()
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose,
                          out_at_start=out_at_start, found=found)
     done = writer.open()

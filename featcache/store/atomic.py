@@ -141,6 +141,15 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
 _PUBLISHED: set[tuple[int, int]] = set()
 
 
+def file_state(path: str | Path) -> tuple[int, int, int, int] | None:
+    """What is at ``path`` (device, inode, size, mtime), None for nothing: a file put or changed there differs."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _identity(path: str | Path) -> tuple[int, int]:
     st = os.lstat(path)
     return st.st_dev, st.st_ino

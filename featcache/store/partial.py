@@ -26,15 +26,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 import h5py
 
 from featcache import errors
-from featcache.errors import FeatcacheError, first_line, out_option, system_limit
-from featcache.store.atomic import NAME_MAX
+from featcache.errors import FeatcacheError, command_word, first_line, out_option, system_limit
+from featcache.store.atomic import NAME_MAX, file_state
 from featcache.store.layout import (FORMAT, PARTIAL_OF, completion_problem, force_words, named_as_partial_of, split_names,
                                     split_not_a_group)
 from featcache.validate import outside_storage
@@ -72,18 +72,44 @@ LEFTOVER = "leftover"  # nobody's work (``someone_elses``): the writer starts th
 class FoundPartial:
     """Featcache's partial at ``path`` (a cache's partial name) as one reading of its attributes found it, under the
     writers' lock: ``attrs`` (``read_attrs``'s, the seal unchecked; None: nothing of featcache's readable there),
-    ``held`` (the fingerprint of the complete cache at the cache's name, where the caller knows it) and ``fate``.
-    The runner acts on it and hands it to the writer, which then does not open the file again to judge it."""
+    ``held`` (the fingerprint of the complete cache at the cache's name, where the caller knows it), ``fate``, and
+    ``state``: what was at ``path`` as it was judged (``atomic.file_state``: device, inode, size, mtime; None for
+    nothing). The runner acts on it and hands it to the writer, which then does not open the file again to judge it;
+    both first check that the file there is still the one judged (``check_as_judged``)."""
 
     path: Path
     attrs: Mapping[str, Any] | None
     fate: str
     held: str | None = None
+    state: tuple[int, int, int, int] | None = None
 
     @property
     def rows(self) -> int:
         """Rows it holds done, over its splits (0 for a sealed one or none)."""
         return progress_rows(self.attrs)
+
+    def acted_on(self) -> FoundPartial:
+        """The partial's name once the run moved or deleted what it judged there (``reader.set_aside_other_partial``,
+        ``reader.start_over_changed_data``): nothing, for the writer to look at itself should anything be there."""
+        return replace(self, attrs=None, fate=NOTHING, state=None)
+
+
+def check_as_judged(found: FoundPartial) -> None:
+    """Refuse, in one line, to act on or open the partial's name where what is there is no longer what ``found``
+    judged (``FoundPartial.state``). The writers' lock keeps other featcache processes out, not other programs, and
+    the network is built (seconds to a minute) between the judgment and the writer's open: a partial judged
+    resumable and replaced meanwhile by a FIFO was opened for writing ("Illegal seek"), and one replaced by a link to
+    /dev/zero was opened through it, called "from other settings" and the link deleted (helper-308). Nothing is
+    opened, moved or deleted here; the run may be repeated once nothing else writes there."""
+    if file_state(found.path) != found.state:
+        raise changed_while_getting_ready(found.path)
+
+
+def changed_while_getting_ready(path: Path) -> FeatcacheError:
+    """The line for a partial replaced, changed or removed by another program after the run judged it."""
+    return FeatcacheError(f"{path} changed while featcache was getting ready to extract (another program replaced, "
+                          "changed or removed it after featcache had checked it), so featcache left it as it is; make "
+                          f"sure nothing else writes there, then run the same {command_word('extract')} again")
 
 
 def progress_rows(attrs: Mapping[str, Any] | None) -> int:

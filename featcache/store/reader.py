@@ -65,8 +65,9 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
+from featcache.store.atomic import file_state
 from featcache.store.partial import (EMPTY, LEFTOVER, NOTHING, OURS, RESUME, SET_ASIDE, START_OVER, FoundPartial,
-                                     look_at_partial, open_ours, progress_rows, someone_elses,
+                                     check_as_judged, look_at_partial, open_ours, progress_rows, someone_elses,
                                      split_progress)
 from featcache.validate import DIGESTS_SINCE, release, starts_with
 
@@ -1285,9 +1286,10 @@ def judge_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     set-aside line, the start-over's rows and the writer read it once, not four times. The caller holds the lock.
     ``rule_change``: ``find_complete``'s (a partial of an older image decoder is the same extraction)."""
     partial = partial_path(Path(path))
+    state = file_state(partial)  # before the reading: a file swapped while it is read differs from it afterwards
     attrs = _judged_partial(partial)
     if attrs is None:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
-        return FoundPartial(partial, None, NOTHING, held)
+        return FoundPartial(partial, None, NOTHING, held, state)
     theirs = attrs.get("fingerprint")
     if theirs == identity.fingerprint:
         fate = RESUME
@@ -1295,7 +1297,7 @@ def judge_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
         fate = START_OVER
     else:
         fate = SET_ASIDE if someone_elses(theirs, held, progress_rows(attrs)) else LEFTOVER
-    return FoundPartial(partial, attrs, fate, held)
+    return FoundPartial(partial, attrs, fate, held, state)
 
 
 def set_aside_other_partial(found: FoundPartial) -> Path | None:
@@ -1306,7 +1308,10 @@ def set_aside_other_partial(found: FoundPartial) -> Path | None:
     someone's work, and moved back to ``<out>.partial.h5`` the command of its settings resumes it."""
     from featcache.store.partial import set_aside
 
-    return set_aside(found.path, "other-settings") if found.fate == SET_ASIDE else None
+    if found.fate != SET_ASIDE:
+        return None
+    check_as_judged(found)  # the one judged, not a file put there while the network was built
+    return set_aside(found.path, "other-settings")
 
 
 def start_over_changed_data(found: FoundPartial) -> int | None:
@@ -1318,6 +1323,7 @@ def start_over_changed_data(found: FoundPartial) -> int | None:
     (a reviewer, 2026-12-06). The caller holds the lock."""
     if found.fate != START_OVER:
         return None
+    check_as_judged(found)  # never deleted: a file put there since it was judged, someone else's
     try:
         found.path.unlink()
     except FileNotFoundError:

@@ -39,6 +39,7 @@ from featcache.progress import note
 from featcache.validate import cannot_write_in
 from featcache.store.atomic import (
     exception_chain,
+    file_state,
     new_temporary,
     is_no_space,
     no_space,
@@ -71,8 +72,9 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import (EMPTY, OURS, OUTSIDE, UNREADABLE, FoundPartial, PartialSetAside, held_fingerprint,
-                                     look_at_partial, os_error, rows_in, set_aside, someone_elses)
+from featcache.store.partial import (EMPTY, OURS, OUTSIDE, UNREADABLE, FoundPartial, PartialSetAside,
+                                     changed_while_getting_ready, check_as_judged, held_fingerprint, look_at_partial,
+                                     os_error, rows_in, set_aside, someone_elses)
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
 # often: a killed run redoes at most this much work, and slow file systems are
@@ -85,15 +87,6 @@ COMMIT_SECONDS = 1.0
 
 
 NOW = object()  # a writer's ``out_at_start`` not given: what is at the cache's name as the writer is made
-
-
-def file_state(path: Path) -> tuple[int, int, int, int] | None:
-    """What is at ``path`` (device, inode, size, mtime), None for nothing: a file put or changed there differs."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class CacheWriter:
@@ -135,6 +128,8 @@ class CacheWriter:
     def open(self) -> dict[str, int]:
         """Open for writing; returns rows already done per split (checked, see ``_check_partial``)."""
         with self._guard(self.partial):
+            if self._found is not None:  # what the runner judged is still what is there (the network's build between)
+                check_as_judged(self._found)
             if self.partial.exists():
                 self._file = self._resume()
             if self._file is None:
@@ -243,13 +238,19 @@ class CacheWriter:
         line and the partial is kept; HDF5's verdicts on the file ("file signature not found") have no errno.
         """
         try:
-            return h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
+            f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
         except (OSError, ValueError) as exc:
+            if self._found is not None:  # replaced since open()'s check: that, not the replacement's error
+                check_as_judged(self._found)
             _refuse_if_busy(self.partial, exc)
             if isinstance(exc, OSError) and exc.errno:
                 raise os_error(self.partial, exc) from None
             self._set_aside(first_line(exc))
             return None
+        if self._found is not None and not _opened_as_judged(f, self._found):
+            f.close()
+            raise changed_while_getting_ready(self.partial)
+        return f
 
     def _set_aside(self, why: str) -> None:
         """Move an unreadable file at the partial's name to a free sibling (``partial.set_aside``) and say so in
@@ -902,6 +903,17 @@ def _fsync(f: h5py.File) -> None:
     except (OSError, ValueError, TypeError, AttributeError):  # a driver without a file descriptor: flush is all we have
         return
     os.fsync(fd)
+
+
+def _opened_as_judged(f: h5py.File, found: FoundPartial) -> bool:
+    """Whether the file HDF5 opened (its file descriptor) is the one ``found`` judged (device and inode): the name
+    checked (``check_as_judged``) can be swapped in the moment before HDF5 opens it. A driver without a descriptor
+    is taken on that check alone."""
+    try:
+        st = os.fstat(f.id.get_vfd_handle())
+    except (OSError, ValueError, TypeError, AttributeError):
+        return True
+    return found.state is not None and (st.st_dev, st.st_ino) == found.state[:2]
 
 
 def make_writer(path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
