@@ -1975,6 +1975,48 @@ def test_a_partial_replaced_after_it_was_judged_is_neither_deleted_nor_moved(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5.partial.h5", "mine.h5"]
 
 
+@pytest.mark.parametrize("damage, why", [
+    ("a layer of another type", "features/out has another shape or type"),
+    ("a split removed", "its test split is missing"),
+])
+def test_a_partial_judged_resumable_and_found_damaged_says_it_is_not_resumed_after_all(tmp_path, damage, why):
+    """Regression (helper-308): extract says "resuming c.h5: 128 of 640 images already done" from its judgment of the
+    partial's attributes; the writer, opening it, found it damaged and said "resuming c.h5: the partial file is
+    damaged (...); starting it over", or, a split missing, "from other settings" (it is of these settings). Its line
+    now says that the partial judged resumable is not resumed after all, why, and that it was deleted."""
+    from featcache.store.reader import judge_partial
+
+    path = tmp_path / "c.h5"
+    w = writer(path)
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    with h5py.File(partial_path(path), "r+") as f:
+        if damage == "a split removed":
+            del f["test"]
+        else:
+            shape = f["train/features/out"].shape
+            del f["train/features/out"]
+            f["train/features"].create_dataset("out", shape=shape, dtype="f8")
+    found = judge_partial(path, identity())
+    assert found.rows == 128
+    w = writer(path, found=found)
+    assert w.open() == {"train": 0, "test": 0}
+    w.close()
+    assert w.repairs == [f"not resuming {path} after all: its partial file, judged resumable (128 rows done), is "
+                         f"damaged ({why}); it was deleted, starting it over"], w.repairs
+    # a writer made without extract's judgment (the scripts') says what it finds, as before
+    w = writer(tmp_path / "d.h5")
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    with h5py.File(partial_path(tmp_path / "d.h5"), "r+") as f:
+        del f["test"]
+    w = writer(tmp_path / "d.h5")
+    w.open()
+    w.close()
+    assert w.repairs == [f"resuming {tmp_path / 'd.h5'}: the partial file is damaged (its test split is missing); "
+                         "starting it over"], w.repairs
+
+
 def _unreadable_hdf5(p: Path) -> bytes:
     """HDF5's signature and then garbage: featcache's partial killed while HDF5 flushed, or a user's damaged file."""
     data = b"\x89HDF\r\n\x1a\n" + b"a user's damaged HDF5 file, or a crashed partial" + b"\0" * 100

@@ -72,7 +72,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import (EMPTY, OURS, OUTSIDE, UNREADABLE, FoundPartial, PartialSetAside,
+from featcache.store.partial import (EMPTY, OURS, OUTSIDE, RESUME, UNREADABLE, FoundPartial, PartialSetAside,
                                      changed_while_getting_ready, check_as_judged, held_fingerprint, look_at_partial,
                                      os_error, rows_in, set_aside, someone_elses)
 
@@ -163,7 +163,7 @@ class CacheWriter:
         if kind is None:
             return None
         if kind == EMPTY:
-            self._note(f"resuming {self.path}: the partial file is empty (a run stopped as it created it); starting it over")
+            self._note(self._start_over_line("empty (a run stopped as it created it)"))
             self.partial.unlink()
             return None
         if kind == UNREADABLE:
@@ -176,7 +176,10 @@ class CacheWriter:
         if f is None:
             return None
         try:
-            if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
+            if f.attrs.get("fingerprint") == self.attrs["fingerprint"]:
+                missing = [s.name for s in self.splits if s.name not in f]
+                if missing:  # these settings' partial lays out every split: damage, not "from other settings"
+                    raise ValueError(f"its {missing[0]} split is missing")
                 self._check_partial(f)
                 return f
             if f.attrs.get("complete"):  # sealed, stopped before its rename: a complete cache, never deleted here
@@ -192,7 +195,7 @@ class CacheWriter:
                 f.close()
                 self._set_aside_other()
                 return None
-            self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
+            self._note(self._start_over_line("from other settings"))
         # RuntimeError: HDF5's verdict on damaged metadata ("incorrect metadata checksum", "wrong B-tree
         # signature"), which its checksummed format (layout.LIBVER) gives for most flipped bytes (a review)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -201,13 +204,28 @@ class CacheWriter:
             if isinstance(exc, OSError) and exc.errno:  # the system's error (EMFILE, EIO, ...), not the file's
                 f.close()
                 raise os_error(self.partial, exc) from None
-            self._note(f"resuming {self.path}: the partial file is damaged ({first_line(exc)}); starting it over")
+            self._note(self._start_over_line(f"damaged ({first_line(exc)})"))
         try:
             f.close()
         except Exception:
             pass
         self.partial.unlink()
         return None
+
+    def _judged_resumable(self) -> bool:
+        """Whether the runner judged the partial resumable, rows and all, and so said "resuming <cache>: N of M ...
+        already done" (``runner._resume_line``) before the writer opened it."""
+        return self._found is not None and self._found.fate == RESUME and self._found.rows > 0
+
+    def _start_over_line(self, what: str) -> str:
+        """The line of featcache's partial deleted and started over, ``what`` it is (empty, damaged (why), from other
+        settings): the one home of these lines. A partial judged resumable (``_judged_resumable``) and found
+        damaged here was "resuming <cache>: 8 of 72 images already done", then "resuming <cache>: the partial file is
+        damaged (...); starting it over" (helper-308): it now says that it is not resumed after all, and why."""
+        if self._judged_resumable():
+            return (f"not resuming {self.path} after all: its partial file, judged resumable ({self._found.rows} rows "
+                    f"done), is {what}; it was deleted, starting it over")
+        return f"resuming {self.path}: the partial file is {what}; starting it over"
 
     def _set_aside_other(self) -> None:
         """Move another extraction's partial to a free sibling (``partial.set_aside``) and say so in one line."""
@@ -256,8 +274,9 @@ class CacheWriter:
         """Move an unreadable file at the partial's name to a free sibling (``partial.set_aside``) and say so in
         one line, whatever ``verbose``: it may be a user's damaged file, and only this line says where it went."""
         moved = set_aside(self.partial)
-        line = (f"{self.partial} is not a partial featcache can read ({why}); it may be a damaged file of yours, so it "
-                f"was moved to {moved} (delete it if it is not yours); starting {self.path} over")
+        after_all = f"not resuming {self.path} after all: " if self._judged_resumable() else ""
+        line = (f"{after_all}{self.partial} is not a partial featcache can read ({why}); it may be a damaged file of "
+                f"yours, so it was moved to {moved} (delete it if it is not yours); starting {self.path} over")
         self.repairs.append(line)
         warn(line, PartialSetAside)
 
