@@ -575,6 +575,14 @@ def test_a_model_a_head_or_a_skipped_file_given_to_a_call_suggests_calls(cache, 
     head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
     said = api_error(lambda: featcache.evaluate(cache, head))
     assert said.endswith("(evaluate takes the head first, then the cache: featcache.evaluate(head, cache))"), said
+    # a cache where export's or finetune's head goes: their own calls, not evaluate's order (a brief, helper-310)
+    said = api_error(lambda: featcache.export(cache, tmp_path / "m.keras"))
+    assert said.endswith("(export takes a head and writes its model: featcache.export(head, out='model.keras'))"), said
+    said = api_error(lambda: featcache.finetune(cache, out=tmp_path / "c.keras"))
+    assert said.endswith("pass the .keras head file written by featcache.train(cache, head='keras') (finetune takes a "
+                         "Keras head: featcache.finetune(head))"), said
+    said = api_error(lambda: featcache.load_head(cache))  # a caller of the loader is told of no call
+    assert said.endswith("not a head; pass the .keras or .npz head file written by featcache.train(...)"), said
     said = api_error(lambda: featcache.finetune(head, out=tmp_path / "f.keras"))
     assert "rule 1" not in said and "a head trained on the frozen base first" in said, said
     assert said.endswith("train one with featcache.train(cache, head='keras')"), said

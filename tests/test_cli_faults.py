@@ -2178,11 +2178,20 @@ def test_a_head_given_as_a_cache_or_the_arguments_swapped_are_named(tmp_path, ca
         one_line_error(capsys, argv, f"{head} is a head written by 'featcache train', not a cache; pass the cache it was "
                                      f"trained on (score the head with 'featcache evaluate {head} CACHE', check its content digest "
                                      f"with 'featcache verify {head}')")
-    for argv in (["evaluate", str(cache), str(head)], ["export", str(cache), "--out", str(tmp_path / "m.keras")]):
-        # export named evaluate's order alone: "pass the head file first, then the cache" (a new-user tester)
-        one_line_error(capsys, argv, f"{cache} is an HDF5 file (a cache?), not a head; pass the .keras or .npz head file "
-                                     "written by 'featcache train' (evaluate takes the head first, then the cache: "
-                                     "'featcache evaluate HEAD CACHE')")
+    # each command says what it takes: export and finetune were told evaluate's order, "evaluate takes the head
+    # first, then the cache", from the loader the three share (a brief, helper-310)
+    not_a_head = f"{cache} is an HDF5 file (a cache?), not a head; pass the .keras"
+    for argv, takes in ((["evaluate", str(cache), str(head)],
+                         " or .npz head file written by 'featcache train' (evaluate takes the head first, then the "
+                         "cache: 'featcache evaluate HEAD CACHE')"),
+                        (["export", str(cache), "--out", str(tmp_path / "m.keras")],
+                         " or .npz head file written by 'featcache train' (export takes a head and writes its model: "
+                         "'featcache export HEAD --out MODEL.keras')"),
+                        (["finetune", str(cache), "--out", str(tmp_path / "f.keras")],
+                         " head file written by 'featcache train CACHE --head keras' (finetune takes a Keras head: "
+                         "'featcache finetune HEAD')")):
+        assert one_line_error(capsys, argv).endswith(f"error: {not_a_head}{takes}")
+    assert not (tmp_path / "m.keras").exists() and not (tmp_path / "f.keras").exists()
     (tmp_path / "notes.txt").write_text("no cache")
     one_line_error(capsys, ["train", str(tmp_path / "notes.txt"), "--head", "logreg"], "is not a readable HDF5 file")
     spaced = tmp_path / "my head.npz"  # the suggested commands paste as they are (a review: the path was bare)

@@ -33,11 +33,11 @@ from featcache.validate import (
     without_orig,
     without_words,
 )
-from featcache.errors import FeatcacheError, one_line, option, warn
+from featcache.errors import FeatcacheError, command, one_line, option, warn
 from featcache.progress import bars_wanted, counted, showing_fits, status
 from featcache.sources.images import check_report_outside_classes
-from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
-                                width_problem)
+from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, head_file, read_head,
+                                row_keys, width_problem)
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, scored_rows, scored_views, scoring_shown
 from featcache.store.atomic import output_files, write_json, write_text
 
@@ -310,7 +310,9 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
             warn(from_memory_line(head, Path(head.path)), HeadFromMemoryWarning)
         return head.estimator, head.meta, head.path if named else None
     if isinstance(head, (str, os.PathLike)):  # any os.PathLike, as every other API function takes (a tester)
-        est, meta = load_head(head, trust_pickle=trust_pickle)
+        order = command("evaluate", "HEAD CACHE", "head, cache")  # 'evaluate CACHE HEAD', swapped (new users)
+        fix = f"pass {head_file()} (evaluate takes the head first, then the cache: {order})"
+        est, meta = read_head(head, trust_pickle=trust_pickle, fix=fix)
         return est, meta, Path(head)
     if isinstance(head, tuple) and len(head) == 2:
         head, meta = head

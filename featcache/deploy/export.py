@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from featcache._lazy import keras
 from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
                                            weights_arg, weights_identity, weights_path_words)
-from featcache.errors import FeatcacheError, given, given_path, one_line, option
+from featcache.errors import FeatcacheError, command, given, given_path, one_line, option
 from featcache.progress import status
 from featcache.validate import (ONLY, Written, check_source, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
                                 without_words)
@@ -503,11 +503,14 @@ def _checked_head(head: Path, out: Path, weights: str | None, views: Any, force:
     before Keras is imported where they can be (seconds; ~35 s under load): a bad --views, --weights or --out. A
     Keras head's load imports it, so its checked record is read first (heads.io.keras_head_record); an .npz head
     loads without it."""
-    from featcache.heads.io import keras_head_record, load_head
+    from featcache.heads.io import head_file, keras_head_record, read_head
 
     record = keras_head_record(head)
     checked = _head_checks(record, out, weights, views, force) if record is not None else None
-    est, meta = load_head(head, trust_pickle=trust_pickle)
+    # a cache given (new users): export's own form, not evaluate's order, which a line here once said
+    how = command("export", "HEAD --out MODEL.keras", "head, out='model.keras'")
+    est, meta = read_head(head, trust_pickle=trust_pickle, fix=f"pass {head_file()} (export takes a head and writes "
+                                                               f"its model: {how})")
     names, w, replacing = checked or _head_checks(meta, out, weights, views, force)
     head_form(est)  # a head of no exportable form (every kind featcache trains has one)
     return est, meta, names, w, replacing

@@ -731,12 +731,14 @@ def step_size(model: KerasModel, image_size: int, batch_size: int) -> PassSize:
 def _keras_head(head: str | Path, trust_pickle: bool):
     """``(head, meta)`` of a trained Keras head; any other kind is one line."""
     from featcache.heads import DenseHead, head_words
-    from featcache.heads.io import load_head
+    from featcache.heads.io import read_head
 
-    est, meta = load_head(head, trust_pickle=trust_pickle)
+    how = command('train', 'CACHE --head keras', 'cache, head=' + repr('keras'))
+    # a cache given (new users): what finetune takes, a Keras head alone, not evaluate's order, once said here
+    fix = f"pass the .keras head file written by {how} (finetune takes a Keras head: {command('finetune', 'HEAD', 'head')})"
+    est, meta = read_head(head, trust_pickle=trust_pickle, fix=fix)
     if not isinstance(est, DenseHead):
         # the rule itself, not "the lesson's rule 1", a name a new user cannot read
-        how = command('train', 'CACHE --head keras', 'cache, head=' + repr('keras'))
         raise FeatcacheError(
             f"{head} is {head_words(meta.get('head', type(est).__name__))}; fine-tuning starts from a trained Keras head "
             "whose Dense layer it becomes (a head trained on the frozen base first, so a random head's large first "

@@ -1470,6 +1470,16 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
+    return read_head(path, trust_pickle=trust_pickle)
+
+
+@checks_switches
+def read_head(path: str | Path, *, trust_pickle: bool = False,
+              fix: str | None = None) -> tuple[BaseEstimator, dict[str, Any]]:
+    """``load_head``'s, for a call that takes a head: ``fix``, what that call takes, in its words, is said where it
+    was given an HDF5 file (a cache?) instead (default: ``head_file()``). One line said evaluate's order ("evaluate
+    takes the head first, then the cache") to export and finetune, whose users had not run evaluate (a brief,
+    helper-310); a caller of ``load_head`` is told of no call."""
     path = check_source(path, "head", head_file(), "path")  # load_head(123); a TrainResult still its file
     _check_head_file(path)
     if zipfile.is_zipfile(path):  # its end only: a cache given as the head is not read whole
@@ -1477,7 +1487,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         npz, _ = _checked_zip(path, data)
         head, meta = _load_npz(path, data) if npz else _load_keras(path, data)
     else:  # no check to race: an old pickle head loads only with trust_pickle, a cache or other file is refused
-        head, meta = _load_pickle(path, trust_pickle)
+        head, meta = _load_pickle(path, trust_pickle, fix)
     _check_loaded(head, meta, path)
     return head, meta
 
@@ -1783,15 +1793,13 @@ def _looks_like_pickle(path: Path) -> bool:
         return path.suffix.lower() in PICKLE_SUFFIXES or f.read(1) == b"\x80"
 
 
-def _load_pickle(path: Path, trust_pickle: bool):
+def _load_pickle(path: Path, trust_pickle: bool, fix: str | None):
     if (damage := damage_error(path, _altered)) is not None:  # a zip cut short: not a pickle, not "neither ..."
         raise damage
     if not trust_pickle and not _looks_like_pickle(path):
         with open(path, "rb") as f:
             if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD' swapped, or 'export CACHE' (new users)
-                order = command("evaluate", "HEAD CACHE", "head, cache")
-                raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; pass {head_file()} "
-                                     f"(evaluate takes the head first, then the cache: {order})")
+                raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; {fix or 'pass ' + head_file()}")
         raise _unreadable(path, "neither a .keras nor an .npz head")
     if not trust_pickle:
         retrain = command("train")
