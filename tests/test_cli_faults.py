@@ -2200,6 +2200,29 @@ def test_a_head_given_as_a_cache_or_the_arguments_swapped_are_named(tmp_path, ca
                    f"'featcache evaluate '{spaced}' CACHE', check its content digest with 'featcache verify '{spaced}'')")
 
 
+def test_a_head_given_as_a_cache_is_named_in_the_commands_words_wherever_the_command_opens_it(tmp_path, capsys,
+                                                                                            monkeypatch):
+    """A command's own code that opens a head as a cache (not through train's, probe's, curve's or evaluate's
+    call) names it too, in the command's words: the CLI runs every command through heads.io's one home of that
+    rule, where it had a copy of its own (cli._named_kind; a brief, helper-310)."""
+    import featcache.recipes.files as files
+    from featcache.errors import NotHDF5
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    head = tmp_path / "h.npz"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+
+    def opens_it_as_a_cache(path, *args, **kwargs):
+        raise NotHDF5(path, "file signature not found")
+
+    monkeypatch.setattr(files, "info", opens_it_as_a_cache)
+    said = one_line_error(capsys, ["info", str(head)])
+    assert said == (f"featcache info: error: {head} is a head written by 'featcache train', not a cache; pass the cache "
+                    f"it was trained on (score the head with 'featcache evaluate {head} CACHE', check its content "
+                    f"digest with 'featcache verify {head}')"), said
+
+
 def test_evaluate_on_another_data_sets_cache_names_the_data_sets_before_the_image_size(tmp_path, capsys):
     """A new-user tester: a hymenoptera head evaluated on the Fashion-MNIST cache said "head and cache do not match
     (image_size: head 224 vs cache 96); evaluate on a cache extracted with the head's settings", as if re-extracting

@@ -643,9 +643,13 @@ def _main(argv: list[str] | None) -> int:
             with _SigtermAsInterrupt(enabled=argv is None), _InterruptsInFinalizers(enabled=argv is None), \
                     _GuardedOutput(as_program=argv is None) as output:
                 # --json: the command's text is off (stdout is the JSON), its progress bars still on stderr
-                # its errors name its flags, never the API's keywords (errors.option)
+                # its errors name its flags, never the API's keywords (errors.option); a head or model given where
+                # a cache goes is named as the API's calls name it, from the one home, said inside cli_words (a
+                # copy here, cli._named_kind, said it after them, and had to enter them again; a brief, helper-310)
+                from featcache.heads.io import names_a_head_given_as_a_cache
+
                 with bars_when_quiet() if getattr(args, "json", False) else nullcontext(), cli_words():
-                    rc = int(args.func(args) or 0)
+                    rc = int(names_a_head_given_as_a_cache(args.func)(args) or 0)
                 if sys.stdout is not None:
                     sys.stdout.flush()
             if output.error is not None:
@@ -654,7 +658,7 @@ def _main(argv: list[str] | None) -> int:
         except FeatcacheError as exc:
             from featcache.errors import one_line
 
-            _say(f"featcache {args.command}: error: {one_line(_named_kind(exc))}")
+            _say(f"featcache {args.command}: error: {one_line(str(exc))}")
             return 2
         except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)
             if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
@@ -684,19 +688,3 @@ def _interrupted_after() -> str:
     if not done:
         return "nothing was saved"
     return f"{' and '.join(done)} {agreeing(len(done), 'was', 'were')} written completely before it; what it printed was cut short"
-
-
-def _named_kind(exc: Exception) -> str:
-    """The error's text; where a head or model was given as a cache, that instead (train on a head said "not a
-    readable HDF5 file (file signature not found)", where info named the file's kind; a new user)."""
-    from featcache.errors import NotHDF5, cli_words
-
-    path = getattr(exc, "path", None) if isinstance(exc, NotHDF5) else None
-    if path is not None:
-        from featcache.heads.io import not_a_cache
-
-        # said after the command's cli_words() has ended (main's except clause): the line names the commands to
-        # run, which it named as API calls, 'featcache train HEAD.npz' suggesting featcache.evaluate(...) (h300)
-        with cli_words():
-            return not_a_cache(path) or str(exc)
-    return str(exc)

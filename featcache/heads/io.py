@@ -1423,7 +1423,8 @@ def names_a_head_given_as_a_cache(fn: F) -> F:
     its cache named as one (``not_a_cache``), as the CLI's commands say it: featcache.train('heads/x.npz', 'logreg')
     said "not a readable HDF5 file (file signature not found)", where 'featcache train' named the file's kind (a
     tester). Here, above the store, which opens the cache and may not know what heads are (test_layering); inside
-    a command the words are the command's (``command``), so the CLI's line is as it was."""
+    a command the words are the command's (``command``): the CLI runs every command through it (``cli._main``), in
+    the command's words, where a copy of its own said the same after them."""
     import functools
 
     from featcache.errors import NotHDF5
