@@ -456,6 +456,10 @@ def test_a_folder_given_as_a_model_is_named_a_folder(tmp_path):
     assert api_error(lambda: featcache.load_model(empty)) == (
         f"{empty} is a folder, not a model file; pass the .keras file written by featcache.export(...) or "
         "featcache.finetune(...)")
+    # predict's, from the same home, with its order (predict(folder, model) swapped): it named no model inside
+    assert api_error(lambda: featcache.predict(folder, [tmp_path / "x.png"])) == (
+        f"{folder} is a folder, not a model file (it holds inside.keras); pass the .keras file written by "
+        "featcache.export(...) or featcache.finetune(...) first, then the images")
     assert api_error(lambda: featcache.load_head(folder)) == (  # load_head's words, as they were
         f"{folder} is a folder, not a head file (it holds inside.keras); pass the .keras or .npz head file written by "
         "featcache.train(...)")

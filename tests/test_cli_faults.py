@@ -240,6 +240,12 @@ def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys
     one_line_error(capsys, ["predict", str(fake_model), str(folder)], "no image to predict", "a.png", "other 1 file")
     one_line_error(capsys, ["predict", str(fake_model), str(tmp_path / "gone.png")], "image file not found")
     one_line_error(capsys, ["predict", str(folder), str(fake_model)], "is a folder, not a model file")  # arguments swapped
+    models = tmp_path / "models"  # swapped, a folder of models: the line names them, as load_model's does (helper-310)
+    models.mkdir()
+    (models / "m.keras").write_bytes(fake_model.read_bytes())
+    assert one_line_error(capsys, ["predict", str(models), str(fake_model)]) == (
+        f"featcache predict: error: {models} is a folder, not a model file (it holds m.keras); pass the .keras file "
+        "written by 'featcache export' or 'featcache finetune' first, then the images")
     csv = tmp_path / "p.csv"
     one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(csv)], "no image to predict")
     assert not csv.exists()

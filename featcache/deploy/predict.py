@@ -1326,10 +1326,11 @@ def model_meta(model: str | Path) -> dict:
     """The model file's checked metadata (``read_meta``), without loading the network."""
     from featcache.deploy.model import read_meta
 
-    if Path(model).is_dir():
-        from featcache.deploy.model import model_file
+    if Path(model).is_dir():  # 'predict FOLDER MODEL', swapped: predict's order, in the one home's line (heads.io)
+        from featcache.deploy.model import MODEL_SUFFIX, model_file
+        from featcache.heads.io import folder_given
 
-        raise FeatcacheError(f"{model} is a folder, not a model file; pass {model_file()} first, then the images")
+        raise folder_given(Path(model), "model", f"pass {model_file()} first, then the images", (MODEL_SUFFIX,))
     return read_meta(model)
 
 
