@@ -128,13 +128,42 @@ def warn(message: str, category: type[Warning]) -> None:
         level += 1
         if not _is_ours(name):
             break
-    if not getattr(warnings.showwarning, "__module__", "").startswith("featcache"):  # the CLI's goes through note
+    shown = not getattr(warnings.showwarning, "__module__", "").startswith("featcache")  # the CLI's goes through note
+    if shown and not _ignored(message, category, frame):
         from featcache.progress import end_open_line
 
         # Python's own display writes where a bar was left mid-line: a verbose curve(...) on a terminal had its
-        # Keras validation note run on after "3/6 [=====>....] - 0s - logreg at 90: 0.7667" (a tester)
+        # Keras validation note run on after "3/6 [=====>....] - 0s - logreg at 90: 0.7667" (a tester). Not for a
+        # warning the filters ignore: the bar's line was broken for nothing (a brief, helper-310)
         end_open_line()
     warnings.warn(message, category, stacklevel=level)
+
+
+def _ignored(text: str, category: type[Warning], frame: Any) -> bool:
+    """Whether Python's warning filters ignore ``text`` of ``category`` attributed to ``frame``: the first filter of
+    ``warnings.filters`` that matches decides, as ``warnings.warn`` reads them (its message and module patterns
+    matched from the start, compiled, or equal where a plain string, as the default ``__main__`` filter is), else
+    ``warnings.defaultaction``. Only the ignore action is read: a warning shown once per place (the "default"
+    action) may still end a bar's line the second time, a blank line at worst, where a guess at Python's private
+    registry of shown warnings could let one run on after a bar."""
+    import warnings
+
+    module = frame.f_globals.get("__name__") if frame is not None else None
+    module = module if isinstance(module, str) else "<string>"  # as warnings names a frame without one
+    lineno = frame.f_lineno if frame is not None else 0
+    for action, msg, cat, mod, line in warnings.filters:
+        if (_matches(msg, text) and issubclass(category, cat) and _matches(mod, module)
+                and (line == 0 or line == lineno)):
+            return action == "ignore"
+    return warnings.defaultaction == "ignore"
+
+
+def _matches(pattern: Any, text: str) -> bool:
+    """A warning filter's message or module ``pattern`` against ``text``: None matches all, a plain string only
+    itself, a compiled pattern from the start (``warnings.filterwarnings``'s)."""
+    if pattern is None:
+        return True
+    return pattern == text if isinstance(pattern, str) else bool(pattern.match(text))
 
 
 def _is_ours(filename: str) -> bool:

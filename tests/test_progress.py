@@ -12,6 +12,7 @@ from test_head_files import synthetic_cache
 
 import featcache
 from featcache import progress
+from featcache.heads.dense import StratifiedValidationNote
 
 pytestmark = pytest.mark.usefixtures("progress_on")  # drawn, as for a user
 
@@ -346,6 +347,40 @@ def test_a_warning_python_shows_never_runs_on_after_a_bar_drawn_in_place(monkeyp
     assert re.search(r"0/6 [^\n]* - 0s\n[^\n]*: StratifiedValidationNote: the Keras head validates", term.getvalue()), term.getvalue()
     progress.status("after the note")  # the bar's line was ended once: no empty line
     assert "\n\n" not in term.getvalue()
+
+
+@pytest.mark.parametrize("ignore, other_shown", [
+    (lambda: __import__("warnings").simplefilter("ignore"), False),
+    (lambda: __import__("warnings").filterwarnings("ignore", message="the keras head validates"), True),  # any case
+    (lambda: __import__("warnings").filterwarnings("ignore", category=StratifiedValidationNote), True),
+    (lambda: __import__("warnings").filterwarnings("ignore", module=__name__), False),  # the caller's, as attributed
+], ids=["all", "message", "category", "module"])
+def test_a_warning_the_filters_ignore_leaves_a_bars_line_as_it_was(monkeypatch, ignore, other_shown):
+    """A brief (helper-310): errors.warn ended a bar's open line before Python filtered the warning out
+    (warnings.simplefilter("ignore")), so the bar went on on a line of its own below a break for nothing. The line
+    is ended only for a warning that will be shown; one the filters let through still ends it."""
+    import warnings
+
+    from featcache.errors import warn
+
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    monkeypatch.setattr(warnings, "showwarning",  # as Python's default shows one
+                        lambda message, category, filename, lineno, file=None, line=None:
+                        term.write(warnings.formatwarning(message, category, filename, lineno, line)))
+    bar = progress.Progress(6, unit="point")
+    bar.update(0)
+    drawn = term.getvalue()
+    with warnings.catch_warnings():
+        ignore()
+        warn("the Keras head validates on a stratified pick", StratifiedValidationNote)
+        assert term.getvalue() == drawn  # nothing written: the bar's line still open
+        warn("another note", UserWarning)  # not filtered out by the message or module filter: shown below the bar
+    if other_shown:
+        assert term.getvalue().startswith(drawn + "\n") and "UserWarning: another note" in term.getvalue()
+    else:
+        assert term.getvalue() == drawn
 
 
 def test_a_note_never_runs_on_after_a_heartbeat_drawn_in_place(monkeypatch):
