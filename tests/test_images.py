@@ -223,6 +223,32 @@ def test_odd_files_are_skipped_listed_or_ignored(tmp_path):
     assert "notes.txt" not in str(err.value)  # a review: --strict refused the folder for notes.txt
 
 
+def test_strict_refuses_an_unreadable_photo_never_a_file_beside_the_class_folders(tmp_path):
+    """docs/photos.md: a loose file beside the class folders is "not inside a class folder", "still listed, never
+    an error" under --strict; an unreadable photo is the error. decode.counts_as_unreadable, --strict's rule, counted
+    the loose file as unreadable, where the summary's count (skipped_kinds) did not: one rule now (a brief,
+    helper-310). A text file and a real photo put loose in train/, and one photo that does not decode."""
+    from featcache.sources.decode import (BROKEN_LINK_WHY, NOT_IN_A_CLASS_FOLDER, copy_of, counts_as_unreadable,
+                                          left_out_words)
+
+    root = split_tree(tmp_path / "d", {"ants": 3, "bees": 3}, {"ants": 2, "bees": 2})
+    (root / "train" / "readme.txt").write_text("about these photos")
+    write_image(root / "train" / "x.jpg", class_image(0, 50))  # a photo, but of no class
+    loose = {"train/readme.txt": NOT_IN_A_CLASS_FOLDER, "train/x.jpg": NOT_IN_A_CLASS_FOLDER}
+    src = images.load(root, 32, strict=True)
+    assert dict(src.skipped) == loose and len(src.splits["train"].paths) == 6  # --strict: no error for them
+    assert left_out_words(src.skipped, []) == ["2 files skipped (not in a class folder)"]
+    (root / "train" / "ants" / "broken.jpg").write_bytes(b"no jpeg")
+    with pytest.raises(FeatcacheError, match=r"^strict: 1 file under .* could not be read: train/ants/broken.jpg") as err:
+        images.load(root, 32, strict=True).splits
+    assert "readme.txt" not in str(err.value) and "x.jpg" not in str(err.value)
+    skipped = images.load(root, 32).skipped
+    assert left_out_words(skipped, []) == ["3 files skipped (2 not in a class folder, 1 unreadable)"]
+    # the rule --strict applies to every reason a skipped list holds, as the summary counts them
+    kinds = [NOT_IN_A_CLASS_FOLDER, NOT_AN_IMAGE, copy_of("ants/a.jpg"), BROKEN_LINK_WHY, dict(skipped)["train/ants/broken.jpg"]]
+    assert [counts_as_unreadable(why) for why in kinds] == [False, False, False, True, True]
+
+
 def _digest_of_every_file(root: Path, image_size: int, fraction: float) -> dict[str, str]:
     """A photo folder's split digests as featcache always made them (f80bdce and before), computed here apart from
     the code under test: every visible file of every class folder, with its class and sha256."""

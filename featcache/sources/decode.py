@@ -229,8 +229,11 @@ def failure_reason(name: str | Path, why: str) -> str:
 
 
 def counts_as_unreadable(why: str) -> bool:
-    """Whether a file skipped for ``why`` is an unreadable image (counted by --strict), not a file left out as no image."""
-    return why != NOT_AN_IMAGE and not is_copy(why)
+    """Whether a file skipped for ``why`` is an unreadable image (counted by --strict), not a file left out as no
+    image, one beside the class folders or a copy: the files ``skipped_kinds`` counts as unreadable, by one rule
+    (``skipped_kind``). A file not in a class folder was counted here as unreadable, where docs/photos.md says it is
+    never an error and the summary counted it apart (a brief, helper-310)."""
+    return skipped_kind(why) == SKIPPED_KINDS[2]
 
 
 def copy_of(first: str) -> str:
@@ -304,14 +307,24 @@ def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[s
 SKIPPED_KINDS = ("not in a class folder", "not an image", "unreadable")
 
 
+def skipped_kind(why: str) -> str | None:
+    """What a file no row for ``why`` is, among ``SKIPPED_KINDS``; None for a copy counted once (its photo is a row):
+    the one rule of ``skipped_kinds``' counts and of ``counts_as_unreadable`` (--strict), which had one each."""
+    if is_copy(why):
+        return None
+    return SKIPPED_KINDS[0] if why == NOT_IN_A_CLASS_FOLDER else SKIPPED_KINDS[1] if why == NOT_AN_IMAGE else SKIPPED_KINDS[2]
+
+
 def skipped_kinds(skipped: Sequence[Sequence[str]]) -> str:
     """`` (1 not in a class folder, 1 unreadable)``: what the files of a ``[(path, why)]`` list skipped are, counted
     (``SKIPPED_KINDS``; one kind: `` (unreadable)``), so that a summary's numbers add up: extract said "hashing 45
     files", then "extracted 44 images ... 2 files skipped", and evaluate "skipped 2 files" and then "1 image file
-    skipped", of a notes.txt beside the class folders and one broken JPEG (a tester). The one home of those words."""
-    kinds = [SKIPPED_KINDS[0] if why == NOT_IN_A_CLASS_FOLDER else SKIPPED_KINDS[1] if why == NOT_AN_IMAGE
-             else SKIPPED_KINDS[2] for _, why in skipped]
+    skipped", of a notes.txt beside the class folders and one broken JPEG (a tester). The one home of those words.
+    Copies are not in the list (``left_out_parts`` takes them out); one given is counted as none of the kinds."""
+    kinds = [skipped_kind(why) for _, why in skipped]
     counts = [(kind, kinds.count(kind)) for kind in SKIPPED_KINDS if kind in kinds]
+    if not counts:  # copies alone: no kind to count (" ()" said nothing)
+        return ""
     if len(counts) == 1:
         return f" ({counts[0][0]})"
     return " (" + ", ".join(f"{n} {kind}" for kind, n in counts) + ")"
