@@ -2293,6 +2293,29 @@ def test_predict_given_images_as_the_model_says_the_model_comes_first(tmp_path, 
                    "featcache's featcache.json: a Keras model or an .npz of another program?)")
 
 
+def test_predict_says_what_a_file_that_is_no_model_is_in_words(tmp_path, capsys):
+    """Regression (h309's brief): a file given as a model that is none was named by an exception's type: a large file
+    starting as a zip (past what a damaged zip is scanned for: heads.io.DAMAGE_SCAN_BYTES) or a text file said
+    "(BadZipFile)", a zip whose featcache.json is no JSON "(JSONDecodeError)". Said in words (deploy.model._kind_hint)."""
+    from featcache.heads.io import DAMAGE_SCAN_BYTES
+
+    png = tmp_path / "a.png"
+    png.write_bytes(b"")  # never read: the model is refused first
+    big = tmp_path / "big.keras"
+    with open(big, "wb") as f:
+        f.write(b"PK\x03\x04" + bytes(range(40)))
+        f.truncate(DAMAGE_SCAN_BYTES + 1)  # sparse: never on disk
+    text = tmp_path / "notes.keras"
+    text.write_text("not a model\n")
+    bad_json = tmp_path / "json.keras"
+    with zipfile.ZipFile(bad_json, "w") as zf:
+        zf.writestr("featcache.json", "{not json")
+    for path, why in ((big, "it starts as a zip file but is not a readable one: damaged or cut short"),
+                      (text, "it is no zip file, as a model is"), (bad_json, "its featcache.json is not JSON")):
+        one_line_error(capsys, ["predict", str(path), str(png)], f"{path} is not a featcache model ({why}); pass a file "
+                       "written by 'featcache export' or 'featcache finetune'")
+
+
 def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):
     """Regression (a review of the report digests): a rerun stopped between its files and the record of their
     digests (Ctrl-C while probe drew its plot, a full disk at evaluate's JSON, between curve.png and curve.json)

@@ -676,6 +676,56 @@ def test_bytes_put_before_a_models_zip_are_damage_not_intact(tmp_path, capsys):
     assert featcache.verify(model).kind == "model"  # the same model without the bytes before it: intact
 
 
+def test_bytes_put_after_a_heads_or_models_zip_are_damage(npz_head, cache, tmp_path, capsys):
+    """Regression (h309's brief): zipfile finds a zip's directory by searching back from the file's end, so 1 byte
+    put after a head's or model's zip was "ok: ... intact" in verify, shown by info, loaded by evaluate and predict
+    (the digest covers the entries), and 100 KB (past the 64 KB zipfile searches) "cut short". Both are damage now,
+    in the words of bytes put before the zip (heads.io.data_after, walked from the zip's start). Past 64 KB zipfile
+    reads no zip, so verify and info cannot tell a head from a model: the neutral damaged line."""
+    from helpers import meta_only_model
+
+    model = meta_only_model(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", np.zeros((1, 32, 32), dtype=np.uint8))
+    for original, use, load, altered in (
+            (npz_head, ["evaluate", "{}", str(cache)], featcache.load_head,
+             "is damaged or was changed after 'featcache train' saved it ({}); retrain the head with 'featcache train'"),
+            (model, ["predict", "{}", str(tmp_path / "x.npy")], featcache.load_model,
+             "is damaged or was changed after 'featcache export' or 'featcache finetune' saved it ({}); re-export the "
+             "model with 'featcache export' (or 'featcache finetune')")):
+        for junk in (b"x", b"\0" * 100_000):
+            bad = tmp_path / f"suffixed{original.suffix}"
+            bad.write_bytes(original.read_bytes() + junk)
+            after = f"{len(junk)} {'byte' if len(junk) == 1 else 'bytes'} of other data after its zip, which featcache never writes"
+            line = f"{bad} {altered.format(after)}"
+            assert _one_line(capsys, [a.format(bad) for a in use], line).endswith(line)
+            with pytest.raises(FeatcacheError) as err:
+                load(bad)
+            assert str(err.value) == _api_words(line)
+            if len(junk) > 1:  # no zip to zipfile: its kind unread
+                line = (f"{bad} is damaged ({after}); if it is a head or model featcache wrote, retrain the head with "
+                        "'featcache train' or export the model again")
+            for command in ("verify", "info"):
+                assert _one_line(capsys, [command, str(bad)], line).endswith(line)
+    assert featcache.verify(npz_head).kind == "head" and featcache.verify(model).kind == "model"  # as written: intact
+
+
+def test_an_entry_that_ends_early_is_said_in_words_not_an_exceptions_name(npz_head, cache, tmp_path, capsys):
+    """Regression (h309's brief): a bit flipped in the size the zip's directory gives an array entry (the local
+    header, which the zip's extent is walked by, as written) made the entry read on to the file's end, and every
+    command said "(an entry of its zip does not read back: EOFError)": the exception's type, not what is wrong."""
+    data = bytearray(npz_head.read_bytes())
+    at = data.find(b"PK\x01\x02")  # the directory's first entry
+    assert data[at + 46:at + 52] == b"a0.npy"
+    for field in (20, 24):  # its compressed and uncompressed sizes, 16 MiB more than the file holds
+        data[at + field + 3] |= 0x01
+    bad = tmp_path / "sizes.npz"
+    bad.write_bytes(bytes(data))
+    line = (f"{bad} is damaged or was changed after 'featcache train' saved it (an entry of its zip does not read back: "
+            "it ends early); retrain the head with 'featcache train'")
+    for command in (["verify", str(bad)], ["info", str(bad)], ["evaluate", str(bad), str(cache)]):
+        assert _one_line(capsys, command, line).endswith(line)
+
+
 def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, capsys):
     wide = synthetic_cache(tmp_path / "wide.h5", d=8)
     _one_line(capsys, ["evaluate", str(npz_head), str(wide)], "the head takes 6 features but layer 'out'")

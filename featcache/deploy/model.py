@@ -34,8 +34,8 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
-from featcache.errors import FeatcacheError, command, command_word, given_path, one_line, option, warn
-from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
+from featcache.errors import FeatcacheError, command, command_word, first_line, given_path, one_line, option, warn
+from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, UNREADABLE_ZIP, CompressedEntry, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out, written_model)
 from featcache.progress import counted, written
 from featcache.store.atomic import atomic_path
@@ -275,7 +275,9 @@ def _images_hint(path: Path) -> str:
 
 def _kind_hint(path: Path, exc: Exception) -> str:
     """What the file given as a model is, where it is none of the above: a cache said "(BadZipFile)", a zip without
-    featcache's metadata (another program's .keras, an .npz) "(KeyError)" (an adversarial tester)."""
+    featcache's metadata (another program's .keras, an .npz) "(KeyError)" (an adversarial tester). In words, never
+    the exception's type: a large file starting as a zip, or any other, still said "(BadZipFile)", and a featcache.json
+    that is no JSON "(JSONDecodeError)" (a brief, h309)."""
     from featcache.validate import starts_with
 
     if starts_with(path, b"\x89HDF\r\n\x1a\n"):
@@ -283,7 +285,13 @@ def _kind_hint(path: Path, exc: Exception) -> str:
         return f" (it is an HDF5 file, a cache?: make a model from a head with {how})"
     if isinstance(exc, KeyError) and zipfile.is_zipfile(path):
         return f" (a zip file without featcache's {META_ENTRY}: a Keras model or an .npz of another program?)"
-    return f" ({type(exc).__name__})"
+    if isinstance(exc, CompressedEntry):  # its own words
+        return f" ({exc})"
+    if isinstance(exc, zipfile.BadZipFile):
+        return f" (it {UNREADABLE_ZIP}: damaged or cut short)" if starts_with(path, b"PK\x03\x04") else " (it is no zip file, as a model is)"
+    if isinstance(exc, ValueError):  # json's, or the entry's bytes as text
+        return f" (its {META_ENTRY} is not JSON)"
+    return f" ({first_line(exc, empty='it does not read as one')})"
 
 
 def _check_model_file(path: Path) -> None:

@@ -861,6 +861,10 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError],
     (``deploy.model.ModelFile``), checked in place of the file at ``path`` (which names it in the lines).
     """
     try:
+        # the digest covers the entries, and zipfile reads on past bytes put after the zip (up to 64 KB: it finds the
+        # directory searching back from the file's end): a head with 1 byte appended was "ok: intact" (a brief, h309)
+        if (after := data_after(_zip_source(path, data))) is not None:
+            raise altered(path, after)
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
             if (packed := odd_entry(zf)) is not None:  # before any entry is read or hashed whole
                 raise altered(path, packed)
@@ -889,7 +893,7 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError],
     except (FeatcacheError, MemoryError):  # a MemoryError is the machine's trouble, not the file's
         raise
     except Exception as exc:  # a bad CRC-32 or a truncated entry while hashing: "Bad CRC-32 for file 'a0.npy'"
-        why = first_line(exc) if isinstance(exc, zipfile.BadZipFile) else type(exc).__name__
+        why = first_line(exc, empty="it ends early")  # its words, never its type's name (zlib's, EOFError; h309)
         raise altered(path, f"an entry of its zip does not read back: {why}") from None
     if actual != stored:
         raise altered(path, f"its {DIGEST_KEY} does not match its contents")
@@ -1261,19 +1265,29 @@ DAMAGE_SCAN_BYTES = 512 * 2**20
 
 def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
     """``(why, ours)`` for a file that starts as a zip archive (heads and models are) but does not read back as one:
-    cut short (no directory at its end), or an entry failing its CRC-32 or named otherwise in the zip's directory
-    than in its own header; ``ours``: whether it shows itself featcache's (its metadata entry listed, first, or
-    named by its own header or one character off in the directory: ``_ours_renamed``). None for a file that reads,
-    or is no such zip. The one rule of a damaged head's or model's zip. A flipped bit
+    cut short (no directory at its end), an entry failing its CRC-32 or named otherwise in the zip's directory than
+    in its own header, or a whole zip with other bytes after it (``data_after``; of any size, where the rest are
+    judged up to ``DAMAGE_SCAN_BYTES``); ``ours``: whether it shows itself featcache's (its metadata entry listed,
+    first, or named by its own header or one character off in the directory: ``_ours_renamed``). None for a file
+    that reads, or is no such zip. The one rule of a damaged head's or model's zip. A flipped bit
     in the metadata entry or a truncated file was "not a readable HDF5 file" in verify, "not a featcache model
     (BadZipFile)" in predict, "neither a .keras nor an .npz head" in evaluate (an adversarial tester)."""
     try:
         p = Path(path)
-        if not p.is_file() or p.stat().st_size > DAMAGE_SCAN_BYTES:
+        if not p.is_file():
             return None
+        big = p.stat().st_size > DAMAGE_SCAN_BYTES
         with open(p, "rb") as f:
             start = f.read(512)  # a cache is read no further (a review: verify read every cache whole first)
     except OSError:
+        return None
+    # a whole zip with other bytes after it, walked from its start (a few headers read, whatever the file's size):
+    # zipfile finds no directory past 64 KB of them, and this was "cut short" (a brief, h309)
+    walked = zip_extent(p) if start.startswith(b"PK\x03\x04") else None
+    after = _after_words(walked)
+    if walked is not None and after is not None and any(n in _OURS_FIRST for n in walked[2]):
+        return after, True
+    if big:
         return None
     if not start.startswith(b"PK\x03\x04"):
         return _data_before(p)
@@ -1296,7 +1310,9 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
         first = _first_entry(start)
         if not (first in _OURS_FIRST or first in _KERAS_FILES or first.endswith(".npy")):
             return None  # "PK\x03\x04" and then anything: no head or model
-        if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in str(exc):
+        if after is not None:  # whole, then more: not cut short
+            why = after
+        elif isinstance(exc, zipfile.BadZipFile) and "not a zip file" in str(exc):
             why = "cut short: the zip's directory at its end is missing"
         else:
             why = f"not a whole zip archive: {first_line(exc)}"
@@ -1384,6 +1400,101 @@ def data_before(zf: zipfile.ZipFile) -> str | None:
     return f"{counted(before, 'byte')} of other data before its zip, which featcache never writes" if before > 0 else None
 
 
+def data_after(source: str | Path | io.BytesIO) -> str | None:
+    """Why a zip featcache wrote is not as written where other bytes follow its end (the 22-byte record that closes
+    its directory; featcache's zips, np.savez's and Keras's, end there, with no comment), else None: the one wording
+    of it, a head's and a model's, beside ``data_before``'s. zipfile finds a zip's directory by searching back from the
+    file's end, so up to 64 KB put after one was read as if absent (verify said "intact" of a head with 1 byte
+    appended) and more made it "cut short" (a brief, h309). ``source``: the file, or the bytes a loader read."""
+    return _after_words(zip_extent(source))
+
+
+def _after_words(walked: tuple[int, int, list[str]] | None) -> str | None:
+    """``data_after``'s words for what ``zip_extent`` walked, None where nothing follows the zip (or it was not walked)."""
+    if walked is None or walked[1] <= walked[0]:
+        return None
+    return f"{counted(walked[1] - walked[0], 'byte')} of other data after its zip, which featcache never writes"
+
+
+# The most entries ``zip_extent`` walks: a head's .npz holds a few arrays, a model's .keras Keras's three files and
+# featcache's one or two; past this it is another program's zip (a data set's), which is not walked header by header.
+_WALKED_ENTRIES = 1000
+_ZIP64_MARK = 0xFFFFFFFF  # a size or offset held in the entry's zip64 extra field instead
+
+
+def zip_extent(source: str | Path | io.BytesIO) -> tuple[int, int, list[str]] | None:
+    """``(end, size, names)`` of a zip that starts at the first byte of ``source`` (a file, or bytes read): where it
+    ends, walked from its start (each entry's local header and data, then its directory and the records that close
+    it: APPNOTE 4.3), the size of what holds it, and the names its directory lists. None where it cannot be walked
+    so: no zip at its start, cut short, an entry whose size is kept in a data descriptor (a zip streamed to a pipe,
+    which featcache never writes), or more than ``_WALKED_ENTRIES`` entries. Walked from the start, not found from the
+    end as zipfile finds a zip's directory, so what is put after the zip, however much, is not taken for part of it."""
+    try:
+        with (open(source, "rb") if isinstance(source, (str, Path)) else _kept_open(source)) as f:
+            size = f.seek(0, os.SEEK_END)
+
+            def at(offset: int, n: int) -> bytes:
+                f.seek(offset)
+                got = f.read(n)
+                if len(got) < n:
+                    raise EOFError
+                return got
+
+            def u(b: bytes, i: int, n: int) -> int:
+                return int.from_bytes(b[i:i + n], "little")
+
+            pos, entries = 0, 0
+            while at(pos, 4) == b"PK\x03\x04":
+                head = at(pos, 30)
+                flags, csize, n, m = u(head, 6, 2), u(head, 18, 4), u(head, 26, 2), u(head, 28, 2)
+                if csize == _ZIP64_MARK:  # np.savez writes every array so (force_zip64): the size in the extra field
+                    csize = _zip64_size(at(pos + 30 + n, m), u(head, 22, 4) == _ZIP64_MARK)
+                elif flags & 0x08 and csize == 0:
+                    return None
+                entries += 1
+                if csize is None or entries > _WALKED_ENTRIES:
+                    return None
+                pos += 30 + n + m + csize
+            names = []
+            while at(pos, 4) == b"PK\x01\x02":
+                head = at(pos, 46)
+                n, m, k = u(head, 28, 2), u(head, 30, 2), u(head, 32, 2)
+                names.append(at(pos + 46, n).decode("utf-8", "replace"))
+                if len(names) > _WALKED_ENTRIES:
+                    return None
+                pos += 46 + n + m + k
+            if at(pos, 4) == b"PK\x06\x06":  # zip64's end of directory (a file past 2 GiB), then its locator
+                pos += 12 + u(at(pos, 12), 4, 8)
+                if at(pos, 4) != b"PK\x06\x07":
+                    return None
+                pos += 20
+            if at(pos, 4) != b"PK\x05\x06":
+                return None
+            at(pos, 22)  # the whole record is there
+            return pos + 22, size, names
+    except (OSError, EOFError, ValueError):
+        return None
+
+
+@contextmanager
+def _kept_open(f: io.BytesIO) -> Iterator[io.BytesIO]:
+    """``f`` as a ``with`` block's file, left open after it (the caller's bytes)."""
+    yield f
+
+
+def _zip64_size(extra: bytes, usize_too: bool) -> int | None:
+    """The compressed size an entry's zip64 extra field (id 1) holds, None where it holds none: its uncompressed size
+    first where the local header marks that too (APPNOTE 4.5.3)."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, n = int.from_bytes(extra[i:i + 2], "little"), int.from_bytes(extra[i + 2:i + 4], "little")
+        if tag == 1:
+            at = i + 4 + (8 if usize_too else 0)
+            return int.from_bytes(extra[at:at + 8], "little") if at + 8 <= i + 4 + n else None
+        i += 4 + n
+    return None
+
+
 def damage_error(path: str | Path, altered: Callable[[Path, str], FeatcacheError]) -> FeatcacheError | None:
     """The error for a damaged head or model file (``damaged_zip``): ``altered``'s words where it shows itself
     featcache's, else the neutral ``damaged_line``; None where it is not damaged so."""
@@ -1392,6 +1503,11 @@ def damage_error(path: str | Path, altered: Callable[[Path, str], FeatcacheError
         return None
     why, ours = damage
     return altered(Path(path), why) if ours else FeatcacheError(damaged_line(path, why))
+
+
+# What a file is that starts as a zip (a local header's signature) but does not read as one, where it shows nothing
+# more of itself: verify's and info's words (``recipes.files.zip_kind``), and predict's (``deploy.model``).
+UNREADABLE_ZIP = "starts as a zip file but is not a readable one"
 
 
 def damaged_line(path: str | Path, why: str) -> str:

@@ -46,7 +46,7 @@ def zip_kind(path: str | Path) -> str | None:
     was edited to name neither, what its network is: ``edited`` says so); None for anything
     else, which a cache's reader takes (and names, if it is no cache). Only a regular file is opened: a FIFO would
     wait forever. A damaged head or model is one line, not "not a readable HDF5 file ... pass a cache"."""
-    from featcache.heads.io import damaged_line, damaged_zip, edited, file_kind, network_kind
+    from featcache.heads.io import UNREADABLE_ZIP, damaged_line, damaged_zip, edited, file_kind, network_kind
 
     p = Path(path)
     is_zip = p.is_file() and zipfile.is_zipfile(p)
@@ -54,8 +54,7 @@ def zip_kind(path: str | Path) -> str | None:
     if kind is None and (damage := damaged_zip(p)) is not None:
         raise FeatcacheError(damaged_line(p, damage[0]))
     if kind is None and not is_zip and p.is_file() and starts_with(p, b"PK\x03\x04"):  # 'PK\x03\x04' and then junk: a cut zip
-        raise FeatcacheError(f"{p} starts as a zip file but is not a readable one (damaged or cut short); if it was a "
-                             "head, train it again; if a model, export it again")  # it was "not a readable HDF5 file" (an adversarial tester)
+        raise FeatcacheError(f"{p} {UNREADABLE_ZIP} (damaged or cut short); if it was a head, train it again; if a model, export it again")  # it was "not a readable HDF5 file" (an adversarial tester)
     if kind is None and is_zip and edited(p) is not None:  # its record names no kind: edited's reading of it too
         # featcache's head or model whose record's kind was edited to name neither ('xyz', or none): what its network
         # is, which verify refuses and info describes with the loaders' line (it was "another program's" zip)
