@@ -1167,7 +1167,37 @@ def kind_of(path: Path) -> str:
             mode = path.stat().st_mode  # a link to a FIFO is described by its target (a review)
     except OSError:
         return "not readable"
+    if stat.S_ISREG(mode) and made_as_read(path):
+        return MADE_AS_READ
     return kind_of_mode(mode)
+
+
+# What ``kind_of`` says of a regular file the kernel makes as it is read (``made_as_read``).
+MADE_AS_READ = "a file the system makes as it is read (as in /proc and /sys)"
+
+
+def made_as_read(path: str | Path) -> bool:
+    """Whether the regular file at ``path`` holds other than the bytes its size says: one the kernel makes as it is
+    read (/proc/self/status is 0 bytes by its size and some 1.4 KB read, twice alike never; a /sys file says 4,096
+    and holds fewer). ``--weights /proc/self/status`` was hashed for the cache's identity, then read again to load
+    and said to have "changed while it was being loaded", after the network was built (a brief, h309). Its last
+    byte and the one after are read, nothing more; False for a file that does not open (its reader says why)."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO put there meanwhile does not block the open
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        tail = os.pread(fd, 2, max(st.st_size - 1, 0))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return len(tail) != min(st.st_size, 1)
 
 
 def kind_of_mode(mode: int) -> str:
@@ -1281,12 +1311,13 @@ def read_at_most(path: str | Path, limit: int, what: str, fix: str, *, ours: boo
     return data
 
 
-def check_size(path: str | Path, limit: int, what: str, fix: str) -> None:
+def check_size(path: str | Path, limit: int, what: str, fix: str, *, ours: bool = True) -> None:
     """``read_at_most``'s refusal of a file past ``limit`` bytes, for a check that reads the file in parts (verify's,
-    info's of a head or model): what a loader refuses unread is never "intact"."""
+    info's of a head or model): what a loader refuses unread is never "intact"; or before the work that comes ahead
+    of the read (``--weights``: a network built first). ``ours`` as ``read_at_most``'s."""
     size = os.stat(path).st_size
     if size > limit:
-        raise FeatcacheError(_too_big(path, size, limit, what, fix))
+        raise FeatcacheError(_too_big(path, size, limit, what, fix, ours))
 
 
 def _too_big(path: str | Path, size: int, limit: int, what: str, fix: str, ours: bool = True) -> str:

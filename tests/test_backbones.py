@@ -206,6 +206,35 @@ def test_a_layer_keras_names_by_a_counter_is_refused_before_any_work(fashion_dir
     assert not list(tmp_path.glob("*.h5"))
 
 
+def test_weights_past_the_bound_or_from_proc_are_refused_before_the_network_is_built(tmp_path, monkeypatch):
+    """Regression (h309's brief): a sparse 2 GB --weights file was hashed for the cache's identity and refused for its
+    size only at the load, after the network was built (35 s in all, under load); /proc/self/status, hashed and read
+    again, "changed while it was being loaded", after the build too. Each is refused in one line first
+    (backbones.check_weights_file, validate.made_as_read), and no network is built."""
+    from helpers import make_fashion_dir
+
+    from featcache.embedding import backbones
+    from featcache.embedding.backbones import MAX_WEIGHTS_BYTES
+
+    big = tmp_path / "big.weights.h5"
+    with open(big, "wb") as f:
+        f.truncate(2 * MAX_WEIGHTS_BYTES)  # sparse: never on disk
+    built: list = []
+    monkeypatch.setattr(backbones.Backbone, "build", lambda *a, **k: built.append(a) or pytest.fail("network built"))
+    source = featcache.FashionMNIST(data_dir=make_fashion_dir(tmp_path / "fm"))
+    fix = "pass the .weights.h5 file Keras saved with weights=PATH"
+    for weights, line in (
+            (big, f"{big} is 2048 MB ({2 * MAX_WEIGHTS_BYTES:,} bytes), more than the 1024 MB ({MAX_WEIGHTS_BYTES:,} "
+                  f"bytes) of any backbone's weights file featcache takes; {fix}"),
+            ("/proc/self/status", "weights='/proc/self/status' is a file the system makes as it is read (as in /proc "
+                                  "and /sys), not a weights file; pass the .weights.h5 file with weights=PATH")):
+        with pytest.raises(featcache.FeatcacheError) as exc:
+            featcache.extract(source, featcache.ModelSpec(weights=str(weights), image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "w.h5"))
+        assert str(exc.value).startswith(line), exc.value
+    assert built == [] and not (tmp_path / "w.h5").exists()
+
+
 def test_a_head_model_or_cache_given_as_weights_is_named_before_the_network_is_built(tmp_path, monkeypatch):
     """Regression (h305, an adversarial tester): 'extract --weights h.npz' (or a model's .keras) said "does not fit
     backbone mobilenet_v2 (OSError: Unable to synchronously open file (file signature not found))", and a cache "its

@@ -20,7 +20,7 @@ import numpy as np
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, command, command_word, first_line, given, given_path, option, unknown
 from featcache.progress import agreeing, named
-from featcache.validate import expand_home, file_digest, outside_storage, read_at_most, shown
+from featcache.validate import check_size, expand_home, file_digest, made_as_read, outside_storage, read_at_most, shown
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -195,6 +195,12 @@ def _load_weights_strictly(model, path: Path, identity: str | None = None, named
 # EfficientNetB0 16.2 MB, MobileNetV3Large 12.0 MB, MobileNetV2 9.0 MB (its file here: 9.4 MB, 5% HDF5 overhead).
 # Saved in float64 with its top, ResNet50 would be some 215 MB. 1 GiB is past that 4 times, and 10 x the largest file.
 MAX_WEIGHTS_BYTES = 1 << 30
+_WEIGHTS_FILE = "backbone's weights file"  # what the bound's line says a file past it is more than
+
+
+def _weights_fix() -> str:
+    """The way out of a weights file past ``MAX_WEIGHTS_BYTES``, where it is checked and where it is read."""
+    return f"pass the .weights.h5 file Keras saved with {weights_path_words()}"
 
 
 def checked_weights(path: Path, identity: str | None, named: str) -> bytes:
@@ -207,8 +213,7 @@ def checked_weights(path: Path, identity: str | None, named: str) -> bytes:
 
     import h5py
 
-    data = read_at_most(path, MAX_WEIGHTS_BYTES, "backbone's weights file",
-                        f"pass the .weights.h5 file Keras saved with {weights_path_words()}", ours=False)
+    data = read_at_most(path, MAX_WEIGHTS_BYTES, _WEIGHTS_FILE, _weights_fix(), ours=False)
     got = "sha256:" + hashlib.sha256(data).hexdigest()
     if identity is not None and identity.startswith("sha256:") and got != identity:
         raise FeatcacheError(f"{named} changed while it was being loaded (it is {got[:19]}..., not the {identity[:19]}... "
@@ -530,10 +535,14 @@ def weights_arg(weights: Any) -> str:
 
 
 def check_weights_file(weights: str | Path) -> Path:
-    """``--weights PATH``: a regular file (links followed); the one check, with the one message for each problem.
-    A FIFO or a folder was called "not found" (an adversarial tester), and reading a FIFO would block."""
+    """``--weights PATH``: a regular file (links followed) kept on disk, within ``MAX_WEIGHTS_BYTES``; the one check,
+    with the one message for each problem. A FIFO or a folder was called "not found" (an adversarial tester), and
+    reading a FIFO would block. The size is checked here, before the file is hashed for an identity and the network
+    built: a sparse 2 GB file took 35 s to be refused at the load (a brief, h309); /proc/self/status, "changed while
+    it was being loaded" after the build, is no file kept on disk (``validate.made_as_read``)."""
     path = Path(weights)
-    if path.is_file():
+    if path.is_file() and not made_as_read(path):
+        check_size(path, MAX_WEIGHTS_BYTES, _WEIGHTS_FILE, _weights_fix(), ours=False)
         _not_featcaches(path, weights)
         return _inside_only(path, weights)
     if os.path.lexists(path):
