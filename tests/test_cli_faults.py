@@ -1350,6 +1350,9 @@ def test_verify_and_info_name_what_is_missing_for_every_kind(tmp_path, capsys, c
     one_line_error(capsys, [command, str(tmp_path / "cut.keras")], "starts as a zip file but is not a readable one")
     (tmp_path / "empty.npz").write_bytes(b"")
     one_line_error(capsys, [command, str(tmp_path / "empty.npz")], "is empty (0 bytes); pass a cache")
+    if os.path.isfile("/proc/self/status"):  # 0 bytes by its size, some 1.4 KB read: "is empty (0 bytes)" (h309's brief)
+        one_line_error(capsys, [command, "/proc/self/status"], "/proc/self/status is a file the system makes as it is "
+                       "read (as in /proc and /sys); pass a cache ('featcache extract')")
 
 
 @pytest.mark.parametrize("command", ["verify", "info"])

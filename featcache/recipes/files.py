@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError, NotHDF5, command, command_word, shell_path
 from featcache.store.reader import VerifyResult
-from featcache.validate import check_size, check_source, starts_with
+from featcache.validate import MADE_AS_READ, check_size, check_source, made_as_read, starts_with
 
 def what() -> str:
     """What verify and info take, each kind with the command or call that writes it (``errors.command``)."""
@@ -409,6 +409,8 @@ def check_any_file(path: Path) -> None:
 
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder; pass {what()}")
+    if path.is_file() and made_as_read(path):  # /proc/self/status was "is empty (0 bytes)" by its size (h309)
+        raise FeatcacheError(f"{path} is {MADE_AS_READ}; pass {what()}")
     if path.is_file() and path.stat().st_size == 0:  # "not a readable HDF5 file (file signature not found)" before
         raise FeatcacheError(f"{path} is empty (0 bytes); pass {what()}")
     if is_cache_name(path) or partial_exists(path):
