@@ -1733,6 +1733,48 @@ def test_predict_takes_a_loaded_model_and_prepares_it_once_for_every_call(tiny_m
     assert len(out) == 3
 
 
+def test_threads_predicting_at_once_on_a_fresh_loaded_model_build_its_runner_once(tiny_model, tmp_path, monkeypatch):
+    """Regression (helper-311's brief): ``LoadedModel.runner`` looked for a kept runner and then built one with
+    nothing between, so threads predicting at once on one fresh loaded model each built one (a trace or a
+    conversion's load each, the same probabilities). The first builds, the others wait and take its runner. Each
+    build is held 0.3 s here so the threads meet in it every time. Fails on the code before: 4 builds."""
+    import threading
+
+    from featcache.deploy import model as model_io
+
+    photos = [write_image(tmp_path / f"{i}.png", class_image(i % 3, i, 16)) for i in range(3)]
+    want = featcache.predict(tiny_model, photos, runtime="tensorflow")
+    built = []
+    real_init = model_io.ModelRunner.__init__
+
+    def slow_init(self, source, *args, **kwargs):
+        built.append(source)
+        time.sleep(0.3)
+        real_init(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(model_io.ModelRunner, "__init__", slow_init)
+    loaded = featcache.load_model(tiny_model)
+    start, got, failed = threading.Barrier(4), [], []
+
+    def predict() -> None:
+        start.wait()
+        try:
+            got.append(featcache.predict(loaded, photos, runtime="tensorflow"))
+        except Exception as exc:  # said below, not lost in the thread
+            failed.append(exc)
+
+    threads = [threading.Thread(target=predict) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not failed and len(got) == 4, failed
+    assert len(built) == 1, f"{len(built)} runners built for one key"
+    for result in got:
+        np.testing.assert_allclose(result.probabilities, want.probabilities, rtol=1e-6)
+    assert len(loaded._runners) == 1
+
+
 def test_a_loaded_models_first_predict_runs_the_network_load_model_built(tiny_model, tmp_path, monkeypatch):
     """Regression (helper-307's brief): the first ``predict(loaded, ...)`` built a second Keras network from the
     checked bytes (1.6-3.4 s of that call on a 96 px model of the real weights, load 2-3), though ``load_model`` had

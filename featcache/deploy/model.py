@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -881,12 +882,13 @@ class LoadedModel(tuple):
 
     source: ModelFile
     _runners: dict[tuple[Any, ...], ModelRunner]
+    _building: threading.Lock  # held while a runner is looked up or built: one build per key, whatever the threads
     _state: tuple[list[np.ndarray], list[np.ndarray]]  # its (trainable, other) weights as built from the checked bytes
 
     def __new__(cls, model: KerasModel, meta: dict[str, Any], source: ModelFile,
                 state: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> LoadedModel:
         self = super().__new__(cls, (model, meta))
-        self.source, self._runners = source, {}
+        self.source, self._runners, self._building = source, {}, threading.Lock()
         self._state = _weights_of(model) if state is None else state
         return self
 
@@ -895,7 +897,7 @@ class LoadedModel(tuple):
     def __copy__(self) -> LoadedModel:
         """The same network and meta (a shallow copy), the same checked bytes, and the runners built for either."""
         twin = LoadedModel(self[0], self[1], self.source, self._state)
-        twin._runners = self._runners
+        twin._runners, twin._building = self._runners, self._building  # one build of each runner for both
         return twin
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LoadedModel:
@@ -923,11 +925,19 @@ class LoadedModel(tuple):
         from featcache.embedding.runtimes import small_job
 
         key = (runtime, batch_size, small_job(expected_images, views) if runtime == "auto" else None)
-        if key not in self._runners:
-            self._runners[key] = ModelRunner(self.source, runtime, batch_size, expected_images=expected_images,
-                                             lock_timeout=lock_timeout, doing=doing, network=self.lend,
-                                             state=self._state)
-        return self._runners[key]
+        runner = self._runners.get(key)
+        if runner is not None:  # built: no lock to take on every later call
+            return runner
+        # Threads predicting at once on one fresh loaded model each found no runner and each built one (a trace or a
+        # conversion's load, its memory held until the last of them was dropped; helper-311's brief): the first
+        # builds under the lock, the others wait for it and take its runner.
+        with self._building:
+            runner = self._runners.get(key)
+            if runner is None:
+                runner = self._runners[key] = ModelRunner(self.source, runtime, batch_size,
+                                                          expected_images=expected_images, lock_timeout=lock_timeout,
+                                                          doing=doing, network=self.lend, state=self._state)
+        return runner
 
     def lend(self) -> KerasModel | None:
         """The caller's network for a runner to trace (run with the checked weights, ``_state``) or to convert, where
