@@ -1855,6 +1855,36 @@ def test_a_forked_child_predicting_with_a_loaded_models_kept_runner_is_refused_a
     refused_at_once_in_a_forked_worker(proc, start)
 
 
+# As _FORKED_PREDICTION, on a converted runtime (argv[3]): the worker's probabilities must be the parent's.
+_FORKED_CONVERTED_PREDICTION = """
+import sys
+import numpy as np
+import featcache
+
+loaded = featcache.load_model(sys.argv[1])
+want = featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
+assert want.runtime == sys.argv[3], want.runtime
+
+def work():
+    got = featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
+    np.testing.assert_array_equal(got.probabilities, want.probabilities)  # else no outcome: the script fails
+""" + IN_A_FORKED_WORKER
+
+
+@pytest.mark.parametrize("runtime", ["xnnpack", "onnxruntime"])
+def test_a_forked_child_predicts_with_a_loaded_models_kept_converted_runner(tiny_model, tmp_path, runtime):
+    """Regression (helper-311's brief): a worker forked after TensorFlow ran may predict with a loaded model's runner
+    kept on a converted runtime: it runs no TensorFlow op. XNNPACK's was refused untried (helper-307); measured, its
+    kept interpreter predicts in the child (the parent's probabilities), so it runs, as ONNX Runtime's did. Fails on
+    the code before for xnnpack: "refused"."""
+    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp_path / "runtimes")}
+    proc = subprocess.run([sys.executable, "-c", _FORKED_CONVERTED_PREDICTION, str(tiny_model), str(photo), runtime],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[0] == "ran", proc.stdout
+
+
 def test_a_loaded_model_copied_is_a_loaded_model_and_pickling_one_is_refused(tiny_model, tmp_path):
     """Regression (a brief, helper-299): copy.copy and copy.deepcopy of ``load_model``'s result gave a plain
     ``(model, meta)`` tuple, which predict refused as no path, and pickle made one silently, the checked bytes lost.

@@ -33,7 +33,7 @@ import numpy as np
 from featcache._lazy import check_not_forked_after_tensorflow, keras, keras_backend
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
-from featcache.embedding.runtimes import DEFAULT_RUNTIME
+from featcache.embedding.runtimes import DEFAULT_RUNTIME, converts
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
 from featcache.errors import FeatcacheError, command, command_word, first_line, given_path, one_line, option, warn
 from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, UNREADABLE_ZIP, CompressedEntry, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
@@ -825,8 +825,15 @@ class ModelRunner:
 
     def __call__(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Probabilities (N, classes) of uint8 ``images`` (N, H, W) or (N, H, W, C), C = 1 or 3, in batches."""
-        if self.runtime_used != "onnxruntime" and self.runtime_used != "openvino":
-            check_not_forked_after_tensorflow()  # a runner kept from before a fork (``LoadedModel``) would hang in it
+        if not converts(self.runtime_used):
+            # A runner on Keras's backend kept from before a fork (``LoadedModel``) would hang in it. A converted
+            # runtime's runs there: ONNX Runtime's and OpenVINO's (helper-307, by hand), and XNNPACK's, refused untried
+            # until measured (helper-311, 2026-12-07: a kept interpreter predicted in a multiprocessing "fork" child
+            # after TensorFlow ran, the parent's probabilities to the bit in 0.1-1.8 s, in each of 28 children, 22
+            # through tf.lite of TensorFlow 2.21 and 6 through ai-edge-litert 2.3.0, at 1, 2 and 16 threads: the
+            # pool's workers, busy in the parent, are not in the child, whose one thread did the work alone; a
+            # TensorFlow runner there hung past 60 s).
+            check_not_forked_after_tensorflow()
         step = batch_size or self.batch_size
         images = images[..., None] if images.ndim == 3 else images  # gray without its channel axis, as Keras takes it
         out = [self._rows(images[i : i + step]) for i in range(0, len(images), step)]
