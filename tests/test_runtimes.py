@@ -786,6 +786,47 @@ def test_a_built_extractor_is_reused_until_its_weights_file_changes(tmp_path, mo
     assert tf.build(spec, None, tmp_path) is not second and len(builds) == 3
 
 
+def test_a_built_extractor_is_kept_by_its_weights_digest_not_the_files_stamp(tmp_path, monkeypatch):
+    """Regression (helper-311's brief): a built network was kept by its weights file's path, size, mtime and ctime.
+    Where a replacement leaves them as they were (other weights of the same size renamed over the file with their
+    mtime kept, as rsync -a does, on a file system whose ctime is its mtime, as sshfs reports it), a second extraction
+    ran the old weights' network and stored its features under the new weights' identity (which the digest's memo,
+    keyed by the inode too, saw), without a word. Kept by the identity the extraction checked (the weights' sha256),
+    it is built again. The file system is simulated (its stat keeps the first file's). Fails on the code before: one
+    build."""
+    import hashlib
+    import pathlib
+
+    from featcache.embedding import mapper
+
+    builds = []
+    monkeypatch.setattr(ConversionSpec, "build_keras", lambda self: builds.append(self.weights_id) or "model")
+    monkeypatch.setattr(mapper, "compiled", lambda model, batch_size=None: lambda x: [x])  # a new function per build
+    weights = tmp_path / "w.weights.h5"
+
+    def spec_of(data: bytes) -> ConversionSpec:  # as Mapper.spec makes it: the identity checked at the start
+        weights.write_bytes(data)
+        return ConversionSpec("mobilenet_v2", str(weights), 32, TINY.layers, TINY.raw_shape,
+                              "sha256:" + hashlib.sha256(data).hexdigest())
+
+    tf = runtimes.REGISTRY["tensorflow"]
+    first_spec = spec_of(b"weights one")
+    first = tf.build(first_spec, None, tmp_path)
+    kept, real_stat = weights.stat(), pathlib.Path.stat
+
+    def stamp_kept(self, *args, **kwargs):  # the file system reports the first file's stamp for the second
+        return kept if os.path.realpath(self) == os.path.realpath(weights) else real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "stat", stamp_kept)
+    second_spec = spec_of(b"weights two")
+    assert weights.stat() == kept and second_spec == first_spec  # nothing but the bytes tells them apart
+    second = tf.build(second_spec, None, tmp_path)
+    assert second is not first and builds == [first_spec.weights_id, second_spec.weights_id]
+    assert tf.build(second_spec, None, tmp_path) is second and tf.build(first_spec, None, tmp_path) is first
+    assert len(builds) == 2  # each kept under its own weights
+    runtimes.forget_built()
+
+
 def test_built_extractors_kept_are_bounded():
     built = runtimes._Built(size=2)
     for key in "abc":

@@ -404,7 +404,7 @@ def weights_file(weights: str, backbone: Backbone | str | None = None, image_siz
 
 
 # sha256 (and Keras's own hash check) of weights files, by what the file is now: the path, its size, inode, mtime and
-# ctime (the stamp _built_key trusts too: a file copied over, even with its mtime put back, gets a new ctime). An
+# ctime (a file copied over, even with its mtime put back, gets a new ctime where the file system moves it). An
 # extraction asks for the identity three or four times (fingerprint, its mapper, a conversion's key); ResNet50's
 # 94 MB take 0.2 s to hash each time.
 _DIGESTS: dict[tuple, str] = {}

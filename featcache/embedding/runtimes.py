@@ -55,7 +55,7 @@ import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
@@ -298,7 +298,10 @@ class TensorFlowRuntime(Runtime):
         key = _built_key(spec, batch_size)
         forward = None if key is None else _BUILT.get(key)
         if forward is None:
-            forward = compiled(spec.build_keras(), batch_size)
+            # Loaded only from bytes of the key's identity (``backbones.checked_weights``, one line otherwise): what
+            # is kept under a weights digest is a network of those weights, whatever the file does meanwhile.
+            checked = spec if key is None or spec.weights_id is not None else replace(spec, weights_id=key[1])
+            forward = compiled(checked.build_keras(), batch_size)
             if key is not None:
                 _BUILT.put(key, forward)
         elif spec.weights == "random":
@@ -352,27 +355,28 @@ def forget_built() -> None:
 
 
 def _built_key(spec: ConversionSpec, batch_size: int | None) -> tuple | None:
-    """Everything the built network depends on: the spec, the weights file as it is now, the batch size on JAX.
+    """Everything the built network depends on: the spec, the weights by their content, the batch size on JAX.
 
-    A weights file (``imagenet``'s in Keras's cache too: ``weights_file``) is known by its resolved path, size,
-    mtime and ctime: other weights written under a name used before (even with the old mtime put back) give
-    another key, hence a new build; ``imagenet`` was known by the word, so a process reused the network of the
-    weights Keras's cache held before. None (not kept) when the file cannot be looked at.
+    The weights are known by their identity (``weights_identity``: ``random``, or the sha256 of the file's bytes,
+    ``imagenet``'s in Keras's cache too): the one the extraction checked and records (``spec.weights_id``), else the
+    file's now. A network is kept under it only once loaded from bytes of that digest (``TensorFlowRuntime.build``).
+    The file was known by its resolved path, size, mtime and ctime, without its inode, which the digest's own memo
+    (``backbones.weights_digest``) has: other weights of the same size renamed over it with their mtime kept (rsync
+    -a does) on a file system whose ctime is its mtime (sshfs reports it so) got the new identity and the old
+    weights' network, their features stored under the new weights' identity (helper-311's brief). ``imagenet`` was
+    known by the word before that. None (not kept) when the file cannot be read.
     """
     from featcache._lazy import keras
-    from featcache.embedding.backbones import weights_file
+    from featcache.embedding.backbones import weights_identity
 
-    stamp: tuple = (spec.weights,)
-    path = weights_file(spec.weights, spec.backbone, spec.image_size)
-    if path is not None:
+    identity = spec.weights_id
+    if identity is None:
         try:
-            path = path.resolve()
-            st = path.stat()
-        except OSError:  # missing: the build itself says so, naming the file
+            identity = weights_identity(spec.weights, spec.backbone, spec.image_size)
+        except OSError:  # missing or unreadable: the build itself says so, naming the file
             return None
-        stamp = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     # XLA compiles for one batch shape (mapper.compiled); TensorFlow traces once for any.
-    return spec, stamp, batch_size if keras().backend.backend() == "jax" else None
+    return spec, identity, batch_size if keras().backend.backend() == "jax" else None
 
 
 def _reseed() -> None:
