@@ -1103,6 +1103,60 @@ def test_info_vouches_for_no_file_verify_refuses_past_the_digest(npz_head, cache
     assert not (tmp_path / "PWNED").exists()
 
 
+def _replaced_during(monkeypatch, path: Path, replacement: Path, name: str) -> list[str]:
+    """``heads.io``'s ``name`` (a check verify or info makes of ``path``, which opens it again) first replaces the
+    file at ``path`` with ``replacement`` (a rename: another file there, as an editor or a copy's rename puts it), once."""
+    real, swapped = getattr(io_mod, name), []
+
+    def swapping(*args, **kwargs):
+        if not swapped:
+            os.replace(replacement, path)
+            swapped.append(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(io_mod, name, swapping)
+    return swapped
+
+
+def test_verify_and_info_of_a_head_replaced_between_their_checks_say_so(npz_head, tmp_path, capsys, monkeypatch):
+    """Regression (helper-311's brief): verify and info open a head again for each check (its kind, its content
+    digest, its record, what the loaders check past the digest). A head replaced by one whose record was edited (its
+    digest not made again) between two of them was said in parts of each: verify "ok: ... is intact" (the digest
+    checked in the first, the loaders' checks in the second, which predict refuses), info "digest checked" over the
+    edited head's class names. Each now says the file changed while it was read, exit 2, and vouches for neither.
+    Fails on the code before: verify's "ok", info's reversed class names."""
+    edited = tmp_path / "edited.npz"
+    edited.write_bytes(npz_head.read_bytes())
+    _rewrite_npz(edited, _reversed_names, reseal=False)
+    with pytest.raises(FeatcacheError, match="is damaged or was changed after"):
+        featcache.verify(edited)  # the replacement alone: refused by its digest
+    original = npz_head.read_bytes()
+
+    def again(name: str) -> list[str]:
+        npz_head.write_bytes(original)
+        copy = tmp_path / "copy.npz"
+        copy.write_bytes(edited.read_bytes())
+        return _replaced_during(monkeypatch, npz_head, copy, name)
+
+    swapped = again("check_head_loads")  # after the digest was checked
+    with pytest.raises(FeatcacheError, match=re.escape(f"{npz_head} changed while it was verified (it is no longer "
+                                                       "the file read at the start); rerun the call once")):
+        featcache.verify(npz_head)
+    assert swapped
+    swapped = again("check_head_loads")
+    _one_line(capsys, ["verify", str(npz_head)], f"{npz_head} changed while it was verified (it is no longer the "
+              "file read at the start); rerun the command once the file is no longer being written")
+    assert swapped
+    swapped = again("read_head_meta")  # after the digest was checked, before the record shown is read
+    with pytest.raises(FeatcacheError, match=re.escape(f"{npz_head} changed while it was read (it is no longer the "
+                                                       "file read at the start)")):
+        featcache.info(npz_head)
+    assert swapped
+    monkeypatch.undo()
+    npz_head.write_bytes(original)  # left alone: as before
+    assert featcache.verify(npz_head).kind == "head" and featcache.info(npz_head)["class_names"] == CLASSES
+
+
 def test_head_meta_refuses_a_layer_of_another_width_naming_the_layer(cache):
     """head_meta(cache, None, ...) of a head fitted on another layer's features was accepted; evaluate then refused
     the saved head, "evaluate on a cache extracted with the head's settings", where its layer was what was wrong (a

@@ -12,9 +12,10 @@ import os
 import time
 import warnings
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from featcache.errors import FeatcacheError, NotHDF5, command, command_word, shell_path
 from featcache.store.reader import VerifyResult
@@ -560,6 +561,43 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
     A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too."""
     path = check_source(path, "path", what())
     check_any_file(path)
+    with one_file(path, "verified"):
+        return _verify(path)
+
+
+def _stamp(path: Path) -> tuple[int, ...] | None:
+    """Which file is at ``path`` now, and which version of it: device, inode, size, modification and status-change
+    times (``store.layout.file_stamp``'s, by path); None where there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+@contextmanager
+def one_file(path: Path, doing: str) -> Iterator[None]:
+    """The checks made inside, each of which opens ``path`` again (its kind, size, record, content digest, what the
+    loaders check past it), were all of one file: the one there before them, unchanged after them, else
+    ``deploy.model.changed_meanwhile``'s line (``doing``: "verified", "read"), in place of the checks' own answer.
+    A file replaced between two of them was said in parts of each: verify's "ok: intact" of a model whose digest was
+    checked in the file there first and whose training-image digests in the one put there then, and info's "digest
+    checked" beside the record of the head put there after the check (helper-311's brief)."""
+    from featcache.deploy.model import changed_meanwhile
+
+    before = _stamp(path)
+    try:
+        yield
+    except FeatcacheError:  # a refusal of the file put there meanwhile, or of a mix of both: not the file's fault
+        if _stamp(path) != before:
+            raise FeatcacheError(changed_meanwhile(path, doing)) from None
+        raise
+    if _stamp(path) != before:
+        raise FeatcacheError(changed_meanwhile(path, doing))
+
+
+def _verify(path: Path) -> VerifyResult | FileVerifyResult | ReportVerifyResult | CsvVerifyResult:
+    """``verify``'s checks of the file at ``path`` (checked as a source), within ``one_file``."""
     doc = report_record(path)
     if doc is not None:
         return verify_report(path, doc)
@@ -699,7 +737,7 @@ def info(path: str | Path) -> dict[str, Any]:
     A path whose extraction has not finished is described by its partial (``<path>.partial.h5``), named in
     ``partial``, with how far it got."""
     from featcache.store.layout import partial_path
-    from featcache.store.reader import open_cache, read_attrs
+    from featcache.store.reader import read_attrs
 
     checked = check_source(path, "path", what())
     given = path if isinstance(path, str) else str(checked)  # "path" as the user wrote it (./h.npz), as before
@@ -711,6 +749,14 @@ def info(path: str | Path) -> dict[str, Any]:
             return _shown({"path": given, "partial": str(partial), **read_attrs(partial, peek=True)})
         except FeatcacheError:
             pass  # a partial that cannot be described: read_attrs(path) says it is not finished and how to finish it
+    with one_file(path, "read"):  # not around the partial's: a run writes it, and info shows how far it got
+        return _info(path, given)
+
+
+def _info(path: Path, given: str) -> dict[str, Any]:
+    """``info``'s description of the file at ``path`` (``given``: as the caller wrote it), within ``one_file``."""
+    from featcache.store.reader import open_cache, read_attrs
+
     try:
         meta = read_attrs(path, peek=True)
     except NotHDF5 as exc:
