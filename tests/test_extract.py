@@ -631,6 +631,35 @@ def test_renamed_weights_file_still_loads(real_weights, fashion_dir, tmp_path):
     np.testing.assert_allclose(featcache.open_cache(a.path).features("train"), featcache.open_cache(b.path).features("train"), atol=1e-6)
 
 
+def test_weights_rewritten_in_place_with_their_stamp_kept_are_known_by_their_bytes(real_weights, fashion_dir, tmp_path,
+                                                                                   monkeypatch):
+    """Regression (helper-311's brief): the weights' identity was remembered by the file's path, size, inode, mtime
+    and ctime (backbones.weights_digest). Other weights written over the file in place, of the same size, their mtime
+    kept (cp -p), on a file system whose ctime is its mtime (sshfs reports it so), keep every one: a second
+    extraction in the process took the old weights' identity, and the cache of the old weights was a hit for the
+    new ones, without a word. An extraction hashes its weights at its start now. The file system is simulated (the
+    file's stat keeps the first stamp); one float of one kernel differs. Fails on the code before: a hit."""
+    import hashlib
+    import pathlib
+
+    weights = tmp_path / "w.weights.h5"
+    data = bytearray(real_weights.read_bytes())
+    weights.write_bytes(bytes(data))
+    first = extract(data_dir=str(fashion_dir), weights=str(weights), image_size=32, verbose=False)
+    kept, real_stat = weights.stat(), pathlib.Path.stat
+    data[len(data) // 2] ^= 0x40  # within layers/conv2d_30's kernel: other weights, the same size
+    with open(weights, "r+b") as f:  # in place: the same inode
+        f.write(bytes(data))
+    monkeypatch.setattr(pathlib.Path, "stat", lambda self, *a, **k: kept if os.path.realpath(self) == os.path.realpath(
+        weights) else real_stat(self, *a, **k))
+    assert weights.stat() == kept
+    second = extract(data_dir=str(fashion_dir), weights=str(weights), image_size=32, verbose=False)
+    assert not second.hit and second.path != first.path
+    want = "sha256:" + hashlib.sha256(bytes(data)).hexdigest()
+    assert featcache.open_cache(second.path).meta["settings"]["weights"] == want
+    assert featcache.open_cache(first.path).meta["settings"]["weights"] != want
+
+
 @pytest.mark.parametrize(
     "backbone, layers, message",
     [

@@ -377,7 +377,8 @@ def check_image_size(backbone: Backbone, image_size: int) -> None:
         )
 
 
-def weights_identity(weights: str, backbone: Backbone | str | None = None, image_size: int | None = None) -> str:
+def weights_identity(weights: str, backbone: Backbone | str | None = None, image_size: int | None = None,
+                     fresh: bool = False) -> str:
     """What goes into a fingerprint (and a converted model's key) for ``weights``: the file's content, not its name.
 
     ``imagenet`` is the file Keras loads for ``backbone`` at ``image_size`` (``imagenet_weights_file``: fetched
@@ -386,9 +387,10 @@ def weights_identity(weights: str, backbone: Backbone | str | None = None, image
     of MobileNetV2's file, so another file there (a download again, weights copied in to work offline, another
     KERAS_HOME beside one FEATCACHE_HOME) made features 6.0 apart under one identity, converted models of the old
     weights ran, and a cache of the old weights was a hit. ``random`` is itself (seeded: the same in every process).
+    ``fresh``: the file hashed now, not its digest remembered (``weights_digest``).
     """
     path = weights_file(weights, backbone, image_size)
-    return weights if path is None else "sha256:" + weights_digest(path)
+    return weights if path is None else "sha256:" + weights_digest(path, fresh=fresh)
 
 
 def weights_file(weights: str, backbone: Backbone | str | None = None, image_size: int | None = None) -> Path | None:
@@ -405,16 +407,20 @@ def weights_file(weights: str, backbone: Backbone | str | None = None, image_siz
 
 # sha256 (and Keras's own hash check) of weights files, by what the file is now: the path, its size, inode, mtime and
 # ctime (a file copied over, even with its mtime put back, gets a new ctime where the file system moves it). An
-# extraction asks for the identity three or four times (fingerprint, its mapper, a conversion's key); ResNet50's
-# 94 MB take 0.2 s to hash each time.
+# extraction asks for the identity three or four times (fingerprint, its mapper, a conversion's key): the first hashes
+# the file (``fresh``), the others take that; ResNet50's 94 MB take 0.2 s to hash each time.
 _DIGESTS: dict[tuple, str] = {}
 
 
-def weights_digest(path: Path, algorithm: str = "sha256") -> str:
-    """The hex digest of the weights file at ``path`` (``sha256``, or ``md5``: Keras's checks), remembered while the file stays as it is."""
+def weights_digest(path: Path, algorithm: str = "sha256", fresh: bool = False) -> str:
+    """The hex digest of the weights file at ``path`` (``sha256``, or ``md5``: Keras's checks), remembered while the
+    file stays as it is. ``fresh``: hashed now, and remembered so (an extraction's first ask, ``runner``): a file
+    rewritten in place with its size and mtime kept, on a file system whose ctime is its mtime (sshfs reports it
+    so), keeps every field of the key, and a second extraction in the process was said to have the old weights (a
+    cache of them a hit, their network run; helper-311's brief). 0.025 s for MobileNetV2's 9.4 MB."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, algorithm)
-    if key not in _DIGESTS:
+    if fresh or key not in _DIGESTS:
         _DIGESTS[key] = file_digest(path, algorithm)
     return _DIGESTS[key]
 

@@ -202,8 +202,9 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
     layer_names = model.layer_names()
     size = _image_size(source, model, bb)
     # Before any image is read or hashed: --weights imagenet is the file Keras loads, fetched here where it is
-    # missing (offline: one line now, not after the data's digest), and known by its content (weights_identity).
-    w_id = weights_identity(model.weights, bb, size)
+    # missing (offline: one line now, not after the data's digest), and known by its content (weights_identity), of
+    # the bytes there now: what the run's later asks (its mapper's check, a conversion's key, the network kept) take.
+    w_id = weights_identity(model.weights, bb, size, fresh=True)
     data = _open(source, size, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = out or default_path(data.name, bb.name, size, ident.fingerprint)
