@@ -607,7 +607,7 @@ def test_a_pillow_that_decodes_to_other_pixels_is_another_photo_cache(tmp_path, 
         capsys.readouterr()
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "decoded_with Pillow's reference pixels -> Pillow " in err, err
+        assert len(err.splitlines()) == 1 and "the data: decoded with Pillow's reference pixels -> Pillow " in err, err
         assert out.read_bytes() == kept
     finally:
         decode.pixel_digest.cache_clear()
@@ -2366,7 +2366,51 @@ def test_an_interrupted_extraction_of_before_pixels_were_recorded_resumed_on_oth
         with monkeypatch.context() as m:
             _on_other_pixels(m)
             got = run_main(capsys, *args)
-        assert got.returncode == 2 and "holds an interrupted extraction made with other settings" in got.stderr, got.stderr
+        assert got.returncode == 2 and "holds an interrupted extraction decoded to other pixels" in got.stderr, got.stderr
+    finally:
+        decode.pixel_digest.cache_clear()
+
+
+def test_an_interrupted_extraction_of_this_decoder_resumed_on_other_pixels_says_the_pixels_and_where_it_resumes(
+        tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-07): an extraction by this decoder (v7) interrupted where Pillow gives the
+    reference pixels and run again, same command, where it decodes to others (stood in for as in
+    test_a_pillow_that_decodes_to_other_pixels_is_another_photo_cache) was refused "holds an interrupted extraction
+    made with other settings (differs in: the data: decoded_with Pillow's reference pixels -> ...); choose another
+    --out, or pass --force to move it aside": no setting had changed, the key was featcache's own, and nothing said
+    that its rows cannot be resumed here, nor where they can. It says the pixels in words, that, and the fixes;
+    the partial is left as it was, and --force moves it aside and starts over. Fails on the code before: its line."""
+    from helpers import interrupted_extraction, run_main
+
+    from featcache.sources import decode
+
+    root = ppm_tree(tmp_path / "photos", {"ants": 6, "bees": 6})
+    out = tmp_path / "c.h5"
+    options = {"images": str(root), "test_fraction": 0.5, "weights": "random", "image_size": 32, "batch_size": 4}
+    args = ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
+            "--batch-size", "4", "--out", str(out)]
+    partial = interrupted_extraction(out, **options)
+    kept = partial.read_bytes()
+    try:
+        with monkeypatch.context() as m:
+            _on_other_pixels(m)
+            other = images.other_pixels()
+            assert other is not None
+            got = run_main(capsys, *args)
+            assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
+            assert got.stderr.strip() == (
+                f"featcache extract: error: {partial} holds an interrupted extraction decoded to other pixels than "
+                f"this machine's Pillow gives (differs in: the data: decoded with Pillow's reference pixels -> {other}): "
+                "its rows cannot be resumed here; resume it where Pillow decodes to its pixels (Pillow's reference "
+                "pixels), choose another --out, or pass --force to move it aside and start over (it was left "
+                "untouched)"), got.stderr
+            assert partial.read_bytes() == kept and not out.exists()
+            got = run_main(capsys, *args, "--force")
+            assert got.returncode == 0, got.stderr
+            moved = [f for f in tmp_path.iterdir() if f.name.startswith(f"{partial.name}.other-settings-")]
+            assert [f.read_bytes() == kept for f in moved] == [True], got.stderr
+            cache = featcache.open_cache(out)
+            assert cache.sizes == {"train": 6, "test": 6} and cache.meta["source"]["decoded_with"] == other
     finally:
         decode.pixel_digest.cache_clear()
 

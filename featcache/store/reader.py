@@ -1009,6 +1009,13 @@ def _read_all(path: Path, ds: h5py.Dataset, name: str, hasher: Any = None) -> tu
 
 # Settings names in messages, where the internal name says little to a user.
 DIFFERENCE_WORDS = {"data_digest": "the data (which files, or their content)"}
+# A photo source's note of this machine's pixels where Pillow decodes to other pixels than the reference
+# (sources.images: absent where it gives the reference pixels, and in every cache made before 2026-12-03 19:03).
+_PIXELS = "decoded_with"
+
+
+# A source's settings in messages, where the stored key says little to a user.
+_SETTING_WORDS = {_PIXELS: "decoded with"}
 
 
 def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
@@ -1019,11 +1026,32 @@ def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
         return f"kind {old.get('kind')} -> {new.get('kind')}"
     # image_size is the identity's own (the resolved size, said apart); the source's is what was asked, None for its
     # default, and showed as "image_size 224 -> None" to a new user who had asked for nothing.
-    def shown(k: str, v: Any) -> Any:  # decoded_with is there only where Pillow gives other pixels than the reference
-        return "Pillow's reference pixels" if k == "decoded_with" and v is None else v
+    # decoded_with in words: the key itself, "the data: decoded_with Pillow's reference pixels -> ...", read as an
+    # internal name to a user who had changed no setting (a brief, 2026-12-07)
+    return ", ".join(f"{_SETTING_WORDS.get(k, k)} {_shown_setting(k, old.get(k))} -> {_shown_setting(k, new.get(k))}"
+                     for k in sorted(set(old) | set(new)) if k != "image_size" and old.get(k) != new.get(k))
 
-    return ", ".join(f"{k} {shown(k, old.get(k))} -> {shown(k, new.get(k))}" for k in sorted(set(old) | set(new))
-                     if k != "image_size" and old.get(k) != new.get(k))
+
+def _shown_setting(key: str, value: Any) -> Any:
+    """A source setting's value for a line: ``decoded_with`` is there only where Pillow gives other pixels than the
+    reference, so its absence is the reference pixels."""
+    return "Pillow's reference pixels" if key == _PIXELS and value is None else value
+
+
+def _other_pixels_partial(p: Path, attrs: dict[str, Any], source: dict[str, Any] | None, differs: str) -> str | None:
+    """The refusal of a partial whose photos were decoded to other pixels than this machine's Pillow gives (made
+    where Pillow gives the reference pixels, resumed where it gives others, or the reverse), None for any other.
+    It was "holds an interrupted extraction made with other settings (differs in: the data: decoded_with ...);
+    choose another --out, or pass --force to move it aside", to a user who had changed no setting, and said neither
+    that its rows cannot be resumed here nor where they can (a brief, 2026-12-07)."""
+    old = attrs.get("source")
+    if (not isinstance(old, dict) or not isinstance(source, dict) or old.get("kind") != "images"
+            or old.get(_PIXELS) == source.get(_PIXELS)):
+        return None
+    return (f"{p} holds {_partial_words(attrs)} decoded to other pixels than this machine's Pillow gives ({differs}): "
+            f"its rows cannot be resumed here; resume it where Pillow decodes to its pixels "
+            f"({_shown_setting(_PIXELS, old.get(_PIXELS))}), choose another {out_option()}, or pass {force_words()} to "
+            "move it aside and start over (it was left untouched)")
 
 
 def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None, force: bool = False,
@@ -1080,6 +1108,9 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if p == path:
                 raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another {out_option()}, or "
                                      f"pass {force_words()} to replace it once the new cache is complete (it was left untouched)")
+            pixels = _other_pixels_partial(p, attrs, source, differs)
+            if pixels:
+                raise FeatcacheError(pixels)
             raise FeatcacheError(f"{p} holds {_partial_words(attrs)} made with other settings ({differs}); choose "
                                  f"another {out_option()}, or pass {force_words()} to move it aside (it was left untouched)")
         if p == path:
@@ -1159,11 +1190,6 @@ def same_extraction_of_changed_data(attrs: dict[str, Any], identity: CacheIdenti
         return True
     return (_same_source_settings(old, source, also=(_PIXELS,)) and isinstance(old, dict) and old.get(_PIXELS) is None
             and rule_change is not None and rule_change((attrs.get("settings") or {}).get("data_digest")) is not None)
-
-
-# A photo source's note of this machine's pixels where Pillow decodes to other pixels than the reference
-# (sources.images: absent where it gives the reference pixels, and in every cache made before 2026-12-03 19:03).
-_PIXELS = "decoded_with"
 
 
 # Source settings that may differ in a partial of the same extraction: image_size is the identity's (compared there);
