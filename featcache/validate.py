@@ -631,9 +631,31 @@ def usable_cores() -> int:
 
 
 def workers_for(jobs: int, tasks: int) -> int:
-    """joblib's n_jobs for ``tasks`` tasks: never more workers than tasks (--jobs 60 started 60 processes for 3 fits)."""
+    """joblib's n_jobs for ``tasks`` tasks: never more workers than tasks (--jobs 60 started 60 processes for 3 fits).
+    Where joblib cannot start worker processes at all, one line says the tasks run one at a time (``SerialJobsNote``)."""
     wanted = usable_cores() if jobs < 0 else jobs
+    if jobs != 1 and tasks > 1 and not _worker_processes():
+        from featcache.errors import warn
+
+        warn(f"{given('--jobs', str(jobs))}: joblib cannot start worker processes here (it could not make a process "
+             "semaphore: /dev/shm full or not writable, or a file size limit such as ulimit -f), so the "
+             f"{tasks} fits run one at a time", SerialJobsNote)
     return max(1, min(wanted, tasks))
+
+
+def _worker_processes() -> bool:
+    """Whether joblib can start worker processes: it cannot where its import failed to make a semaphore, and then it
+    runs every Parallel one task at a time (its ``mp`` None), which it said only in its own import-time warning, a
+    UserWarning the CLI leaves out (``cli._start``)."""
+    from joblib import _multiprocessing_helpers
+
+    return _multiprocessing_helpers.mp is not None
+
+
+class SerialJobsNote(UserWarning):
+    """``--jobs`` above 1 where joblib cannot start worker processes: the tasks run one at a time."""
+
+    label = "note"  # the results are the same; the CLI says "note:"
 
 
 def check_limit(limit: int | None, n_total: int, flag: str, what: str) -> int:

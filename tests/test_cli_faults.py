@@ -4022,3 +4022,29 @@ def test_extract_progress_lines_count_what_its_result_counts(tmp_path, capsys, p
     assert hashed == found - outside and files == hashed - copies and named == images and files == images + other, got.err
     assert images + skipped + copies == found and skipped == outside + other, summary
     assert (beside, not_images) == (outside, other), summary  # each kind counted, as the lines before count them
+
+
+def test_no_usable_temporary_folder_at_train_is_featcaches_line_without_joblibs_warning_first(tmp_path):
+    """Regression (a brief, 2026-12-07): ``train`` where no temporary folder is usable (here ``ulimit -f 0``, which
+    also keeps joblib from making the semaphore its worker processes need) printed joblib's import-time warning,
+    two lines naming its own file ("UserWarning: [Errno 27] File too large.  joblib will operate in serial mode"),
+    before featcache's line naming TMPDIR. featcache's line alone is said: the CLI leaves that warning out (what it
+    changes, --jobs run one at a time, featcache says where it matters: validate.workers_for). A process: the limit
+    is its own, and neither scikit-learn nor TensorFlow is imported yet. Fails on the code before: joblib's lines."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO, tiny_fashion_cache
+
+    cache = tiny_fashion_cache(tmp_path, n_train=60, n_test=10)
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))\n"
+            "from featcache.cli import main\n"
+            f"sys.exit(main(['train', {str(cache)!r}, '--out', {str(tmp_path / 'h.keras')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    said = [line for line in proc.stderr.splitlines() if not line.startswith("training a ")]  # the progress line
+    assert proc.returncode == 2 and len(said) == 1, proc.stderr[-3000:]
+    assert "joblib" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert said[0].startswith("featcache train: error: No usable temporary directory found in "), said
+    assert said[0].endswith("; set TMPDIR to a folder you can write to, with room, and re-run"), said

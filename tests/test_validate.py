@@ -1231,3 +1231,24 @@ def test_n_jobs_is_refused_under_its_own_name(tmp_path):
             match=r"^n_jobs=True is not valid; use a positive number of processes")
     refuses(featcache.curve, cache, [20], seeds=1, heads="logreg", plot=False, out=tmp_path / "cv", jobs=2.0,
             match=r"^jobs=2\.0 is not a whole number; pass e.g. jobs=2$")
+
+
+def test_jobs_where_joblib_cannot_start_worker_processes_are_said_to_run_one_at_a_time(monkeypatch):
+    """Regression (a brief, 2026-12-07): where joblib cannot make a process semaphore (/dev/shm full or not
+    writable, ``ulimit -f``) it runs every Parallel one task at a time, said only by its import-time warning, which
+    the CLI now leaves out (it came before featcache's own line). ``--jobs`` above 1 says so in featcache's note;
+    --jobs 1 or a single task says nothing. Fails on the code before: no note."""
+    import warnings
+
+    from joblib import _multiprocessing_helpers
+
+    from featcache import validate
+
+    monkeypatch.setattr(_multiprocessing_helpers, "mp", None)  # what joblib's import sets where the semaphore failed
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert validate.workers_for(2, 5) == 2
+        assert validate.workers_for(1, 5) == 1 and validate.workers_for(3, 1) == 1
+    assert [(type(w.message).__name__, str(w.message)) for w in said] == [(
+        "SerialJobsNote", "jobs=2: joblib cannot start worker processes here (it could not make a process semaphore: "
+        "/dev/shm full or not writable, or a file size limit such as ulimit -f), so the 5 fits run one at a time")]

@@ -312,6 +312,12 @@ def _start() -> None:
     # An icon of 32-64M pixels: Pillow warns at half featcache's limit while decoding it (sources/decode.py); the
     # limit itself (MAX_PIXELS) is featcache's to say (a tester saw the two-line warning in extract's output).
     warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"PIL\.", message=r"Image size \(")
+    # joblib (which scikit-learn imports) warns at its import, in two lines naming its own file, where it cannot make
+    # the semaphores its worker processes need (/dev/shm full or unwritable, a file size limit such as ulimit -f 0):
+    # printed before featcache's one line of the run (the TMPDIR one, a write refused; a brief, 2026-12-07).
+    # featcache says what it changes where it changes anything (validate.workers_for: the fits run one at a time).
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"joblib\.",
+                            message=r".*joblib will operate in serial mode")
 
 
 class Terminated(KeyboardInterrupt):
