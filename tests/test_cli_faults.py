@@ -3151,7 +3151,8 @@ def test_export_refuses_imagenet_weights_it_cannot_have_before_building_the_netw
     assert err.startswith("featcache export: error: could not obtain ImageNet weights for mobilenet_v2 (") and \
         len(err.splitlines()) == 1, err
     assert get_backbone("mobilenet_v2").imagenet.file_name(32) in err and "Connection refused" in err, err
-    assert err.endswith("this machine may be offline: pass a local weights file with --weights PATH"), err
+    assert err.endswith("this machine may be offline: pass a local weights file with --weights PATH, or put Keras's "
+                        f"file at {offline_keras / get_backbone('mobilenet_v2').imagenet.file_name(32)}"), err
     assert not (tmp_path / "m.keras").exists()
 
 

@@ -535,6 +535,26 @@ def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, mo
     assert "Downloading" not in out + err and len(err.strip().splitlines()) == 1
 
 
+def test_imagenet_weights_offline_at_a_cache_hit_name_where_keras_looks(fashion_dir, tmp_path, capsys, offline_keras):
+    """Regression (a brief, 2026-12-07): offline, a rerun of an extraction of ImageNet weights whose cache is there
+    (a hit: its identity is the content of Keras's file) needs Keras's file; with it gone (a cleaned ~/.keras,
+    another KERAS_HOME) the line said only "pass a local weights file with --weights PATH", not where Keras looks,
+    so a user with a copy elsewhere could not tell where to put it. It names that path; with the file put back the
+    rerun is a hit, offline. Fails on the code before: no path."""
+    args = ["extract", "--data-dir", str(fashion_dir), "--image-size", "32", "--runtime", "tensorflow", "--out",
+            str(tmp_path / "c.h5")]
+    weights = imagenet_standin(offline_keras, seed=1)
+    assert run_main(capsys, *args).returncode == 0
+    kept = weights.read_bytes()
+    weights.unlink()
+    got = run_main(capsys, *args)
+    assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
+    assert got.stderr.strip().endswith("this machine may be offline: pass a local weights file with --weights PATH, "
+                                       f"or put Keras's file at {weights}"), got.stderr
+    weights.write_bytes(kept)
+    assert "cache hit" in run_main(capsys, *args).stdout
+
+
 def test_imagenet_weights_are_known_by_the_file_keras_loads(keras_cache, fashion_dir, tmp_path, capsys):
     """An adversarial tester (2026-12-05): --weights imagenet was identified by the word, not by the file Keras loads
     from its cache, whose hash Keras never checks for MobileNetV2. Other weights there (a download again, weights

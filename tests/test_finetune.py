@@ -249,7 +249,8 @@ def test_imagenet_weights_it_cannot_have_are_refused_before_the_images_are_read(
     err = _one_line_error(capsys, ["finetune", str(imagenet), "--out", str(tmp_path / "m.keras")],
                           "could not obtain ImageNet weights for mobilenet_v2 (")
     assert weights.name in err and "Connection refused" in err, err  # Keras's download, refused by the proxy
-    assert err.endswith("this machine may be offline: pass a local weights file with --weights PATH") and read == []
+    assert err.endswith("this machine may be offline: pass a local weights file with --weights PATH, or put "
+                        f"Keras's file at {weights}") and read == []
     assert not (tmp_path / "m.keras").exists()
     weights.write_bytes(copy)
     with pytest.raises(LookupError, match="images read"):  # Keras's copy there: on to the images

@@ -511,9 +511,12 @@ def _fetch_imagenet(backbone: Backbone, spec: KerasWeightsFile, image_size: int,
                 f"the ImageNet weights of {backbone.name} in Keras's cache, {where}, fail Keras's checksum (an "
                 f"interrupted download?) and downloading them again failed ({why}); delete that file and run again "
                 f"where the network is reachable, or pass a local weights file with {weights_path_words()}") from None
+        # where Keras looks, named: offline, a rerun that would be a cache hit (its identity is that file's content)
+        # said only --weights PATH, to a user whose copy of Keras's file was elsewhere (a brief, 2026-12-07)
         raise FeatcacheError(
             f"could not obtain ImageNet weights for {backbone.name} ({why}); "
-            f"this machine may be offline: pass a local weights file with {weights_path_words()}"
+            f"this machine may be offline: pass a local weights file with {weights_path_words()}, or put Keras's "
+            f"file at {where}"
         ) from None
     if "Downloading" in said.getvalue():
         print(f"downloaded the ImageNet weights of {backbone.name} into Keras's cache ({got})", file=sys.stderr, flush=True)
