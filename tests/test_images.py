@@ -139,6 +139,34 @@ def test_bad_layouts_are_clear_errors(tmp_path, setup, kwargs, message):
     assert "\n" not in str(err.value)
 
 
+def test_split_folders_in_another_letter_case_are_refused_not_read_as_classes(tmp_path, capsys):
+    """Kaggle's Train/ and Test/: read as one tree, its two 'classes' were the split folders, each holding every real
+    class. Without --test-fraction the line advised passing it, and with it extract trained a Train-vs-Test
+    classifier without a word (an adversarial tester, 2026-12-07). Refused either way, naming the renames; a class
+    named Train among others (vehicles) is still a class."""
+    root = tmp_path / "kaggle"
+    make_class_tree(root / "Train", {"cat": 3, "dog": 3})
+    make_class_tree(root / "Test", {"cat": 1, "dog": 1})
+    for kwargs in ({}, {"test_fraction": 0.3}):
+        with pytest.raises(FeatcacheError, match=r"^\S+kaggle holds Test/, Train/: split folders are read only by their "
+                                                 r"lower-case names.* rename Test/ to test/, Train/ to train/$"):
+            images.load(root, 32, **kwargs)
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random",
+                 "--out", str(tmp_path / "c.h5")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("featcache extract: error: ") and "rename Test/ to test/" in err and "\n" not in err
+    assert not list(tmp_path.glob("c.h5*"))
+    # a lower-case train/ beside a Val/: the same line, not "mixes a train/ folder with other folders"
+    mixed = tmp_path / "mixed"
+    split_tree(mixed, {"a": 2, "b": 2}, {"a": 1, "b": 1})
+    (mixed / "val").rename(mixed / "Val")
+    with pytest.raises(FeatcacheError, match=r"rename Val/ to val/$"):
+        images.load(mixed, 32)
+    vehicles = tmp_path / "vehicles"
+    make_class_tree(vehicles, {"Bus": 3, "Car": 3, "Train": 3})
+    assert images.load(vehicles, 32, test_fraction=0.34).class_names == ["Bus", "Car", "Train"]
+
+
 def test_a_layout_that_cannot_be_read_is_refused_when_the_source_is_made(tmp_path):
     """PhotoFolder('photos', test_fraction=0.2) on a folder split into train/ and val/ was accepted when made and
     refused only at extract, in the CLI's words ("drop --test-fraction"; an adversarial tester): the layout is checked

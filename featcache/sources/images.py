@@ -401,9 +401,26 @@ def load(
     return PhotoFolder(root, test_fraction, seed, strict, test_folder).open(image_size, verbose)
 
 
+def _refuse_split_folders_in_other_case(root: Path, subdirs: set[str]) -> None:
+    """Refuse a root whose folders are all split names, one of them train, in another letter case (Kaggle's Train/
+    and Test/). Split folders are read by their lower-case names only, so such a tree was one tree of two classes,
+    'Train' and 'Test', each holding every real class; the one-tree line's advice (--test-fraction) led there, and
+    extract trained a classifier of the split folders without a word (an adversarial tester, 2026-12-07). A class
+    folder named Train among others (a bus, a car, a train) is not matched: every folder must be a split's name."""
+    lowered = {d: d.lower() for d in subdirs}
+    cased = sorted(d for d, low in lowered.items() if low != d and low in SPLIT_FOLDERS)
+    if not cased or "train" not in lowered.values() or not all(low in SPLIT_FOLDERS for low in lowered.values()):
+        return
+    names = ", ".join(f"{d}/" for d in sorted(subdirs))
+    renames = ", ".join(f"{d}/ to {d.lower()}/" for d in cased)
+    raise FeatcacheError(f"{root} holds {names}: split folders are read only by their lower-case names, train/, val/ "
+                         f"and test/, so these would be read as classes named {', '.join(sorted(subdirs))}; rename {renames}")
+
+
 def _layout(root: Path, test_fraction: float | None, test_folder: str | None) -> tuple[list[str], str | None]:
     """The split folders to read ('' = the root is one tree) and which one is the test split."""
     subdirs = {e.name for e in _entries(root) if e.is_dir()}
+    _refuse_split_folders_in_other_case(root, subdirs)
     split_dirs = subdirs & set(SPLIT_FOLDERS)
     if "train" not in subdirs:
         if test_folder is not None:
