@@ -92,6 +92,15 @@ def list_items(value: str | Iterable[Any], flag: str = "the value", form: str | 
     return list(value)
 
 
+def view_items(views: Iterable[Any], flag: str | None = None) -> list[Any]:
+    """The items of a views option given as no str (a list or tuple of names or views): ``list_items`` with the one
+    line of what such an option takes, in the caller's words. curve(train_views=b"orig") iterated the bytes into
+    "unknown view '111'", curve(test_views=5) was "'int' object is not iterable", and train(test_views=b"orig") named
+    the command's --test-views to a Python call (an adversarial tester, 2026-12-07)."""
+    name = option(flag) if flag else "views"
+    return list_items(views, flag or "views", f"{name} takes 'all' or view names, e.g. 'orig,flip' or ['orig', 'flip']")
+
+
 def _noun(flag: str) -> str:
     """``--heads`` -> ``head``: what one item of a list flag is called."""
     name = flag.lstrip("-").replace("-", " ")

@@ -209,9 +209,24 @@ def test_train_takes_out_as_any_path_and_views_as_names(cache, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     res = featcache.train(str(cache).encode(), "logreg", out=b"h.npz")
     assert res.path == Path("h.npz") and (tmp_path / "h.npz").is_file()
-    with pytest.raises(featcache.FeatcacheError, match=r"^--train-views takes 'all' or view names, .* \(got 5\)$"):
+    # in the call's words: it said --train-views, the command's flag, to a Python call (an adversarial tester, 2026-12-07)
+    with pytest.raises(featcache.FeatcacheError, match=r"^train_views takes 'all' or view names, .* \(got 5\)$"):
         featcache.train(cache, "logreg", train_views=5, out=tmp_path / "g.npz")
+    with pytest.raises(featcache.FeatcacheError, match=r"^test_views takes 'all' or view names, .* \(got b'orig'\)$"):
+        featcache.train(cache, "logreg", test_views=b"orig", out=tmp_path / "g.npz")
     assert not (tmp_path / "g.npz").exists()
+
+
+@pytest.mark.parametrize("name, value", [("train_views", b"orig"), ("test_views", 5), ("test_views", {"orig": 1})])
+def test_a_curves_views_that_are_no_list_of_names_are_one_line(name, value):
+    """curve(train_views=b"orig") iterated the bytes into "unknown view '111'", and curve(test_views=5) was a
+    TypeError traceback ("'int' object is not iterable"): CurveSpec reads them as train's views are read
+    (validate.view_items; an adversarial tester, 2026-12-07)."""
+    from featcache.analysis.curve import CurveSpec
+
+    with pytest.raises(featcache.FeatcacheError, match=rf"^{name} takes 'all' or view names, .* \(got {re.escape(repr(value))}\)$"):
+        CurveSpec(sizes=[20], **{name: value})
+    assert CurveSpec(sizes=[20], test_views=["orig", "flip"]).test_views == ("orig", "flip")
 
 
 def test_evaluate_checks_a_fitted_head_against_its_meta(cache, tmp_path):

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from featcache.errors import FeatcacheError, option, unknown
-from featcache.validate import ONLY, list_items
+from featcache.validate import ONLY, view_items
 
 # Bumped whenever any view's pixels change for the same name; part of every
 # view's identity, so caches made by an older algorithm are not reused.
@@ -338,8 +338,7 @@ def asked_views(views: str | Sequence[Any], flag: str | None = None) -> tuple[Vi
     model of an only:flip head embedded orig and flip and returned 2 rows per image (an adversarial tester)."""
     if isinstance(views, str):
         views = [views]
-    views = list_items(views, flag or "views", f"{flag or 'views'} takes 'all' or view names, e.g. 'orig,flip' or "
-                                               "['orig', 'flip']")  # 5 was "'int' object is not iterable" (a tester)
+    views = view_items(views, flag)  # 5 was "'int' object is not iterable" (a tester)
     found: dict[str, View] = {}
     for item in views:
         item = getattr(item, "name", item)

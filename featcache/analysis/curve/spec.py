@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from featcache.errors import FeatcacheError, cli_running, list_item, option
-from featcache.validate import JOBS_DEFAULT, FrozenMap, ParamLabel, check_jobs, check_two_per_class, check_views, list_items, parse_list, parse_seeds, parse_sizes, require_splits
+from featcache.validate import JOBS_DEFAULT, FrozenMap, ParamLabel, check_jobs, check_two_per_class, check_views, list_items, parse_list, parse_seeds, parse_sizes, require_splits, view_items
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -139,7 +139,7 @@ class CurveSpec:
         for name in ("train_views", "test_views"):  # checked against the cache's views in bind()
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
-                put(self, name, tuple(str(getattr(v, "name", v)) for v in value))
+                put(self, name, tuple(str(getattr(v, "name", v)) for v in view_items(value, f"--{name.replace('_', '-')}")))
         # whether any baseline sizes are given, by their count: a NumPy array's truth value is a ValueError traceback
         # (learning_curve(..., baseline_sizes=np.array([20, 50])); found by h301's test of a list's sizes)
         baseline_sizes = len(list_items(self.baseline_sizes, "--baseline-sizes")) if self.baseline_sizes is not None else 0
