@@ -1264,6 +1264,46 @@ def test_a_ctrl_c_raised_inside_a_finalizer_still_ends_the_command(tmp_path, cap
     assert main(["info", cache]) == 0 and hooks == [KeyboardInterrupt]  # a caller's main(argv): its own hook is asked
 
 
+@pytest.mark.parametrize("signum, rc, how", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_an_interrupt_that_c_code_turns_into_a_system_error_is_still_the_interrupt(tmp_path, capsys, monkeypatch, request,
+                                                                                 signum, rc, how):
+    """Regression (an adversarial tester, 2026-12-07): Ctrl-C as `finetune` scored its frozen head landed while
+    TensorFlow's C code ran Python (model.evaluate); the KeyboardInterrupt was lost there and the command ended in
+    "SystemError: Objects/listobject.c:338: bad argument to internal function", a traceback and exit 1. As the
+    program, a SystemError after a SIGINT or SIGTERM is that interrupt: its line and status. One without a signal is
+    still raised. Fails on the code before: the SystemError propagates out of main()."""
+    import signal
+
+    import featcache.cli as cli
+    import featcache.cli.info as info
+
+    sig = getattr(signal, signum)
+
+    def interrupted_in_c(args):
+        try:
+            os.kill(os.getpid(), sig)  # delivered to the handler at the next bytecode, inside this try
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass  # what the C caller does with it: drops it ...
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")  # ... and fails for it
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    request.addfinalizer(lambda previous=signal.signal(signal.SIGINT, signal.default_int_handler):
+                         signal.signal(signal.SIGINT, previous))
+    request.addfinalizer(lambda previous=signal.signal(signal.SIGTERM, signal.SIG_DFL): signal.signal(signal.SIGTERM, previous))
+    monkeypatch.setattr(info, "run", interrupted_in_c)
+    monkeypatch.setattr(sys, "argv", ["featcache", "info", cache])
+    ended = []  # the program's exit timer after an interrupt would end this test's process
+    monkeypatch.setattr(cli, "_end_anyway", lambda rc, seconds: ended.append(rc))
+    assert main() == rc and ended == [rc]
+    assert capsys.readouterr().err.strip().splitlines() == [f"featcache info: {how}; nothing was saved"]
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    monkeypatch.setattr(info, "run", lambda args: (_ for _ in ()).throw(SystemError("a fault of its own")))
+    with pytest.raises(SystemError, match="a fault of its own"):
+        main()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
 def test_main_called_by_a_program_puts_its_warnings_machinery_back(tmp_path, capsys):
     """A review: main(argv) replaced warnings.showwarning (and added a filter) for the whole process, for good."""
     import warnings

@@ -324,16 +324,31 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, ``timeout``, a container stopping), raised where Python runs: handled as Ctrl-C is."""
 
 
+# The signals the running command received (SIGINT, SIGTERM), for ``_main``: an interrupt raised while C code runs
+# Python (TensorFlow's, inside model.evaluate) can reach the command as a SystemError instead, its KeyboardInterrupt lost.
+_received: list[int] = []
+
+
 def _terminate(signum, frame):
+    _received.append(signum)
     raise Terminated
 
 
+def _interrupt(signum, frame):
+    """Ctrl-C while a command runs: Python's own handler (KeyboardInterrupt), the signal noted first (``_received``)."""
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
 class _SigtermAsInterrupt:
-    """While a command runs, SIGTERM unwinds like Ctrl-C (the partial file closed, the lock released).
+    """While a command runs, SIGTERM unwinds like Ctrl-C (the partial file closed, the lock released), and both are
+    noted in ``_received``.
 
     Only where nobody else chose what SIGTERM does (the default handler) and
     in the main thread, where Python delivers signals; the handler is put back
     after. Killed outright instead, a run left its lock file and said nothing.
+    Ctrl-C's handler is wrapped only where it is Python's own (not where it is
+    ignored, as CI and a shell's background jobs have it).
     (A class, not contextlib: this module imports only sys at its top.)
     """
 
@@ -344,16 +359,22 @@ class _SigtermAsInterrupt:
         import signal
         import threading
 
-        self.installed = (self.enabled and threading.current_thread() is threading.main_thread()
-                          and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+        _received.clear()
+        main_thread = self.enabled and threading.current_thread() is threading.main_thread()
+        self.installed = main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
         if self.installed:
             signal.signal(signal.SIGTERM, _terminate)
+        self.ctrl_c = main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if self.ctrl_c:
+            signal.signal(signal.SIGINT, _interrupt)
 
     def __exit__(self, *exc) -> None:
-        if self.installed:
-            import signal
+        import signal
 
+        if self.installed:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if self.ctrl_c and signal.getsignal(signal.SIGINT) is _interrupt:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _InterruptsInFinalizers:
@@ -676,13 +697,28 @@ def _main(argv: list[str] | None) -> int:
                 raise
             _say(f"featcache {args.command}: error: {said}")
             return 2
+        except SystemError:
+            # A Ctrl-C or SIGTERM raised while C code called back into Python (TensorFlow's model.evaluate, as finetune
+            # scored its frozen head) came out as "SystemError: Objects/listobject.c:338: bad argument to internal
+            # function", a traceback and exit 1 (an adversarial tester, 2026-12-07): after a signal it is that
+            # interrupt; without one, a fault of its own, raised.
+            if not _received:
+                raise
+            return _stopped(args.command, _received[-1] == _SIGTERM)
         except KeyboardInterrupt as exc:
-            # Only these keep their finished work; the others start over when re-run, unless a file was written whole
-            # before the interrupt (predict's --csv while its rows printed), which is said instead of "nothing was saved"
-            hint = "re-run the same command to resume" if args.command in RESUMABLE else _interrupted_after()
-            how = "terminated" if isinstance(exc, Terminated) else "interrupted"
-            _say(f"featcache {args.command}: {how}; {hint}")
-            return 143 if isinstance(exc, Terminated) else 130
+            return _stopped(args.command, isinstance(exc, Terminated))
+
+
+_SIGTERM = 15  # signal.SIGTERM on every platform featcache runs on; this module imports only sys at its top
+
+
+def _stopped(command: str, terminated: bool) -> int:
+    """The line and exit status of a command stopped by Ctrl-C (130) or SIGTERM (143)."""
+    # Only these keep their finished work; the others start over when re-run, unless a file was written whole
+    # before the interrupt (predict's --csv while its rows printed), which is said instead of "nothing was saved"
+    hint = "re-run the same command to resume" if command in RESUMABLE else _interrupted_after()
+    _say(f"featcache {command}: {'terminated' if terminated else 'interrupted'}; {hint}")
+    return 143 if terminated else 130
 
 
 def _interrupted_after() -> str:
