@@ -323,6 +323,16 @@ def kill_midway(args: list[str], partial: Path, group: str = "train", rows: int 
         proc.wait()
 
 
+def weights_standin(payload: bytes) -> bytes:
+    """Bytes for a weights file a test names but no network loads (a ModelSpec, a resolve_weights, a mocked build):
+    HDF5's signature, then ``payload``. --weights PATH is refused before the build where the file carries no HDF5
+    signature (backbones.check_weights_file), so bare stand-in bytes would be; ``_standin_bytes`` is the real file
+    for tests that load it. The same payload length gives the same size."""
+    from featcache.validate import HDF5_SIGNATURE
+
+    return HDF5_SIGNATURE + payload
+
+
 @functools.lru_cache(maxsize=4)
 def _standin_bytes(seed: int) -> bytes:
     import tempfile

@@ -101,7 +101,7 @@ def test_the_0_1_module_featcache_curve_leaves_featcache_curve_callable(tmp_path
 def test_every_api_path_takes_a_leading_tilde(fashion_dir, tmp_path, monkeypatch):
     # A shell expands ~ before the CLI sees it; the API took open_cache("~/x.h5"), PhotoFolder("~/photos"),
     # ModelSpec(weights="~/w.h5") and out="~/..." for a folder named ~ in the current one (a notebook tester)
-    from helpers import make_class_tree
+    from helpers import make_class_tree, weights_standin
 
     home, work = tmp_path / "home", tmp_path / "work"
     work.mkdir()
@@ -111,7 +111,7 @@ def test_every_api_path_takes_a_leading_tilde(fashion_dir, tmp_path, monkeypatch
     for f in fashion_dir.iterdir():
         (home / "fm" / f.name).symlink_to(f)
     make_class_tree(home / "photos", {"ants": 4, "bees": 4})
-    (home / "w.weights.h5").write_bytes(b"not read when made")
+    (home / "w.weights.h5").write_bytes(weights_standin(b"not read when made"))
     assert featcache.PhotoFolder("~/photos", test_fraction=0.5).root == str(home / "photos")
     assert featcache.PhotoFolder(Path("~/photos"), test_fraction=0.5).root == home / "photos"
     assert featcache.ModelSpec(weights="~/w.weights.h5").weights == str(home / "w.weights.h5")
@@ -202,6 +202,8 @@ def test_export_help_says_the_weights_file_defaults_to_the_path_the_head_records
     # when that is still the very file (its sha256): the help is made true, and what it says is checked here
     import argparse
 
+    from helpers import weights_standin
+
     from featcache.cli import build_parser
     from featcache.deploy.export import resolve_weights
     from featcache.embedding.backbones import weights_identity
@@ -211,7 +213,7 @@ def test_export_help_says_the_weights_file_defaults_to_the_path_the_head_records
         text = " ".join(sub.choices[command].format_help().split())
         assert "where it is no longer at the path the head records (default: that path;" in text, (command, text)
     recorded = tmp_path / "w.weights.h5"
-    recorded.write_bytes(b"the weights")
+    recorded.write_bytes(weights_standin(b"the weights"))
     meta = {"weights": weights_identity(str(recorded)), "weights_source": str(recorded)}
     assert resolve_weights(meta) == str(recorded)  # no --weights: the recorded path, checked by its sha256
     moved = tmp_path / "moved.weights.h5"

@@ -260,3 +260,49 @@ def test_a_head_model_or_cache_given_as_weights_is_named_before_the_network_is_b
                                "weights=PATH"), line
         assert "\n" not in line
     assert built == [] and not (tmp_path / "w.h5").exists()
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"", "is empty (0 bytes)"),
+    (b"weights = mobilenet_v2\n", "is a text file"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4, "is a JPEG image"),  # a photo renamed .h5
+    (bytes(range(256)) * 8, "is a file without HDF5's signature"),
+], ids=["empty", "text", "jpeg", "other"])
+def test_a_file_that_is_no_hdf5_file_given_as_weights_is_named_before_the_network_is_built(fashion_dir, tmp_path,
+                                                                                            monkeypatch, capsys, content,
+                                                                                            what):
+    """Regression (a brief, h315): an empty file, a text file or a JPEG renamed .h5 given as --weights built the network
+    (up to a minute under load), then said "does not fit backbone mobilenet_v2 (OSError: Unable to synchronously open
+    file (file signature not found))". Every Keras weights file is HDF5: one without HDF5's signature where HDF5 looks
+    for it is named for what it is, in the caller's words, before any network is built. Fails on the code before (the
+    network built)."""
+    from helpers import cli_one_line_error
+
+    from featcache.embedding import backbones
+
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(content)
+    built: list = []
+    monkeypatch.setattr(backbones.Backbone, "build", lambda *a, **k: built.append(a) or pytest.fail("network built"))
+    with pytest.raises(featcache.FeatcacheError) as exc:  # where extract's API first meets the path
+        featcache.ModelSpec(weights=weights, image_size=32)
+    assert str(exc.value) == (f"weights={str(weights)!r} {what}, not a weights file (Keras saves weights as HDF5); pass "
+                              "the .weights.h5 file Keras saved with weights=PATH, or weights='imagenet' / weights='random'")
+    line = cli_one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size",
+                                       "32", "--out", str(tmp_path / "c.h5")], f"--weights {weights} {what}, not a weights file")
+    assert "Error" not in line and built == [] and not (tmp_path / "c.h5").exists()
+
+
+def test_an_hdf5_file_with_a_user_block_is_not_taken_for_another_kind_of_file(tmp_path):
+    """HDF5 keeps its signature after a user block (512, 1024, ... bytes) where a file has one: such a file is HDF5,
+    and the check of --weights lets it through to the load, which judges its layers."""
+    import h5py
+
+    from featcache.embedding.backbones import check_weights_file
+
+    weights = tmp_path / "w.weights.h5"
+    with h5py.File(weights, "w", userblock_size=1024) as f:
+        f.create_dataset("x", data=np.zeros(3))
+    with open(weights, "r+b") as f:
+        f.write(b"a user block of text, as some tools leave one\n")
+    assert check_weights_file(str(weights)) == weights

@@ -16,7 +16,7 @@ import pytest
 from helpers import (IN_A_FORKED_WORKER, SHARED, class_image, cli_imports, fifo_unblocked, fill, imagenet_standin,
                      keras_weights_reaching_out, make_class_tree, meta_only_model, model_conversion,
                      refused_at_once_in_a_forked_worker, refused_while_converting, reseal_model, run_main,
-                     stopped_lock_holder, stub_model_runs, tmpfs, write_image)
+                     stopped_lock_holder, stub_model_runs, tmpfs, weights_standin, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
 import featcache
@@ -240,12 +240,12 @@ def test_a_recorded_weights_path_in_either_form_is_found_and_checked(tmp_path):
 
     (tmp_path / "store").mkdir()
     real = tmp_path / "store" / "w.weights.h5"
-    real.write_bytes(b"weights")
+    real.write_bytes(weights_standin(b"weights"))
     (tmp_path / "link.h5").symlink_to(real)
     want = weights_identity(str(real))
     for recorded in (str(tmp_path / "link.h5"), str(real)):
         assert resolve_weights({"weights": want, "weights_source": recorded}) == recorded
-    real.write_bytes(b"other weights")  # the recorded path now names other weights: refused, the file asked for
+    real.write_bytes(weights_standin(b"other weights"))  # the recorded path now names other weights: refused, the file asked for
     with pytest.raises(FeatcacheError, match="pass that same file with weights=PATH$"):
         resolve_weights({"weights": want, "weights_source": str(tmp_path / "link.h5")})
 

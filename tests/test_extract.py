@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 from helpers import (assert_same_features, extract, imagenet_standin, interrupted_extraction, kill_midway, make_fashion_dir,
-                     run_main, tiny_fashion_cache)
+                     run_main, tiny_fashion_cache, weights_standin)
 
 import featcache
 from featcache.cli import main
@@ -901,7 +901,7 @@ def test_specs_are_frozen_and_normalized(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("d").mkdir()  # a PhotoFolder's folder exists when made
     weights = tmp_path / "w.weights.h5"
-    weights.write_bytes(b"x")
+    weights.write_bytes(weights_standin(b"x"))
     model = ModelSpec(weights=weights, image_size=32, layers=["block_13_expand_relu", "out_relu"])
     assert model.weights == str(weights) and model.layers == ("block_13_expand_relu", "out_relu")
     assert ModelSpec(layers="blocks").layer_names()[-1] == "out_relu" and ModelSpec().layer_names() == ["out_relu"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SHARED, imagenet_standin, stopped_lock_holder
+from helpers import SHARED, imagenet_standin, stopped_lock_holder, weights_standin
 
 from featcache.embedding import runtimes
 from featcache.store import atomic
@@ -770,13 +770,13 @@ def test_a_built_extractor_is_reused_until_its_weights_file_changes(tmp_path, mo
     monkeypatch.setattr(ConversionSpec, "build_keras", lambda self: builds.append(self) or "model")
     monkeypatch.setattr(mapper, "compiled", lambda model, batch_size=None: lambda x: [x])  # a new function per build
     weights = tmp_path / "w.weights.h5"
-    weights.write_bytes(b"weights one")
+    weights.write_bytes(weights_standin(b"weights one"))
     spec = ConversionSpec("mobilenet_v2", str(weights), 32, TINY.layers, TINY.raw_shape)
     tf = runtimes.REGISTRY["tensorflow"]
     first = tf.build(spec, None, tmp_path)
     assert tf.build(ConversionSpec(*dataclasses.astuple(spec)), None, tmp_path) is first and len(builds) == 1
     old = weights.stat()
-    weights.write_bytes(b"weights two")  # other weights, same name, same size ...
+    weights.write_bytes(weights_standin(b"weights two"))  # other weights, same name, same size ...
     os.utime(weights, ns=(old.st_atime_ns, old.st_mtime_ns))  # ... even with the old mtime put back
     assert (weights.stat().st_size, weights.stat().st_mtime_ns) == (old.st_size, old.st_mtime_ns)
     second = tf.build(spec, None, tmp_path)

@@ -20,7 +20,8 @@ import numpy as np
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, command, command_word, first_line, given, given_path, option, unknown
 from featcache.progress import agreeing, named
-from featcache.validate import check_size, expand_home, file_digest, made_as_read, outside_storage, read_at_most, shown
+from featcache.validate import (check_size, expand_home, file_digest, hdf5_signature_at, made_as_read, outside_storage,
+                                read_at_most, shown)
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -553,6 +554,7 @@ def check_weights_file(weights: str | Path) -> Path:
     if path.is_file() and not made_as_read(path):
         check_size(path, MAX_WEIGHTS_BYTES, _WEIGHTS_FILE, _weights_fix(), ours=False)
         _not_featcaches(path, weights)
+        _not_hdf5(path, weights)
         return _inside_only(path, weights)
     if os.path.lexists(path):
         from featcache.validate import kind_of
@@ -589,6 +591,50 @@ def _not_featcaches(path: Path, weights: str | Path) -> None:
     if cache:
         raise FeatcacheError(f"{given_path('--weights', weights)} is a cache written by {command('extract')}, not a "
                              f"weights file; {fix}")
+
+
+# What a file without HDF5's signature given as weights is, by its first bytes: a photo (the folder's, renamed), a
+# NumPy array; else text or "not an HDF5 file". Words only: the line says the file is not weights either way.
+_NOT_HDF5_MAGIC = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+                   (b"\x93NUMPY", "a NumPy .npy array"))
+
+
+def _not_hdf5(path: Path, weights: str | Path) -> None:
+    """One line for a file that is no HDF5 file at all (no signature where HDF5 looks: ``validate.hdf5_signature_at``),
+    before the network is built: an empty file, a text file or a JPEG renamed .h5 was built for (up to a minute under
+    load) and then "does not fit backbone mobilenet_v2 (OSError: Unable to synchronously open file (file signature not
+    found))" (a brief, h315). Every Keras weights file, Keras 3's .weights.h5 or Keras 2's .h5, is HDF5. A file that
+    does not open is left to the load, which says why."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or hdf5_signature_at(fd, st.st_size):
+            return
+        start = os.pread(fd, 512, 0)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    if not start:
+        what = "empty (0 bytes)"
+    else:
+        what = next((w for magic, w in _NOT_HDF5_MAGIC if start.startswith(magic)), None)
+        if what is None:
+            what = "a text file" if _reads_as_text(start) else "a file without HDF5's signature"
+    raise FeatcacheError(f"{given_path('--weights', weights)} is {what}, not a weights file (Keras saves weights as HDF5); "
+                         f"pass the .weights.h5 file Keras saved with {weights_path_words()}, or {named_weights_words()}")
+
+
+def _reads_as_text(start: bytes) -> bool:
+    """Whether a file's first bytes read as text: UTF-8 (a character cut at the end allowed), no control bytes but
+    whitespace."""
+    text = start.decode("utf-8", "ignore")
+    return len(text.encode("utf-8")) >= len(start) - 3 and all(c.isprintable() or c in "\t\n\r\f" for c in text)
 
 
 def _inside_only(path: Path, weights: str | Path) -> Path:

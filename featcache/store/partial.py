@@ -37,9 +37,7 @@ from featcache.errors import FeatcacheError, command_word, first_line, out_optio
 from featcache.store.atomic import NAME_MAX, file_state
 from featcache.store.layout import (FORMAT, PARTIAL_OF, completion_problem, force_words, named_as_partial_of, split_names,
                                     split_not_a_group)
-from featcache.validate import outside_storage
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+from featcache.validate import hdf5_signature_at, outside_storage
 
 
 class ReachesOutside(FeatcacheError):
@@ -349,12 +347,7 @@ def _has_signature(path: Path, size: int) -> bool:
     except OSError as exc:
         raise os_error(path, exc) from None
     try:
-        offset = 0
-        while offset + len(HDF5_SIGNATURE) <= size:
-            if os.pread(fd, len(HDF5_SIGNATURE), offset) == HDF5_SIGNATURE:
-                return True
-            offset = 512 if offset == 0 else offset * 2
-        return False
+        return hdf5_signature_at(fd, size)
     except OSError as exc:
         raise os_error(path, exc) from None
     finally:
