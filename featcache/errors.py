@@ -100,6 +100,15 @@ def first_line(exc: BaseException, limit: int | None = None, empty: str | None =
     return line if limit is None else line[:limit]
 
 
+def in_words(exc: BaseException, empty: str) -> str:
+    """What ``exc`` says is wrong, for a user's line: its message (``first_line``), never its type's name, which says
+    nothing to a user ("(OSError: ...)", "(KeyError)", "EOFError" in a line; a brief, h315); ``empty`` where it
+    says nothing. A KeyError's message is its key's repr (h5py's say "'Unable to open object ...'"): shown unquoted."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        exc = Exception(exc.args[0])
+    return first_line(exc, empty=empty)
+
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 

@@ -285,6 +285,32 @@ def test_crafted_npz_heads_are_one_line(npz_head, cache, capsys, change, message
     _one_line(capsys, ["evaluate", str(npz_head), str(cache)], message)
 
 
+def test_a_heads_arrays_that_do_not_fit_together_are_said_in_words(npz_head, cache, capsys):
+    """Regression (a brief, h315): a logreg head whose intercepts are fewer than its classes (its digest made again)
+    was "not a readable featcache head (its arrays do not fit together: ValueError)", the class name alone. It says
+    NumPy's words, which name the shapes. Fails on the code before."""
+    def fewer_intercepts(doc, entries):
+        lr = doc["state"]["state"]["__dict__"]["pipeline_"]["state"]["__dict__"]["steps"][1]["__tuple__"][1]
+        ref = lr["state"]["__dict__"]["intercept_"]["__array__"]
+        entries[f"a{ref}"] = entries[f"a{ref}"][:2].copy()
+
+    _rewrite_npz(npz_head, fewer_intercepts)
+    line = _one_line(capsys, ["evaluate", str(npz_head), str(cache)], "is not a readable featcache head (its arrays do not "
+                                                                      "fit together: ")
+    assert "(2,)" in line and "Error" not in line, line
+
+
+def test_an_exceptions_words_are_its_message_never_its_type():
+    """errors.in_words, the home of a line's "why" taken from an exception: its message's first line; a KeyError's
+    unquoted (h5py's "Unable to open object ..." came as a key's repr); ``empty`` where it says nothing."""
+    from featcache.errors import in_words
+
+    assert in_words(OSError("Unable to open file\nmore"), empty="-") == "Unable to open file"
+    assert in_words(KeyError("Unable to open object (object 'x' doesn't exist)"), empty="-") == (
+        "Unable to open object (object 'x' doesn't exist)")
+    assert in_words(EOFError(), empty="it ends early") == "it ends early"
+
+
 @pytest.mark.slow
 def test_crafted_keras_head_meta_is_one_line(cache, tmp_path, capsys):
     from featcache.heads import DenseHead
@@ -830,7 +856,7 @@ def test_crafted_keras_head_model_and_statistics_are_one_line(cache, tmp_path, c
     stats = "featcache_standardize.json"
     for i, (change, message) in enumerate([
         (lambda n, d: d.replace(b'"batch_shape": [null, 6]', b'"batch_shape": [null, null]') if n == "config.json" else d,
-         "its model does not fit a featcache head"),
+         "its model does not fit a featcache head: input width None"),  # its words, not "ValueError" (h315)
         (lambda n, d: b'{"mean": "ab", "scale": "cd"}' if n == stats else d, "its standardizing statistics are not numbers"),
         (lambda n, d: b'{"mean": [1], "scale": [1]}' if n == stats else d, "are not 6 numbers each, one per feature"),
         (lambda n, d: json.dumps({"mean": [0] * 6, "scale": [1, 1, 1, 1, 1, 0]}).encode() if n == stats else d,

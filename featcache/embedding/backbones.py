@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, command, command_word, first_line, given, given_path, option, unknown
+from featcache.errors import (FeatcacheError, command, command_word, first_line, given, given_path, in_words, option,
+                              unknown)
 from featcache.progress import agreeing, named
 from featcache.validate import (check_size, expand_home, file_digest, hdf5_signature_at, made_as_read, outside_storage,
                                 read_at_most, shown)
@@ -235,9 +236,8 @@ def _mismatch_detail(exc: Exception) -> str:
     """Why weights did not load, in a few words: Keras's warning about skipped layers was cut mid-sentence at 120 characters."""
     if isinstance(exc, UserWarning) and "Skipping" in str(exc):
         return "its layers are not this backbone's: Keras would skip them and keep random weights"
-    text = first_line(exc, empty="no detail")
-    text = text.split(". ")[0]
-    return f"{type(exc).__name__}: {text if len(text) <= 160 else text[:157].rsplit(' ', 1)[0] + '...'}"
+    text = in_words(exc, empty="no detail").split(". ")[0]  # its words, not its type's name (a brief, h315)
+    return text if len(text) <= 160 else text[:157].rsplit(' ', 1)[0] + '...'
 
 
 _MOBILENET_V2_BLOCKS = tuple(f"block_{i}_expand_relu" for i in range(1, 17))

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Ty
 
 import numpy as np
 
-from featcache.errors import (FeatcacheError, exception_chain, first_line, given, given_path, is_no_space, no_permission,
+from featcache.errors import (FeatcacheError, exception_chain, first_line, given, given_path, in_words, is_no_space, no_permission,
                               no_space, one_line, option, warn, command)
 from featcache.progress import counted, named, written
 from featcache.store.atomic import atomic_path
@@ -698,10 +698,10 @@ def read_entry(zf: zipfile.ZipFile, name: str) -> bytes:
 
 def array_problem(exc: BaseException) -> str:
     """Why an array of a head's or model's zip would not load, in words: an array of Python objects (a pickle, which
-    ``allow_pickle=False`` refuses) was said "ValueError" alone (an adversarial tester, helper-272); else the type."""
+    ``allow_pickle=False`` refuses) was said "ValueError" alone (an adversarial tester, helper-272); else its words."""
     if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
         return "it holds an array of Python objects, a pickle, which featcache never writes and never loads"
-    return type(exc).__name__
+    return f"an array does not read: {in_words(exc, empty='no detail')}"
 
 
 def read_digests_entry(zf: zipfile.ZipFile) -> np.ndarray | None:
@@ -1768,7 +1768,7 @@ def _load_keras(path: Path, data: bytes | None = None):
         head.n_features_in_ = width
         standardize = bool(head.standardize)
     except Exception as exc:
-        raise _unreadable(path, f"its model does not fit a featcache head: {type(exc).__name__}") from None
+        raise _unreadable(path, f"its model does not fit a featcache head: {in_words(exc, empty='no detail')}") from None
     try:  # the parameters DenseHead trains with, checked as DenseHead checks them: a string "False" for
         # standardize would be truthy, an epochs of 0 or "x" is no head featcache trains
         head.check_params()
@@ -1870,7 +1870,7 @@ def _check_stored(path: Path, data: bytes | None = None) -> None:
         with zipfile.ZipFile(_zip_source(path, data)) as zf:
             packed = odd_entry(zf)
     except Exception as exc:
-        raise _unreadable(path, type(exc).__name__) from None
+        raise _unreadable(path, f"its zip does not read: {in_words(exc, empty='no detail')}") from None
     if packed:
         raise _unreadable(path, packed)
 
@@ -1933,7 +1933,7 @@ def _load_pickle(path: Path, trust_pickle: bool, fix: str | None):
         obj = joblib.load(path)
         head, meta = obj["head"], obj["meta"]
     except Exception as exc:
-        raise _unreadable(path, type(exc).__name__) from None
+        raise _unreadable(path, in_words(exc, empty='it does not unpickle')) from None
     if not isinstance(meta, dict):
         raise _unreadable(path, "its metadata is not a mapping")
     _check_meta_shape(meta, path, type(head))
@@ -2010,7 +2010,7 @@ def check_head(head: BaseEstimator, meta: dict[str, Any], path: str | Path,
             if proba is None:
                 head.predict(np.zeros((1, width), np.float32))
     except Exception as exc:
-        raise fail(path, f"its arrays do not fit together: {type(exc).__name__}") from None
+        raise fail(path, f"its arrays do not fit together: {in_words(exc, empty='no detail')}") from None
     if proba is not None and proba.shape != (1, len(cls)):
         raise fail(path, f"it gives {proba.shape[1]} probabilities for {len(cls)} classes")
     if proba is not None and not np.isfinite(proba).all():
