@@ -586,6 +586,29 @@ def test_evaluate_given_a_folder_as_the_head_says_so(tmp_path, capsys):
     one_line_error(capsys, ["evaluate", str(runs), cache], "it holds h.npz")
 
 
+def test_evaluate_given_a_folder_then_a_photo_folder_suggests_a_model(tmp_path, capsys):
+    """Regression (a brief, h315): 'evaluate runs PHOTOS', the first a folder not named .keras, said "is a folder, not a
+    head file; pass the .keras or .npz head file", with no word of a model, where a photo folder as the second argument
+    is what a model is scored on. It says a model was wanted, and how a model is passed; the files inside that may be
+    meant are listed. Fails on the code before."""
+    import featcache
+    from featcache.errors import FeatcacheError
+
+    runs, photos = tmp_path / "runs", tmp_path / "photos"
+    runs.mkdir()
+    (photos / "cats").mkdir(parents=True)
+    one_line_error(capsys, ["evaluate", str(runs), str(photos)],
+                   f"{runs} is a folder, not a model file; a folder of photos is scored by a model: pass the .keras "
+                   "file written by 'featcache export' or 'featcache finetune' first ('featcache evaluate MODEL FOLDER'); "
+                   "a head (the .keras or .npz head file written by 'featcache train') is scored on its cache")
+    (runs / "m.keras").write_bytes(b"x")
+    one_line_error(capsys, ["evaluate", str(runs), str(photos)], f"{runs} is a folder, not a model file (it holds m.keras)")
+    with pytest.raises(FeatcacheError) as err:  # the call's words
+        featcache.evaluate(runs, photos)
+    assert "pass the .keras file written by featcache.export(...) or featcache.finetune(...) first " \
+           "(featcache.evaluate(model, folder))" in str(err.value)
+
+
 def test_evaluate_given_a_folder_named_as_a_model_names_the_models_fix_too(tmp_path, capsys):
     """A tester: 'evaluate m.keras CACHE|FOLDER', m.keras a folder, said "is a folder, not a head file; pass the .keras
     or .npz head file written by 'featcache train'": a .keras name is a model's as much as a Keras head's."""

@@ -145,7 +145,7 @@ def evaluate(
     # load_model's result is a model, scored on photos as its file is (prepared once: LoadedModel.runner)
     kind = "model" if isinstance(head, LoadedModel) else _kind_of(head)
     if _is_folder(head):
-        raise _folder_as_head(_given_path(head))
+        raise _folder_as_head(_given_path(head), _is_folder(cache))
     if _is_folder(cache) and kind != "model":  # it said "FOLDER is a folder, not a cache" (a re-read)
         in_memory = _head_in_memory(head)  # (a LoadedModel is a pair too, but a model's: not a fitted head)
         if in_memory is not None:  # a fitted head or a TrainResult whose file no longer holds it: no file to export
@@ -252,16 +252,22 @@ def _given_path(x: Any) -> Path | None:
     return Path(os.fsdecode(x)).expanduser() if isinstance(x, (str, bytes, os.PathLike)) else None
 
 
-def _folder_as_head(path: Path) -> FeatcacheError:
+def _folder_as_head(path: Path, photos: bool = False) -> FeatcacheError:
     """The line for a folder given as the head or model: one named as a .keras file, a model's name as much as a
     Keras head's, gets the model's fix too (evaluate FOLDER/m.keras said "is a folder, not a head file; pass the
-    .keras or .npz head file", as if a model could not go there; a tester)."""
+    .keras or .npz head file", as if a model could not go there; a tester). ``photos``: the second argument is a
+    folder, which only a model is scored on, so a model was meant: 'evaluate runs PHOTOS' said "not a head file; pass
+    the .keras or .npz head file", with no word of a model (a brief, h315)."""
     from featcache.deploy.model import model_file
     from featcache.heads.io import HEAD_SUFFIXES, folder_given, head_file
 
     if path.suffix.lower() == ".keras":
         return folder_given(path, "head or model", f"pass {head_file()} with its cache, or {model_file()} with a "
                             "folder of photos", HEAD_SUFFIXES)
+    if photos:
+        how = command("evaluate", "MODEL FOLDER", "model, folder")
+        return folder_given(path, "model", f"a folder of photos is scored by a model: pass {model_file()} first "
+                            f"({how}); a head ({head_file()}) is scored on its cache", HEAD_SUFFIXES)
     return folder_given(path, "head", f"pass {head_file()}", HEAD_SUFFIXES)
 
 
