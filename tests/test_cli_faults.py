@@ -3084,6 +3084,15 @@ def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path, fake_model):
                             ({"views": 5}, "views must be orig, all, view names such as orig,flip or only:VIEWS (got 5)")):
         with pytest.raises(FeatcacheError, match=re.escape(message)):
             featcache.export(res.path, out, **kwargs)
+    # out=123 was pathlib's TypeError from store.atomic.written_through, export's and finetune's alike (h315's brief);
+    # head=123 names head=, the caller's keyword
+    for call in (lambda **k: featcache.export(**k), lambda **k: featcache.finetune(**k)):
+        for kwargs, message in (({"head": res.path, "out": 123}, "out must be a path (got 123); pass the .keras model file "
+                                                                 "to write"),
+                                ({"head": 123, "out": out}, "head must be a path (got 123)")):
+            with pytest.raises(FeatcacheError, match="^" + re.escape(message)):
+                call(**kwargs)
+    assert not out.exists()
     with pytest.raises(FeatcacheError, match=r"^path must be a path \(got None\)"):
         featcache.save_head(res.estimator, None, head_meta(featcache.open_cache(cache), None, "logreg", res.estimator))
     image = write_image(tmp_path / "a.png", np.zeros((16, 16, 3), np.uint8))

@@ -40,7 +40,7 @@ from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ON
                                 load_keras_file, load_problem, way_out, written_model)
 from featcache.progress import counted, written
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_file_name, check_out_file, check_size, check_source, file_sha256, read_at_most, views_words
+from featcache.validate import check_file_name, check_out_file, check_path, check_size, check_source, file_sha256, read_at_most, views_words
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -480,6 +480,9 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     from featcache.store.atomic import written_through
 
     check_file_name(path, "--out", "out", "model.keras")  # 'm.keras/': written_through's Path dropped the /
+    # a number or None is one line, as train's out is (written_through's Path raised pathlib's TypeError: export(head,
+    # out=123) and finetune(head, out=123) were tracebacks; a brief, h315)
+    path = check_path(path, "out", f"the {MODEL_SUFFIX} model file to write")
     path = check_out_file(written_through(path), ".keras", "a model", "export and finetune write Keras models",
                           example="model")
     if path.exists() and not force and not is_model_file(path):
