@@ -250,6 +250,34 @@ def test_a_recorded_weights_path_in_either_form_is_found_and_checked(tmp_path):
         resolve_weights({"weights": want, "weights_source": str(tmp_path / "link.h5")})
 
 
+def test_export_knows_weights_rewritten_with_their_stamp_kept_by_their_bytes(tmp_path, monkeypatch):
+    """Regression (h315's brief): export's resolve_weights took the weights' identity from the digest remembered by
+    the file's stamp (path, size, inode, mtime, ctime). Weights rewritten in place with their size and mtime kept, on
+    a file system whose ctime is its mtime (sshfs), keep every one: a head of the new weights was told its recorded
+    file was not them ("pass that same file"), and one of the old weights would take the new file for them. Hashed
+    now, as an extraction hashes them. The file system is simulated. Fails on the code before."""
+    import hashlib
+    import pathlib
+
+    from featcache.deploy.export import resolve_weights
+    from featcache.embedding.backbones import weights_identity
+    from featcache.errors import FeatcacheError
+
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(weights_standin(b"weights one"))
+    old = weights_identity(str(weights))  # remembered by the file's stamp
+    kept, real_stat = weights.stat(), pathlib.Path.stat
+    with open(weights, "r+b") as f:  # in place: the same inode, the same size
+        f.write(weights_standin(b"weights two"))
+    monkeypatch.setattr(pathlib.Path, "stat", lambda self, *a, **k: kept if os.path.realpath(self) == os.path.realpath(
+        weights) else real_stat(self, *a, **k))
+    new = "sha256:" + hashlib.sha256(weights.read_bytes()).hexdigest()
+    for given in (None, str(weights)):  # the path the head records, and the file passed
+        assert resolve_weights({"weights": new, "weights_source": str(weights)}, given) == str(weights)
+        with pytest.raises(FeatcacheError):  # a head of the old weights: this file is not them
+            resolve_weights({"weights": old, "weights_source": str(weights)}, given)
+
+
 def test_export_of_an_imagenet_head_needs_the_imagenet_weights_its_features_came_from(keras_cache, fashion_dir, tmp_path,
                                                                                          capsys):
     """An adversarial tester (2026-12-05): a head of --weights imagenet recorded the word, so export and finetune

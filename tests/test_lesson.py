@@ -695,6 +695,45 @@ def test_lesson_checks_its_limits_before_the_weights_are_fetched(kwargs, message
     assert fetched == [] and not (tmp_path / "out").exists()
 
 
+def test_lesson_records_the_weights_by_their_bytes_when_rewritten_with_their_stamp_kept(tmp_path, monkeypatch):
+    """Regression (h315's brief): lesson took its weights' identity from the digest remembered by the file's stamp
+    (path, size, inode, mtime, ctime). Weights rewritten in place with their size and mtime kept, on a file system
+    whose ctime is its mtime (sshfs), keep every one: lesson.json's settings named the old weights, and its check for
+    a lesson of other settings compared those, while the extraction hashed the new ones. The file system is simulated.
+    Fails on the code before (the old digest)."""
+    import hashlib
+    import os
+    import pathlib
+
+    from helpers import make_fashion_dir, weights_standin
+
+    from featcache.embedding.backbones import weights_identity
+    from featcache.recipes import lesson as lesson_mod
+
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(weights_standin(b"weights one"))
+    assert weights_identity(str(weights)) == "sha256:" + hashlib.sha256(weights.read_bytes()).hexdigest()  # remembered
+    kept, real_stat = weights.stat(), pathlib.Path.stat
+    with open(weights, "r+b") as f:  # in place: the same inode, the same size
+        f.write(weights_standin(b"weights two"))
+    monkeypatch.setattr(pathlib.Path, "stat", lambda self, *a, **k: kept if os.path.realpath(self) == os.path.realpath(
+        weights) else real_stat(self, *a, **k))
+    recorded = []
+
+    class Checked(Exception):
+        pass
+
+    def check_outputs(out, settings=None, force=False):  # the settings lesson.json would record; no extraction after
+        recorded.append(settings["weights_identity"])
+        raise Checked
+
+    monkeypatch.setattr(lesson_mod, "check_outputs", check_outputs)
+    with pytest.raises(Checked):
+        lesson(str(weights), out=tmp_path / "out", data_dir=str(data), train_limit=120, test_limit=20, scratch_train=120)
+    assert recorded == ["sha256:" + hashlib.sha256(weights_standin(b"weights two")).hexdigest()]
+
+
 def test_lesson_rows_may_be_any_iterable_of_row_functions():
     from featcache.recipes.lesson import _check_rows
 
