@@ -871,3 +871,17 @@ def test_weights_help_lists_what_the_missing_file_message_offers(command, tmp_pa
         main([command, "--help"])
     listed = re.search(r"--weights ([\w|]+)", capsys.readouterr().out).group(1).split("|")
     assert sorted(listed) == sorted(offered)
+
+
+def test_a_data_set_too_small_for_the_lesson_at_any_limit_says_so_not_a_limit_it_already_has(fashion_dir, tmp_path,
+                                                                                               capsys):
+    """A helper's find (2026-12-07): on 48 training images (4 of the rarest class) the lesson said "--train-limit 48
+    is too small ...; use --train-limit 48 or more", the limit it was given. No limit will do there: the data set
+    is what to change, and the line says so."""
+    argv = ["lesson", "--weights", "random", "--data-dir", str(fashion_dir), "--out", str(tmp_path / "o"),
+            "--train-limit", "48", "--test-limit", "24", "--scratch-train", "48"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--train-limit 48 is too small for the lesson" in err and len(err.splitlines()) == 1
+    assert "or more" not in err and "all 48 training images of this data set are too few" in err
+    assert not (tmp_path / "o").exists()

@@ -622,9 +622,15 @@ def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_
     # The best-layer row holds out PROBE_HOLDOUT of the images: at least one per class on each side.
     enough = int(np.ceil(n_classes / min(PROBE_HOLDOUT, 1 - PROBE_HOLDOUT)))
     if counts.min() < MIN_PER_CLASS or train_limit < enough:
+        smallest = _smallest_limit(labels, enough)
+        # No limit will do where all the training images are too few: "use train_limit=48 or more" of a limit of 48
+        # was the line's own contradiction (a helper, 2026-12-07, on 48 images); the data set is what to change then
+        fix = (f"use {given('--train-limit', str(smallest))} or more" if smallest is not None else
+               f"all {len(labels)} training images of this data set are too few: give the lesson Fashion-MNIST's "
+               "training set (or one with as many of every class)")
         raise FeatcacheError(f"{given('--train-limit', str(train_limit))} is too small for the lesson: the first {train_limit} training images "
                              f"hold {counts.min()} of their rarest class, and its rows need at least {MIN_PER_CLASS} of every "
-                             f"class and {enough} images in all; use {given('--train-limit', str(_smallest_limit(labels, enough)))} or more")
+                             f"class and {enough} images in all; {fix}")
 
 
 def check_limit_settings(train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
@@ -636,15 +642,16 @@ def check_limit_settings(train_limit: int, test_limit: int, scratch_train: int, 
         positive_int(value, flag)
 
 
-def _smallest_limit(labels: np.ndarray, enough: int) -> int:
-    """The smallest N whose first N labels hold MIN_PER_CLASS of every class (and at least ``enough`` images)."""
+def _smallest_limit(labels: np.ndarray, enough: int) -> int | None:
+    """The smallest N whose first N labels hold MIN_PER_CLASS of every class (and at least ``enough`` images); None
+    where no N does (all of them too few)."""
     seen: dict[Any, int] = {}
     classes = set(labels.tolist())
     for i, c in enumerate(labels.tolist()):
         seen[c] = seen.get(c, 0) + 1
         if len(seen) == len(classes) and min(seen.values()) >= MIN_PER_CLASS:
-            return max(i + 1, enough)
-    return len(labels)
+            return max(i + 1, enough) if max(i + 1, enough) <= len(labels) else None
+    return None
 
 
 def _check_rows(rows: Any) -> list[RowFunction] | None:
