@@ -1866,3 +1866,23 @@ def test_extract_to_another_name_says_where_a_complete_cache_of_the_same_setting
     # a cache of other settings (another image size) beside --out is not named
     other = run_main(capsys, *args[:-4], "--image-size", "48", "--views", "orig,flip", "--out", str(tmp_path / "b.h5"))
     assert other.returncode == 0 and "already holds these features" not in other.stderr, other.stderr
+
+
+def test_extract_to_the_default_name_says_where_a_complete_cache_of_the_same_settings_already_is(tmp_path, capsys):
+    """The README's photo quick start extracts with '--out data/cache/ants_bees.h5'; docs/photos.md's Python lines,
+    featcache.extract(PhotoFolder(...), ModelSpec(...)) without a StoreSpec, then embedded the same photos again to
+    the default name in that folder, 141 s, without a word (a new-user tester, h316): only an --out name looked for the
+    twin. Without --out too, extract names the complete cache of the same settings in the default folder before it
+    computes (CLI and API, verbose). Fails on the code before: no such line."""
+    twin = tiny_fashion_cache(tmp_path, out="home/cache/mine.h5")
+    args = ["extract", "--data-dir", str(tmp_path / "fm"), "--weights", "random", "--image-size", "32"]
+    said = run_main(capsys, *args)
+    assert said.returncode == 0, said.stderr
+    lines = [line for line in said.stderr.splitlines() if "already holds these features" in line]
+    assert len(lines) == 1 and str(twin) in lines[0], said.stderr
+    made = [p for p in (tmp_path / "home" / "cache").glob("*.h5") if p.name != "mine.h5"]
+    assert len(made) == 1 and str(made[0]) in lines[0], said.stderr
+    made[0].unlink()
+    featcache.extract(featcache.FashionMNIST(data_dir=str(tmp_path / "fm")),
+                      featcache.ModelSpec(weights="random", image_size=32), verbose=True)
+    assert f"{twin} already holds these features" in capsys.readouterr().err

@@ -221,7 +221,9 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
         if find_complete(path, ident, data.spec, force=store.force, rule_change=changed, data_changes=files):
             return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model,
                         runtime=engine.runtime, out_given=out is not None)
-        if verbose and out is not None:
+        # the default name too: docs/photos.md's Python lines, after the README's --out ants_bees.h5, embedded the
+        # same photos again under data/cache without a word (a new-user tester, h316)
+        if verbose:
             twin = _same_cache_beside(path, ident.fingerprint)
             if twin:
                 note(one_line(twin))
