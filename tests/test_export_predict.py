@@ -1913,6 +1913,43 @@ def test_a_forked_child_predicts_with_a_loaded_models_kept_converted_runner(tiny
     assert proc.stdout.splitlines()[0] == "ran", proc.stdout
 
 
+_FORKED_WHILE_A_RUNNER_IS_BUILT = """
+import sys, threading, time
+import numpy as np
+import featcache
+
+loaded = featcache.load_model(sys.argv[1])
+want = featcache.predict(loaded, [sys.argv[2]], runtime="onnxruntime")
+held = threading.Event()
+
+def builder():  # a thread of the parent building a runner as the worker is forked: the build lock held
+    with loaded._building:
+        held.set()
+        time.sleep(5)
+
+threading.Thread(target=builder, daemon=True).start()
+held.wait()
+
+def work():
+    got = featcache.predict(loaded, [sys.argv[2]], runtime="onnxruntime", batch_size=7)  # another key: a build
+    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-5)
+""" + IN_A_FORKED_WORKER
+
+
+def test_a_worker_forked_while_a_thread_builds_a_runner_builds_its_own(tiny_model, tmp_path):
+    """Regression (h314's review): a loaded model's build lock (one build per key for threads, f960bf9) was a plain
+    ``threading.Lock``: a worker forked while a thread of the parent held it inherited it held, with no thread to
+    release it, and its first predict that built a runner (another batch size) waited for good. Found free in the
+    child now (``deploy.model._BuildLock``): the child builds its runner and predicts the parent's probabilities.
+    Fails on the code before: "hung" (after the worker's 60 s)."""
+    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp_path / "runtimes")}
+    proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_RUNNER_IS_BUILT, str(tiny_model), str(photo)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[0] == "ran", proc.stdout
+
+
 def test_a_loaded_model_copied_is_a_loaded_model_and_pickling_one_is_refused(tiny_model, tmp_path):
     """Regression (a brief, helper-299): copy.copy and copy.deepcopy of ``load_model``'s result gave a plain
     ``(model, meta)`` tuple, which predict refused as no path, and pickle made one silently, the checked bytes lost.

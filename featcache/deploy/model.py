@@ -23,6 +23,7 @@ import json
 import os
 import threading
 import time
+import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -892,13 +893,13 @@ class LoadedModel(tuple):
 
     source: ModelFile
     _runners: dict[tuple[Any, ...], ModelRunner]
-    _building: threading.Lock  # held while a runner is looked up or built: one build per key, whatever the threads
+    _building: _BuildLock  # held while a runner is looked up or built: one build per key, whatever the threads
     _state: tuple[list[np.ndarray], list[np.ndarray]]  # its (trainable, other) weights as built from the checked bytes
 
     def __new__(cls, model: KerasModel, meta: dict[str, Any], source: ModelFile,
                 state: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> LoadedModel:
         self = super().__new__(cls, (model, meta))
-        self.source, self._runners, self._building = source, {}, threading.Lock()
+        self.source, self._runners, self._building = source, {}, _BuildLock()
         self._state = _weights_of(model) if state is None else state
         return self
 
@@ -956,6 +957,38 @@ class LoadedModel(tuple):
         now = _weights_of(self[0])
         same = all(len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b)) for a, b in zip(now, self._state))
         return self[0] if same else None
+
+
+class _BuildLock:
+    """A loaded model's lock of its runners' builds (``LoadedModel.runner``), found free in a process forked while
+    another thread held it. fork copies the lock held and not the thread that would release it: a worker forked
+    (multiprocessing's "fork") while a thread of the parent built a runner waited on it for good at its own first
+    predict of another batch size, where it builds and runs a converted runner in 0.05 s (h314, measured). What the
+    parent's thread was building is not in the child's ``_runners`` (a runner is kept only once built)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        _BUILD_LOCKS.add(self)
+
+    def __enter__(self) -> _BuildLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+
+_BUILD_LOCKS: weakref.WeakSet[_BuildLock] = weakref.WeakSet()
+
+
+def _free_build_locks() -> None:
+    """In a forked child, which runs one thread: every loaded model's build lock anew (``_BuildLock``)."""
+    for lock in list(_BUILD_LOCKS):
+        lock._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_free_build_locks)
 
 
 def _weights_of(model: KerasModel) -> tuple[list[np.ndarray], list[np.ndarray]]:
