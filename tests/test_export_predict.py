@@ -1950,6 +1950,45 @@ def test_a_worker_forked_while_a_thread_builds_a_runner_builds_its_own(tiny_mode
     assert proc.stdout.splitlines()[0] == "ran", proc.stdout
 
 
+_FORKED_WHILE_A_THREAD_PREDICTS = """
+import sys, threading, time
+import numpy as np
+import featcache
+from helpers import class_image
+
+loaded = featcache.load_model(sys.argv[1])
+want = featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
+runner = next(iter(loaded._runners.values()))
+images = np.stack([class_image(i % 3, i, 16) for i in range(64)])
+
+def busy():  # a thread of the parent running the kept runner all along, its run lock held most of the time
+    while True:
+        runner(images)
+
+threading.Thread(target=busy, daemon=True).start()
+time.sleep(1)
+
+def work():
+    got = featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
+    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-5)
+""" + IN_A_FORKED_WORKER.replace("worker.join(60)", "worker.join(30)")
+
+
+@pytest.mark.parametrize("runtime", ["xnnpack", "openvino"])
+def test_a_worker_forked_while_a_thread_predicts_on_xnnpack_predicts_too(tiny_model, tmp_path, runtime):
+    """Regression (h314's review): a worker forked after TensorFlow ran predicts with a loaded model's kept XNNPACK
+    runner (ee19208, measured with the parent idle), but one forked while a thread of the parent ran that runner
+    inherited its run lock held (one interpreter, one run at a time) and waited for good: 3 of 3 hung. The lock is
+    free in a forked child now (``_lazy.ForkSafeLock``), as OpenVINO's request lock: the child predicts the parent's
+    probabilities. Fails on the code before: "hung" (after the worker's 30 s)."""
+    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp_path / "runtimes"),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_PREDICTS, str(tiny_model), str(photo), runtime],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.stdout.splitlines()[:1] == ["ran"], (proc.stdout, proc.stderr[-3000:])
+
+
 def test_a_loaded_model_copied_is_a_loaded_model_and_pickling_one_is_refused(tiny_model, tmp_path):
     """Regression (a brief, helper-299): copy.copy and copy.deepcopy of ``load_model``'s result gave a plain
     ``(model, meta)`` tuple, which predict refused as no path, and pickle made one silently, the checked bytes lost.

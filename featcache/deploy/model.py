@@ -23,7 +23,6 @@ import json
 import os
 import threading
 import time
-import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from featcache._lazy import check_not_forked_after_tensorflow, keras, keras_backend
+from featcache._lazy import ForkSafeLock, check_not_forked_after_tensorflow, keras, keras_backend
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME, converts
@@ -893,13 +892,14 @@ class LoadedModel(tuple):
 
     source: ModelFile
     _runners: dict[tuple[Any, ...], ModelRunner]
-    _building: _BuildLock  # held while a runner is looked up or built: one build per key, whatever the threads
+    _building: ForkSafeLock  # held while a runner is looked up or built: one build per key, whatever the threads;
+    # free in a forked child, where no thread of the parent's is left to release it (h314's review)
     _state: tuple[list[np.ndarray], list[np.ndarray]]  # its (trainable, other) weights as built from the checked bytes
 
     def __new__(cls, model: KerasModel, meta: dict[str, Any], source: ModelFile,
                 state: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> LoadedModel:
         self = super().__new__(cls, (model, meta))
-        self.source, self._runners, self._building = source, {}, _BuildLock()
+        self.source, self._runners, self._building = source, {}, ForkSafeLock()
         self._state = _weights_of(model) if state is None else state
         return self
 
@@ -957,38 +957,6 @@ class LoadedModel(tuple):
         now = _weights_of(self[0])
         same = all(len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b)) for a, b in zip(now, self._state))
         return self[0] if same else None
-
-
-class _BuildLock:
-    """A loaded model's lock of its runners' builds (``LoadedModel.runner``), found free in a process forked while
-    another thread held it. fork copies the lock held and not the thread that would release it: a worker forked
-    (multiprocessing's "fork") while a thread of the parent built a runner waited on it for good at its own first
-    predict of another batch size, where it builds and runs a converted runner in 0.05 s (h314, measured). What the
-    parent's thread was building is not in the child's ``_runners`` (a runner is kept only once built)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        _BUILD_LOCKS.add(self)
-
-    def __enter__(self) -> _BuildLock:
-        self._lock.acquire()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._lock.release()
-
-
-_BUILD_LOCKS: weakref.WeakSet[_BuildLock] = weakref.WeakSet()
-
-
-def _free_build_locks() -> None:
-    """In a forked child, which runs one thread: every loaded model's build lock anew (``_BuildLock``)."""
-    for lock in list(_BUILD_LOCKS):
-        lock._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_free_build_locks)
 
 
 def _weights_of(model: KerasModel) -> tuple[list[np.ndarray], list[np.ndarray]]:

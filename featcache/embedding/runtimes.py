@@ -531,7 +531,7 @@ class OpenVinoRuntime(_ConvertedRuntime):
         compiled = self.compile(path)
         request = compiled.create_infer_request()
         outputs = list(compiled.outputs)
-        lock = threading.Lock()
+        lock = _lazy.ForkSafeLock()  # free in a worker forked while a thread of the parent ran (as xnnpack's)
 
         def run(x: np.ndarray) -> list[np.ndarray]:
             # one request, one call at a time (as xnnpack's runner): predict from two threads on one LoadedModel
@@ -618,7 +618,9 @@ class XnnpackRuntime(_ConvertedRuntime):
         # The signature's outputs are output_0..output_N in the Keras model's order; the interpreter's own
         # output list is not (a 3-layer model listed its outputs as :1, :0, :2).
         names = sorted(signature["outputs"], key=lambda n: int(n.rsplit("_", 1)[-1]))
-        lock = threading.Lock()
+        # free in a worker forked while a thread of the parent ran the interpreter: that worker waited on it for good
+        # (3 of 3), and with it free ran the kept interpreter, the parent's probabilities (h314's review, measured)
+        lock = _lazy.ForkSafeLock()
 
         def run(x: np.ndarray) -> list[np.ndarray]:
             with lock:  # the runner resizes its input for a new batch size (the last, shorter batch)
