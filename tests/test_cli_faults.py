@@ -2382,6 +2382,21 @@ def test_predict_says_what_a_file_that_is_no_model_is_in_words(tmp_path, capsys)
                        "written by 'featcache export' or 'featcache finetune'")
 
 
+def test_a_value_error_other_than_the_jsons_is_not_called_a_json_fault(tmp_path):
+    """Regression (a reviewer, h314): any ValueError while a model's metadata was read (zipfile's "negative seek
+    value" of a damaged header among them) was said "(its featcache.json is not JSON)", where the JSON was never
+    reached. Only json's and the text decoder's errors are that; any other says its own words."""
+    from featcache.deploy.model import _kind_hint
+
+    path = tmp_path / "m.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("featcache.json", "{}")
+    assert _kind_hint(path, json.JSONDecodeError("Expecting value", "{x", 1)) == " (its featcache.json is not JSON)"
+    assert _kind_hint(path, UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")) == \
+        " (its featcache.json is not JSON)"
+    assert _kind_hint(path, ValueError("negative seek value -12")) == " (negative seek value -12)"
+
+
 def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):
     """Regression (a review of the report digests): a rerun stopped between its files and the record of their
     digests (Ctrl-C while probe drew its plot, a full disk at evaluate's JSON, between curve.png and curve.json)

@@ -35,7 +35,8 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME, converts
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
-from featcache.errors import FeatcacheError, command, command_word, first_line, given_path, one_line, option, warn
+from featcache.errors import (FeatcacheError, command, command_word, first_line, given_path, in_words, one_line, option,
+                              warn)
 from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, UNREADABLE_ZIP, CompressedEntry, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out, written_model)
 from featcache.progress import counted, written
@@ -290,9 +291,11 @@ def _kind_hint(path: Path, exc: Exception) -> str:
         return f" ({exc})"
     if isinstance(exc, zipfile.BadZipFile):
         return f" (it {UNREADABLE_ZIP}: damaged or cut short)" if starts_with(path, b"PK\x03\x04") else " (it is no zip file, as a model is)"
-    if isinstance(exc, ValueError):  # json's, or the entry's bytes as text
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):  # json's, or the entry's bytes as text
         return f" (its {META_ENTRY} is not JSON)"
-    return f" ({first_line(exc, empty='it does not read as one')})"
+    # Any other ValueError (zipfile's "negative seek value" of a damaged header) said "its featcache.json is not
+    # JSON" though the JSON was never reached (a reviewer, h314): its own words
+    return f" ({in_words(exc, empty='it does not read as one')})"
 
 
 def _check_model_file(path: Path) -> None:
