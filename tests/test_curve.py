@@ -182,7 +182,8 @@ def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_pa
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "4/4 [" in proc.stderr and read_rows(tmp_path / "o" / "curve.csv")
-    assert " - logreg at 50: " in proc.stderr  # which fit the accuracy on the bar is of (it said "acc"; a new user)
+    # which fit the accuracy on the bar is of (it said "acc"; a new user), and of which seed (a new user)
+    assert re.search(r" - logreg at 50, seed \d+: ", proc.stderr), proc.stderr[-2000:]
 
 
 def test_warm_started_curve_matches_cold_fits(tiny_cache, tmp_path):
@@ -1213,3 +1214,26 @@ def test_a_curve_that_fails_before_its_first_row_leaves_no_folder_it_made(tiny_c
     with pytest.raises(KeyboardInterrupt):
         curve(tiny_cache, tmp_path / "new" / "deep" / "curve", heads=("logreg",), seeds=1)
     assert os.listdir(tmp_path) == []
+
+
+def test_the_progress_bar_names_the_seed_of_each_accuracy_it_shows(tiny_cache, tmp_path, capsys, progress_on,
+                                                                   monkeypatch):
+    """Regression (a new user): the bar showed "keras at 25: 0.5882" and then "keras at 25: 0.6732", two seeds'
+    fits (two training subsets) of one head and size, with no seed named: the numbers looked contradictory. Each
+    value names its seed, curve.csv's seed column, and is that row's accuracy. Fails on the code before (no seed)."""
+    from featcache.progress import Progress
+
+    shown: list = []
+    update = Progress.update
+    monkeypatch.setattr(Progress, "update", lambda self, current, values=(): (
+        shown.extend(values), update(self, current, values))[1])
+    res = curve(tiny_cache, tmp_path / "s", heads=("logreg",), seeds=2, sizes=[20, 50], jobs=1, verbose=True,
+                plot=False)
+    rows = {(r["head"], r["seed"], r["size"]): r["accuracy"] for r in read_rows(res.csv)}
+    said = [(re.fullmatch(r"(\w+) at (\d+), seed (\d+)", label), value) for label, value in shown]
+    assert len(said) == 2 and all(m for m, _ in said), shown  # one value a task (a seed's chain of sizes)
+    named = {(m[1], int(m[3]), int(m[2])): value for m, value in said}
+    assert sorted(s for _, s, _ in named) == sorted({s for _, s, _ in rows})  # each seed's fits named by its seed
+    assert all(rows[key] == value for key, value in named.items()), (named, rows)
+    last = re.findall(r" - (logreg at \d+, seed \d+): ([\d.]+)", capsys.readouterr().err)
+    assert last and last[-1][0] == "{} at {}, seed {}".format(*[said[-1][0][i] for i in (1, 2, 3)]), last

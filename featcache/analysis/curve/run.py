@@ -130,8 +130,10 @@ def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: b
                 added += plan.add(task, results)
                 folder.write(plan.stored())
                 if bar is not None:
-                    # which fit the accuracy is of: "acc" alone jumped 0.94 -> 0.59 -> 0.67 between heads (a new user)
-                    bar.update(added, values=[(f"{task[0]} at {task[2][-1]}", results[-1][0])])
+                    # which fit the accuracy is of: "acc" alone jumped 0.94 -> 0.59 -> 0.67 between heads (a new user),
+                    # and "keras at 25: 0.5882" then "keras at 25: 0.6732" looked contradictory without the seed
+                    # (another training subset: curve.csv's seed column; a new user)
+                    bar.update(added, values=[(f"{task[0]} at {task[2][-1]}, seed {task[1]}", results[-1][0])])
     finally:
         _tasks.clear_arrays()
     return fits_run
