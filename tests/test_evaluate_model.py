@@ -527,11 +527,14 @@ def test_the_scoring_line_counts_photos_not_other_files(tiny, tmp_path, capsys, 
     # and counts the image files, which it cannot know all decode: "scoring 6 images", then "scored 5" (a session's
     # brief, 2026-12-06); the summary says each of them scored or skipped
     scoring = [line for line in got.stderr.splitlines() if line.startswith("scoring ")]
-    assert len(scoring) == 1 and scoring[0].startswith(f"scoring 6 image files with {model}; "), got.stderr
+    # and the files hashed it leaves out, the notes.txt and labels.csv (a new user: "hashing 8 files", then "scoring 6")
+    assert len(scoring) == 1 and scoring[0].startswith("scoring 6 image files of the 8 files hashed (left out: 2 files "
+                                                       f"skipped (not an image)) with {model}; "), got.stderr
     assert "accuracy" in got.stdout and " on 5 images" in got.stdout, got.stdout
     summary = [line for line in got.stderr.splitlines() if line.startswith("evaluate: scored ")]
     assert len(summary) == 1 and summary[0].startswith("evaluate: scored 5 images in "), got.stderr
-    assert summary[0].endswith("); 1 image file skipped"), got.stderr
+    # its last words on the files that are no rows are the folder line's (they said "1 image file skipped"; a new user)
+    assert summary[0].endswith("); 3 files skipped (2 not an image, 1 unreadable)"), got.stderr
 
 
 def test_the_skipped_files_are_counted_by_kind_so_the_numbers_add_up(tiny, tmp_path, capsys, progress_on):
@@ -554,7 +557,43 @@ def test_the_skipped_files_are_counted_by_kind_so_the_numbers_add_up(tiny, tmp_p
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
     assert got.returncode == 0, got.stderr
     assert "evaluate: skipped 2 files (1 not in a class folder, 1 unreadable), listed in evaluation.json: " in got.stderr
-    assert f"8 images, {kinds}, content " in got.stdout and re.search(r"; 1 image file skipped\b", got.stderr), got
+    assert f"8 images, {kinds}, content " in got.stdout and got.stderr.splitlines()[-1].endswith(f"); {kinds}"), got
+
+
+def test_a_duplicate_photo_is_said_where_the_counts_drop_and_evaluate_ends_as_its_folder_line_says(tiny, tmp_path,
+                                                                                                  capsys, progress_on):
+    """Regression (a new user, 2026-12-07): a photo folder with a notes.txt, a truncated JPEG and a duplicate photo:
+    extract said "hashing 63 files", then "extracting 62 files (61 images, 1 named as no image)", then "extracted 60
+    images": the duplicate dropped out before the line that explains it. And evaluate's header said "2 files skipped
+    (1 not an image, 1 unreadable)" where its last line said "1 image file skipped". Each line now names what left
+    the count before it (evaluate's scoring line too), and evaluate's last line says the folder line's words. Fails
+    on the code before (checked: "extracting 11 files (10 images, 1 named as no image)")."""
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 5, "bees": 5}, ext="jpg", size=40, offset=50)
+    (val / "ants" / "notes.txt").write_text("taken at the park")
+    shutil.copyfile(val / "ants" / "ants_050.jpg", val / "ants" / "ants_050 (1).jpg")  # a download's second copy
+    broken = val / "bees" / "bees_051.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])
+    left = "2 files skipped (1 not an image, 1 unreadable), 1 copy counted once"
+    got = run_main(capsys, "extract", "--images", str(val), "--test-fraction", "0.5", "--weights", "random",
+                   "--image-size", "32", "--runtime", "tensorflow", "--out", str(tmp_path / "c.h5"))
+    assert got.returncode == 0, got.stderr
+    # in the order printed: 12 hashed = 11 extracted + 1 copy; 11 files = 10 images + 1 named as no image; 9 images
+    # extracted = 11 files - the 2 skipped (the summary's kinds)
+    hashed = int(re.search(r"^hashing (\d+) files in the class folders", got.stderr, re.M).group(1))
+    files, of, images, named = map(int, re.search(r"^extracting (\d+) of the (\d+) files hashed \((\d+) images, (\d+) "
+                                                 r"named as no image; left out: 1 copy counted once\) with ",
+                                                 got.stderr, re.M).groups())
+    extracted = int(re.search(r"^extracted (\d+) images .*; " + re.escape(left) + r"\)", got.stdout, re.M).group(1))
+    assert (hashed, of, files, images, named, extracted) == (12, 12, 11, 10, 1, 9), got.stdout + got.stderr
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    assert f"(9 images, {left}, content " in got.stdout, got.stdout  # the folder line
+    # 12 hashed = 10 image files scored + the notes.txt + the copy; 9 scored = 10 - the 1 unreadable
+    assert re.search(r"^scoring 10 image files of the 12 files hashed \(left out: 1 file skipped \(not an image\), "
+                     r"1 copy counted once\) with ", got.stderr, re.M), got.stderr
+    scored = [line for line in got.stderr.splitlines() if line.startswith("evaluate: scored ")]
+    assert len(scored) == 1 and scored[0].startswith("evaluate: scored 9 images in ") and scored[0].endswith(f"); {left}"), got.stderr
 
 
 def test_a_file_beside_the_class_folders_is_said_as_extract_says_it_not_as_an_unreadable_image(tiny, tmp_path, capsys):

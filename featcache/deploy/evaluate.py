@@ -26,7 +26,7 @@ from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, command, one_line, option, shell_path, warn
 from featcache.progress import counted, status
-from featcache.sources.decode import left_out_json, left_out_parts
+from featcache.sources.decode import left_out_json, left_out_parts, left_out_words
 from featcache.heads.io import names_a_head_given_as_a_cache
 from featcache.validate import check_out_dir, check_path, checks_switches
 
@@ -90,8 +90,6 @@ class ModelEvalResult(EvalResult):
         return f"share: {self.values_words}"
 
     def scored_lines(self) -> list[str]:
-        from featcache.sources.decode import left_out_words
-
         skipped = "".join(f", {w}" for w in left_out_words(self.skipped, self.copies))
         digest = f"content digest {self.content_digest[:12]}" if self.content_digest else "no content digest"
         return [f"model     {self.head_path} ({self.kind}, sha256 {self.model_sha256[:12]}, {digest})",
@@ -346,8 +344,7 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     (``LoadedModel``): its bytes, checked when loaded, are scored and named (SHA-256, content digest, training
     digests), prepared once for every later call (predict's too)."""
     from featcache.deploy.model import model_source, model_view_names, one_vote, svm_numbers, train_digests
-    from featcache.deploy.predict import (input_settings, model_runner, photo_count, predict_files, progress_bar,
-                                          run_count_words, skipped_words, value_of)
+    from featcache.deploy.predict import input_settings, model_runner, photo_count, predict_files, progress_bar, value_of
     from featcache.heads.io import DIGEST_KEY
     from featcache.progress import bars_wanted
     from featcache.sources.images import check_report_outside_classes
@@ -379,7 +376,7 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
     net = model_runner(source.runs, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
-                       lock_timeout=lock_timeout, doing="evaluated", what=run_count_words(photos))
+                       lock_timeout=lock_timeout, doing="evaluated", what=_scoring_words(tree, photos))
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     start = time.perf_counter()
     try:
@@ -424,9 +421,26 @@ def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: 
     if verbose:
         _say_notes(result)
         say_evaluated(result)
-        # as extract's summary, on stderr; the image files of the first line each scored or skipped
-        status(one_line(f"evaluate: scored {throughput.line(result.runtime)}{skipped_words(photos, len(kept))}"))
+        # as extract's summary, on stderr, and with the folder line's words on the files that are no rows (``left_out_words``):
+        # "1 image file skipped" (the unreadable one of the first line's image files) ended a run whose "skipped 2
+        # files (1 not an image, 1 unreadable)" and folder line said otherwise (a new user)
+        left_out = ", ".join(left_out_words(result.skipped, result.copies))
+        status(one_line(f"evaluate: scored {throughput.line(result.runtime)}{f'; {left_out}' if left_out else ''}"))
     return result
+
+
+def _scoring_words(tree: Any, photos: int) -> str:
+    """What the scoring line counts, the ``photos`` (image files) of ``tree``, and, where that is fewer than the files
+    just hashed, the files between left out in the summary's words (``decode.left_before_words``): "hashing 10
+    files", then "scoring 8 image files", a copy and a notes.txt gone unsaid (a new user, as extract's line)."""
+    from featcache.deploy.predict import _named_no_image, run_count_words
+    from featcache.sources.decode import NOT_IN_A_CLASS_FOLDER, is_other_file, left_before_words
+
+    hashed_out = [(p, why) for p, why in tree.unusable if why != NOT_IN_A_CLASS_FOLDER]  # a loose file: never hashed
+    left = hashed_out + _named_no_image([p for p in tree.paths if is_other_file(p)])
+    if not left:
+        return run_count_words(photos)
+    return f"{run_count_words(photos)} of the {counted(len(tree.paths) + len(hashed_out), 'file')} hashed ({left_before_words(left)})"
 
 
 def _check_folder(folder: Any, names: Sequence[str]) -> Path:

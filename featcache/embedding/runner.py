@@ -523,10 +523,16 @@ def _rows_words(rows: Any) -> str:
     files named as another kind (``rows.images`` leaves them out, as the result's count does): "extracting 122 files"
     was followed by "extracted 121 images", the other one a notes.txt decoded to be sure (a new-user tester)."""
     from featcache.progress import counted
+    from featcache.sources.decode import left_before_words
 
     n = sum(rows.sizes.values())
     other = n - rows.images if rows.unit == "files" else 0
-    return f"{n} {rows.unit}" + (f" ({counted(rows.images, 'image')}, {other} named as no image)" if other > 0 else "")
+    # the files hashed that are no rows (a copy counted once) said here, where the count drops: "hashing 63 files",
+    # then "extracting 62 files", the duplicate named only in the summary after (a new user)
+    parts = [f"{counted(rows.images, 'image')}, {other} named as no image"] if other > 0 else []
+    parts += [left_before_words(rows.left_out)] if rows.left_out else []
+    what = f"{n} of the {rows.hashed} {rows.unit} hashed" if rows.left_out else f"{n} {rows.unit}"
+    return what + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,

@@ -255,6 +255,8 @@ class RowPlan(Protocol[W_contra]):
     images: int  # the rows that are images, as far as is known before decoding (a photo folder's "notes.txt" is not)
     sample: np.ndarray  # one raw image (1, H, W[, C]): the model's input shape
     skipped: list[tuple[str, str]]  # files known unusable so far (the cache's ``skipped`` until ``finish``)
+    hashed: int  # files read before the plan (a photo folder's, hashed); 0 where none
+    left_out: list[tuple[str, str]]  # of those, the ones that are no rows to embed (copies, files unusable unread)
     specs: list[SplitSpec]  # the rows the writer lays out (one ``STAGING`` split when staged)
     staged: bool  # rows learnt while embedding: the store's staged writer, finished with the splits cut out
 
@@ -285,6 +287,7 @@ class FixedRows:
         first = next(iter(splits.values()))
         self.sample = first.read(0, 1)
         self.skipped = source.skipped
+        self.hashed, self.left_out = 0, []  # nothing read before: the rows are the source's splits
 
     def embedder(self, make_embed: Callable) -> Callable:
         return make_embed

@@ -302,6 +302,16 @@ def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[s
     return ([files] if skipped else []) + ([copies_words(len(copies))] if copies else [])
 
 
+def left_before_words(left_out: Sequence[Sequence[str]]) -> str:
+    """What a progress line that counts fewer files than the files hashed before it says of the ``[(path, why)]`` files
+    left out between the two (copies counted once, files unusable unread), in the summary's words
+    (``left_out_words``): ``"left out: 1 copy counted once"``; "" where none. "hashing 63 files", then "extracting 62
+    files (61 images, 1 named as no image)": the duplicate dropped out before the line that explains it (a new user)."""
+    if not left_out:
+        return ""
+    return "left out: " + ", ".join(left_out_words(*left_out_parts(left_out).values()))
+
+
 # The kinds of file skipped, in the order a summary counts them (``skipped_kinds``): the files hashed are those in the
 # class folders ("hashing 45 files in the class folders"), so one beside them is counted apart from them.
 SKIPPED_KINDS = ("not in a class folder", "not an image", "unreadable")

@@ -1075,7 +1075,10 @@ class PhotoRows:
         self.index = np.array([self._row[f.rel] for f in self.candidates], dtype=np.int64)
         self.image_shape = (image_size, image_size, 3)
         self._loose = [(_printable(rel), NOT_IN_A_CLASS_FOLDER) for rel in loose]
-        self.unusable = sorted(self._loose + [(_printable(f.rel), f.problem) for f in files if f.problem])
+        # the files hashed (those of the class folders) that are no candidates: copies counted once, and files
+        # unusable unread; the progress lines between hashing and decoding say them (``decode.left_before_words``)
+        self.hashed_out = [(_printable(f.rel), f.problem) for f in files if f.problem]
+        self.unusable = sorted(self._loose + self.hashed_out)
 
     def digest(self, decoder: str | None = None) -> dict[str, str]:
         """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label,
@@ -1273,6 +1276,7 @@ class StagedPhotos:
         self.read = lambda b: rows.read(b.start, b.stop)
         self.sample = np.zeros((1, *rows.image_shape), np.uint8)  # the model needs only the shape: no file is decoded twice
         self.skipped = list(rows.unusable)  # the complete list replaces it at the end
+        self.hashed, self.left_out = len(rows.files), list(rows.hashed_out)
 
     def embedder(self, make_embed: Callable) -> KeepProblems:
         return KeepProblems(make_embed)
