@@ -75,10 +75,12 @@ class ForkSafeLock:
     copies the lock held and not the thread that would release it, so a worker forked (multiprocessing's "fork") as a
     thread of the parent built a loaded model's runner, or ran its XNNPACK interpreter, waited on it for good at its
     own first predict (h314's review, measured: 3 of 3 XNNPACK workers hung; with the lock found free each ran, the
-    parent's probabilities, in 0.02 s). What the locks guard is the one thread's alone in the child."""
+    parent's probabilities, in 0.02 s). What the locks guard is the one thread's alone in the child. ``reentrant``:
+    a ``threading.RLock`` instead, as anew in the child."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, reentrant: bool = False) -> None:
+        self._new = threading.RLock if reentrant else threading.Lock
+        self._lock = self._new()
         _FORK_SAFE_LOCKS.add(self)
 
     def __enter__(self) -> "ForkSafeLock":
@@ -95,7 +97,7 @@ _FORK_SAFE_LOCKS: "weakref.WeakSet[ForkSafeLock]" = weakref.WeakSet()
 def _free_fork_safe_locks() -> None:
     """In a forked child, which runs one thread: every ``ForkSafeLock`` anew."""
     for lock in list(_FORK_SAFE_LOCKS):
-        lock._lock = threading.Lock()
+        lock._lock = lock._new()
 
 
 if hasattr(os, "register_at_fork"):

@@ -160,6 +160,53 @@ def test_a_second_thread_importing_a_runtime_gets_it_whole(tmp_path, monkeypatch
     assert "FEATCACHE_TEST_SWITCH" not in os.environ  # and put back after it
 
 
+_FORKED_WHILE_A_THREAD_IMPORTS = """
+import os, sys, threading, time
+from featcache.embedding import runtimes
+
+sys.path.insert(0, sys.argv[1])
+# stand-ins for OpenVINO (its import takes seconds) and ONNX Runtime, each with a telemetry switch
+runtimes.TELEMETRY_OFF["_featcache_test_slow"] = {"FEATCACHE_TEST_SWITCH_SLOW": "1"}
+runtimes.TELEMETRY_OFF["_featcache_test_other"] = {"FEATCACHE_TEST_SWITCH_OTHER": "1"}
+started = threading.Event()
+sys.modules["_featcache_test_gate"] = started  # the slow one's body sets it, then waits
+importer = threading.Thread(target=runtimes.import_runtime, args=("_featcache_test_slow",), daemon=True)
+importer.start()
+assert started.wait(10)
+pid = os.fork()  # while the thread is inside the slow import, the environment lock held
+if pid == 0:
+    module = runtimes.import_runtime("_featcache_test_other")
+    os._exit(0 if module.SWITCH == "1" else 3)
+for _ in range(300):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("ran" if os.waitstatus_to_exitcode(status) == 0 else "failed", flush=True)
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    print("hung", flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+def test_a_worker_forked_while_a_thread_imports_a_runtime_imports_another(tmp_path):
+    """Regression (h318's review): import_runtime's environment lock was a plain ``threading.RLock``: a worker forked
+    while a thread of the parent imported a runtime (OpenVINO's import takes seconds) inherited it held, with no
+    thread to release it, and its own first import of another runtime waited for good. Found free in the child now
+    (``_lazy.ForkSafeLock``): the child imports the other runtime, with its switch set. Stand-in modules: one whose
+    body waits, one quick. (The child importing the same half-imported module would wait on Python's own module
+    lock, whatever featcache does.) Fails on the code before: "hung" (after 30 s)."""
+    (tmp_path / "_featcache_test_slow.py").write_text("import time, _featcache_test_gate as started\n"
+                                                      "started.set()\n"
+                                                      "time.sleep(60)\n")
+    (tmp_path / "_featcache_test_other.py").write_text("import os\n"
+                                                       "SWITCH = os.environ.get('FEATCACHE_TEST_SWITCH_OTHER')\n")
+    proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_IMPORTS, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.splitlines()[:1] == ["ran"], (proc.stdout, proc.stderr[-3000:])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
 def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference, capsys, progress_on):

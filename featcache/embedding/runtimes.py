@@ -165,8 +165,10 @@ TELEMETRY_OFF: dict[str, dict[str, str]] = {
     "openvino": {"CI": "true"},
 }
 # Orders import_runtime's callers only, so two of them do not put each other's variables back wrongly. os.environ is
-# process-wide: while a runtime imports, every thread (and any program started then) sees its switch set.
-_ENVIRON_LOCK = threading.RLock()
+# process-wide: while a runtime imports, every thread (and any program started then) sees its switch set. Found free
+# in a forked child (_lazy.ForkSafeLock): a worker forked while a thread of the parent imported OpenVINO (seconds)
+# waited for good at its own first import of ONNX Runtime, the lock inherited held with no thread to release it.
+_ENVIRON_LOCK = _lazy.ForkSafeLock(reentrant=True)
 
 
 def import_runtime(name: str) -> ModuleType:
