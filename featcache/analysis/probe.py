@@ -42,7 +42,7 @@ from featcache.errors import FeatcacheError, cli_running, command, example, give
 from featcache.progress import agreeing, counted, status
 from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
-from featcache.store.atomic import output_files, write_bytes, write_json
+from featcache.store.atomic import output_files, stat_stamp, write_bytes, write_json
 from featcache.heads.io import names_a_head_given_as_a_cache
 from featcache.validate import (
     ParamLabel,
@@ -323,11 +323,11 @@ def _opened(path: Path) -> Cache:
         st = os.stat(path)
     except OSError:
         return open_cache(path)
-    return _open_cached(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+    return _open_cached(str(path), stat_stamp(st, ctime=False))
 
 
 @functools.lru_cache(maxsize=2)
-def _open_cached(path: str, stamp: tuple[int, int, int, int]) -> Cache:
+def _open_cached(path: str, stamp: tuple[int, ...]) -> Cache:
     from featcache.store import open_cache
 
     return open_cache(path)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from featcache.errors import FeatcacheError, NotHDF5, command, command_word, shell_path
+from featcache.store.atomic import stat_stamp
 from featcache.store.reader import VerifyResult
 from featcache.validate import MADE_AS_READ, check_size, check_source, made_as_read, starts_with
 
@@ -566,13 +567,13 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
 
 
 def _stamp(path: Path) -> tuple[int, ...] | None:
-    """Which file is at ``path`` now, and which version of it: device, inode, size, modification and status-change
-    times (``store.layout.file_stamp``'s, by path); None where there is none."""
+    """Which file is at ``path`` now, and which version of it (``store.atomic.stat_stamp``, ctime included: a file
+    rewritten in place with its mtime set back is another); None where there is none."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+    return stat_stamp(st)
 
 
 @contextmanager

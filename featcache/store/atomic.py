@@ -141,13 +141,32 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
 _PUBLISHED: set[tuple[int, int]] = set()
 
 
+def stat_stamp(st: os.stat_result, ctime: bool = True) -> tuple[int, ...]:
+    """Which file ``st`` describes and which version of it: device and inode (which file: one renamed over it has
+    others), size and modification time, and with ``ctime`` the status-change time, last, so ``stamp[:4]`` is the
+    rest. The one rule of "the same file" for every caller, each of which stats the way it needs (``file_state``:
+    the name itself, ``os.lstat``; ``layout.file_stamp``: an open handle; ``recipes.files.one_file``: the path).
+
+    Whether ctime is in it: an in-place rewrite that keeps the size and sets the mtime back (``cp -p``, ``rsync -t``,
+    ``os.utime``) is caught by ctime alone, which every write moves and no program can set; but a chmod, chown or
+    hard link (a backup tool's) moves it too without changing a byte. So the readers that must not give bytes of
+    two versions as one (``reader.Cache``, which digests again where only ctime moved; ``one_file``; the per-file
+    digests ``layout`` keeps) include it; ``file_state``'s callers, which ask whether another program put a file at
+    an output's or a partial's name, or wrote it, during a run, and refuse the run's publish where it did, leave it
+    out, so a chmod of the user's file during a minutes-long extraction costs no run; so does ``analysis.probe``'s
+    key for the caches it keeps open, each of which checks its own stamp, ctime included, around every read."""
+    stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (*stamp, st.st_ctime_ns) if ctime else stamp
+
+
 def file_state(path: str | Path) -> tuple[int, int, int, int] | None:
-    """What is at ``path`` (device, inode, size, mtime), None for nothing: a file put or changed there differs."""
+    """What is at ``path`` (``stat_stamp`` without ctime, of the name itself), None for nothing: a file put or
+    changed there differs."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+    return stat_stamp(st, ctime=False)
 
 
 def _identity(path: str | Path) -> tuple[int, int]:

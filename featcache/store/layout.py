@@ -39,7 +39,7 @@ import numpy as np
 
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, command, first_line, given_path, no_permission, option, out_option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
-from featcache.store.atomic import NAME_MAX, is_no_space
+from featcache.store.atomic import NAME_MAX, is_no_space, stat_stamp
 from featcache.store.fingerprint import fingerprint
 from featcache.store.lock import lock_path  # noqa: F401  (its home: the lock's module, which imports no h5py)
 # the format's name and version and a cache's suffixes: their home imports no h5py, so the CLI's parser reads them
@@ -756,15 +756,15 @@ def foreign_root_attributes(f: h5py.File) -> list[str]:
     return sorted(key for key in f.attrs.keys() if key not in ROOT_ATTRS)
 
 
-def file_stamp(f: h5py.File, path: str | Path | None = None) -> tuple[int, int, int, int, int]:
-    """Which file ``f`` is, and which version of it: device, inode, size, modification and status-change times of
-    its open handle (of ``path``, else its name, where the file driver has no handle to ask). The status-change time
-    moves with every write, and also with a chmod, chown or hard link (``reader.Cache._recheck``)."""
+def file_stamp(f: h5py.File, path: str | Path | None = None) -> tuple[int, ...]:
+    """Which file ``f`` is, and which version of it (``atomic.stat_stamp``, ctime included) of its open handle (of
+    ``path``, else its name, where the file driver has no handle to ask). The status-change time moves with every
+    write, and also with a chmod, chown or hard link (``reader.Cache._recheck``)."""
     try:
         st = os.fstat(f.id.get_vfd_handle())
     except (OSError, ValueError, TypeError, AttributeError):
         st = os.stat(path if path is not None else f.filename)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+    return stat_stamp(st)
 
 
 # The per-dataset digests ``deleted_seal_attributes`` made again, by file and version (``file_stamp``): the same
