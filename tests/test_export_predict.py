@@ -1803,6 +1803,50 @@ def test_threads_predicting_at_once_on_a_fresh_loaded_model_build_its_runner_onc
     assert len(loaded._runners) == 1
 
 
+def test_a_thread_asking_a_loaded_model_for_another_runner_is_not_held_behind_a_build(tiny_model, tmp_path,
+                                                                                       monkeypatch):
+    """Regression (h318's review): one build lock for all of a loaded model's runners held a thread asking for
+    another batch size or runtime behind a build of its own (a conversion, or a wait for another process's
+    conversion past the asking thread's lock_timeout). Each key has its own lock now: a TensorFlow predict of another
+    batch size finishes while a build is held. Fails on the code before: the second predict waited the whole hold."""
+    import threading
+
+    from featcache.deploy import model as model_io
+
+    photos = [write_image(tmp_path / f"{i}.png", class_image(i % 3, i, 16)) for i in range(3)]
+    want = featcache.predict(tiny_model, photos, runtime="tensorflow")
+    holding, release = threading.Event(), threading.Event()
+    real_init = model_io.ModelRunner.__init__
+
+    def held_init(self, source, runtime, batch_size, *args, **kwargs):
+        if batch_size == 7:  # the build that is held: the first thread's
+            holding.set()
+            release.wait(60)
+        real_init(self, source, runtime, batch_size, *args, **kwargs)
+
+    monkeypatch.setattr(model_io.ModelRunner, "__init__", held_init)
+    loaded = featcache.load_model(tiny_model)
+    first_got, second_got = [], []
+    first = threading.Thread(target=lambda: first_got.append(
+        featcache.predict(loaded, photos, runtime="tensorflow", batch_size=7)))
+    second = threading.Thread(target=lambda: second_got.append(
+        featcache.predict(loaded, photos, runtime="tensorflow", batch_size=5)))
+    first.start()
+    try:
+        assert holding.wait(60), "the first build never started"
+        second.start()
+        second.join(30)
+        finished_while_held = not second.is_alive()
+    finally:
+        release.set()
+        first.join(60)
+        second.join(60)
+    assert finished_while_held, "the second thread waited behind the first's build"
+    for result in first_got + second_got:
+        np.testing.assert_allclose(result.probabilities, want.probabilities, rtol=1e-6)
+    assert len(first_got) == len(second_got) == 1 and len(loaded._runners) == 2
+
+
 def test_a_loaded_models_first_predict_runs_the_network_load_model_built(tiny_model, tmp_path, monkeypatch):
     """Regression (helper-307's brief): the first ``predict(loaded, ...)`` built a second Keras network from the
     checked bytes (1.6-3.4 s of that call on a 96 px model of the real weights, load 2-3), though ``load_model`` had
@@ -1918,16 +1962,25 @@ import sys, threading, time
 import numpy as np
 import featcache
 
+import featcache.deploy.model
+
 loaded = featcache.load_model(sys.argv[1])
 want = featcache.predict(loaded, [sys.argv[2]], runtime="onnxruntime")
 held = threading.Event()
+real_init = featcache.deploy.model.ModelRunner.__init__
 
-def builder():  # a thread of the parent building a runner as the worker is forked: the build lock held
-    with loaded._building:
+def slow_init(self, *args, **kwargs):  # the builder thread's build takes 5 s, its key's build lock held
+    if threading.current_thread().name == "builder":
         held.set()
         time.sleep(5)
+    real_init(self, *args, **kwargs)
 
-threading.Thread(target=builder, daemon=True).start()
+featcache.deploy.model.ModelRunner.__init__ = slow_init
+
+def builder():  # a thread of the parent building a runner (the child's key) as the worker is forked
+    featcache.predict(loaded, [sys.argv[2]], runtime="onnxruntime", batch_size=7)
+
+threading.Thread(target=builder, name="builder", daemon=True).start()
 held.wait()
 
 def work():
@@ -1940,7 +1993,8 @@ def test_a_worker_forked_while_a_thread_builds_a_runner_builds_its_own(tiny_mode
     """Regression (h314's review): a loaded model's build lock (one build per key for threads, f960bf9) was a plain
     ``threading.Lock``: a worker forked while a thread of the parent held it inherited it held, with no thread to
     release it, and its first predict that built a runner (another batch size) waited for good. Found free in the
-    child now (``deploy.model._BuildLock``): the child builds its runner and predicts the parent's probabilities.
+    child now (``_lazy.ForkSafeLock``, one per runner's key since h318's review; the parent's builder holds that of
+    the child's key): the child builds its runner and predicts the parent's probabilities.
     Fails on the code before: "hung" (after the worker's 60 s)."""
     photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
     env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp_path / "runtimes")}

@@ -895,14 +895,16 @@ class LoadedModel(tuple):
 
     source: ModelFile
     _runners: dict[tuple[Any, ...], ModelRunner]
-    _building: ForkSafeLock  # held while a runner is looked up or built: one build per key, whatever the threads;
-    # free in a forked child, where no thread of the parent's is left to release it (h314's review)
+    _building: dict[tuple[Any, ...], ForkSafeLock]  # a lock per key, held while its runner is looked up or built:
+    # one build per key, whatever the threads, and a thread asking for another key is not held behind it (h318's
+    # review); free in a forked child, where no thread of the parent's is left to release them (h314's review)
+    _locks: ForkSafeLock  # held only while a key's lock is looked up or made
     _state: tuple[list[np.ndarray], list[np.ndarray]]  # its (trainable, other) weights as built from the checked bytes
 
     def __new__(cls, model: KerasModel, meta: dict[str, Any], source: ModelFile,
                 state: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> LoadedModel:
         self = super().__new__(cls, (model, meta))
-        self.source, self._runners, self._building = source, {}, ForkSafeLock()
+        self.source, self._runners, self._building, self._locks = source, {}, {}, ForkSafeLock()
         self._state = _weights_of(model) if state is None else state
         return self
 
@@ -911,7 +913,7 @@ class LoadedModel(tuple):
     def __copy__(self) -> LoadedModel:
         """The same network and meta (a shallow copy), the same checked bytes, and the runners built for either."""
         twin = LoadedModel(self[0], self[1], self.source, self._state)
-        twin._runners, twin._building = self._runners, self._building  # one build of each runner for both
+        twin._runners, twin._building, twin._locks = self._runners, self._building, self._locks  # one build each for both
         return twin
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LoadedModel:
@@ -944,8 +946,12 @@ class LoadedModel(tuple):
             return runner
         # Threads predicting at once on one fresh loaded model each found no runner and each built one (a trace or a
         # conversion's load, its memory held until the last of them was dropped; helper-311's brief): the first
-        # builds under the lock, the others wait for it and take its runner.
-        with self._building:
+        # builds under the key's lock, the others wait for it and take its runner. One lock for all keys held a
+        # thread asking for another batch size or runtime behind a conversion, or behind a wait for another
+        # process's conversion past its own lock_timeout (h318's review).
+        with self._locks:
+            building = self._building.setdefault(key, ForkSafeLock())
+        with building:
             runner = self._runners.get(key)
             if runner is None:
                 runner = self._runners[key] = ModelRunner(self.source, runtime, batch_size,
