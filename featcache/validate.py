@@ -55,12 +55,13 @@ import errno
 import math
 import numbers
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text, unknown
+from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, is_flag, option, python_text, unknown
 from featcache.paths import folders_made_for, restore_killed
 from featcache.progress import counted, size_text
 
@@ -84,12 +85,28 @@ def list_items(value: str | Iterable[Any], flag: str = "the value", form: str | 
     probe(heads=5), probe(view_settings=5) and train(train_views=5) were "'int' object is not iterable" (an adversarial
     tester): the one home of the rule."""
     if isinstance(value, str):
-        return [s.strip() for s in value.split(",") if s.strip()]
+        items = [s.strip() for s in value.split(",")]
+        if not any(items):  # "" or "," names nothing: each caller's "is empty" line
+            return []
+        if "" in items:
+            # "10,,20" was read as 10,20 while --views flip,,crop was refused: a doubled or stray comma is most often
+            # a value lost in the typing, one rule for every comma list (a tester, h319's brief)
+            raise empty_item(value, _noun(flag), flag=flag) if is_flag(flag) else empty_item(value, "item")
+        return items
     # a 0-d NumPy array is Iterable by its type, yet iterating it is a TypeError: curve(sizes=np.array(20)) was
     # "iteration over a 0-d array", a traceback (an adversarial tester, h305)
     if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) or getattr(value, "ndim", None) == 0:
         raise FeatcacheError(f"{form or option(flag) + ' takes a comma-separated str or a list'} (got {shown(value)})")
     return list(value)
+
+
+def empty_item(text: str, what: str, example: str | None = None, flag: str | None = None) -> FeatcacheError:
+    """The one line of a comma list with an empty item (``10,,20``, ``flip,``): ``--sizes '10,,20' has an empty
+    size; separate sizes with single commas``. ``what``: what one item is called; ``example``: a list written right;
+    ``flag``: the option it was given to, where known."""
+    said = given(flag, repr(text)) if flag else repr(text)
+    return FeatcacheError(f"{said} has an empty {what}; separate {what}s with single commas"
+                          + (f", e.g. {example}" if example else ""))
 
 
 def view_items(views: Iterable[Any], flag: str | None = None) -> list[Any]:
@@ -223,7 +240,7 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
                                  f"pass sizes like {like}")
         n = _whole(s, f"{flag}:", "100,250,500,1000")
         if n < 1:
-            raise FeatcacheError(f"{given(flag + ':', shown(n))} is not a size; pass sizes of at least 1, like {like}")
+            raise FeatcacheError(f"{given(flag + ':', shown(n))} must be at least 1; pass sizes like {like}")
         out.add(n)
     return sorted(out)
 
@@ -232,7 +249,8 @@ def _is_size_like(s: Any, from_text: bool) -> bool:
     """Whether a sizes item reads as a whole number: a string of digits from a comma list's text (``from_text``) or,
     in a list, from a command alone (``_text_for_number``); else an int (NumPy's too), never a bool or a float."""
     if isinstance(s, str):
-        return (from_text or not _text_for_number(s)) and s.lstrip("+").isdigit()
+        # "-5" is a whole number: refused below as less than 1, not as "not a whole number" (a tester)
+        return (from_text or not _text_for_number(s)) and re.fullmatch(r"\s*[+-]?\d+\s*", s) is not None
     return isinstance(s, numbers.Integral) and not _is_bool(s)
 
 
@@ -696,6 +714,9 @@ def check_fraction(value: Any, flag: str) -> float:
 def check_seconds(value: Any, flag: str) -> float:
     """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
     t = _typed_float(value, flag, f"use 0 or more seconds, e.g. {given(flag or '--lock-timeout', '60')}")
+    if math.isfinite(t) and t < 0:  # a number, and what is wrong with it said: "-1 is not a number" read as false
+        raise FeatcacheError(f"{given(flag, shown(value))} is negative; use 0 or more seconds (0: do not wait), e.g. "
+                             f"{given(flag or '--lock-timeout', '60')}")
     if not (t >= 0 and math.isfinite(t)):
         raise FeatcacheError(f"{given(flag, shown(value))} is not a number of seconds; use 0 or more, e.g. "
                              f"{given(flag or '--lock-timeout', '60')}")

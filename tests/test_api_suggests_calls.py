@@ -102,7 +102,7 @@ def test_an_unknown_head_is_worded_alike_by_train_probe_and_curve(cache, tmp_pat
 def test_a_size_of_a_curve_is_named_by_its_value_not_as_a_position(cache, tmp_path):
     """"sizes item 0 is not a size" of [100, 200, 0] read as the list's first item."""
     assert api_error(lambda: featcache.curve(cache, [10, 20, 0], out=tmp_path / "cv")) == (
-        "0 in sizes is not a size; pass sizes of at least 1, like [100, 250, 500, 1000]")
+        "0 in sizes must be at least 1; pass sizes like [100, 250, 500, 1000]")
 
 
 def test_a_keras_option_given_to_another_head_names_only_the_options_given(cache, tmp_path, capsys):

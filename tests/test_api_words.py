@@ -473,7 +473,7 @@ def test_an_item_of_a_curves_sizes_or_seeds_is_named_as_one_item(cache, tmp_path
         assert api_error(lambda: featcache.learning_curve(cache, [10, item], out=out)) == (
             f"{shown} in sizes is not a whole number; pass sizes like [100, 250, 500, 1000]")
     assert api_error(lambda: featcache.learning_curve(cache, [10], baseline="scratch", baseline_sizes=[0], out=out)) == (
-        "0 in baseline_sizes is not a size; pass sizes of at least 1, like [100, 250, 500, 1000]")
+        "0 in baseline_sizes must be at least 1; pass sizes like [100, 250, 500, 1000]")
     assert api_error(lambda: featcache.learning_curve(cache, [10], seeds=[1, "x"], out=out)) == (
         "'x' in seeds is not a whole number; pass e.g. seeds=[0]")
     assert not out.exists()

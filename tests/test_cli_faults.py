@@ -265,7 +265,7 @@ def test_lock_timeout_names_the_holder_the_lock_file_and_the_flag(tmp_path, fash
     assert not out.exists() and not list(tmp_path.glob("*.partial*")), err
     for bad in ("-1", "nan", "soon"):
         one_line_error(capsys, argv + [bad], "--lock-timeout", "seconds")
-    with pytest.raises(FeatcacheError, match="^lock_timeout=-3 is not a number of seconds"):  # the API's keyword
+    with pytest.raises(FeatcacheError, match="^lock_timeout=-3 is negative; use 0 or more seconds"):  # the API's keyword
         StoreSpec(lock_timeout=-3)
     assert StoreSpec(lock_timeout=2).lock_timeout == 2.0 and StoreSpec().lock_timeout is None
     with pytest.raises(FeatcacheError, match="^lock_timeout='2' is not a number of seconds"):  # text: the flag's alone

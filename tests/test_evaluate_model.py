@@ -296,7 +296,7 @@ def test_wrong_class_names_are_refused_before_the_folder_is_read(tiny, tmp_path,
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"batch_size": 0}, "batch_size=0 must be at least 1"),
     ({"runtime": "nope"}, "unknown runtime 'nope'; choose one of"),
-    ({"lock_timeout": -1}, "lock_timeout=-1 is not a number of seconds"),
+    ({"lock_timeout": -1}, "lock_timeout=-1 is negative; use 0 or more seconds"),
 ])
 def test_a_models_settings_are_checked_before_its_file_is_read(kwargs, message, tmp_path, monkeypatch):
     """Regression (h306's brief, a tester): evaluate(MODEL, FOLDER, batch_size=0) read the model file (its kind, and
@@ -709,7 +709,7 @@ def test_evaluate_bounds_its_wait_for_another_process_converting_the_model(tiny,
     with stopped_lock_holder(onnx, alarm=60) as holder:
         refused_while_converting(capsys, argv, lambda seconds: featcache.evaluate(model, val, runtime="onnxruntime", lock_timeout=seconds, write=False), onnx, holder.pid)
         assert os.listdir(onnx.parent) == [f"{onnx.name}.lock"] and not rep.exists()
-    with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is not a number of seconds"):
+    with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is negative; use 0 or more seconds"):
         featcache.evaluate(model, val, lock_timeout=-1, write=False)
 
 

@@ -1548,7 +1548,7 @@ def test_predict_bounds_its_wait_for_another_process_converting_the_model(tiny_m
     with stopped_lock_holder(onnx, alarm=60) as holder:
         refused_while_converting(capsys, argv, lambda seconds: featcache.predict(tiny_model, [photo], runtime="onnxruntime", lock_timeout=seconds), onnx, holder.pid)
         assert sorted(os.listdir(onnx.parent)) == [f"{onnx.name}.lock"] and not csv.exists()
-    with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is not a number of seconds"):
+    with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is negative; use 0 or more seconds"):
         featcache.predict(tiny_model, [photo], lock_timeout=-1)
     assert "--lock-timeout: 'x' is not a number of seconds" in run_main(capsys, *argv, "--lock-timeout", "x").stderr
 

@@ -24,7 +24,7 @@ def refuses(fn, *args, match: str, **kw):
 
 @pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_parse_list():
-    assert v.parse_list(" a, b,a ,,c", "--heads") == ["a", "b", "c"]
+    assert v.parse_list(" a, b,a , c", "--heads") == ["a", "b", "c"]
     assert v.parse_list(["x", "y"], "--heads", known=["x", "y", "z"]) == ["x", "y"]
     refuses(v.parse_list, " , ", "--heads", known=["x"], match=r"--heads is empty; give head names separated by commas \(x\)")
     refuses(v.parse_list, "x,forest", "--heads", known=["x", "y"], match="--heads: unknown head 'forest'; choose one of: x, y")
@@ -39,8 +39,25 @@ def test_parse_sizes():
     refuses(v.parse_sizes, "20,abc", match="--sizes: 'abc' is not a whole number")
     refuses(v.parse_sizes, "20.5", match="--sizes: '20.5' is not a whole number")
     refuses(v.parse_sizes, [20.5], match="--sizes: 20.5 is not a whole number")
-    refuses(v.parse_sizes, "0,5", flag="--baseline-sizes", match="--baseline-sizes: 0 is not a size")
-    refuses(v.parse_sizes, "-3", match="--sizes: '-3' is not a whole number")
+    refuses(v.parse_sizes, "0,5", flag="--baseline-sizes", match="--baseline-sizes: 0 must be at least 1")
+    # -3 is a whole number: what is wrong with it is said, as positive_int's "must be at least 1" (a tester, h319)
+    refuses(v.parse_sizes, "-3", match=r"^--sizes: -3 must be at least 1; pass sizes like 100,250,500,1000$")
+    refuses(v.parse_sizes, [-3], match=r"^--sizes: -3 must be at least 1")
+
+
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
+@pytest.mark.parametrize("parse, flag, text, noun", [
+    (v.parse_sizes, "--sizes", "10,,20", "size"),
+    (v.parse_sizes, "--sizes", "10,20,", "size"),
+    (v.parse_sizes, "--baseline-sizes", ",20", "baseline size"),
+    (lambda text, flag: v.parse_list(text, flag, known=["keras", "logreg"]), "--heads", "keras,,logreg", "head"),
+    (v.parse_list, "--layers", "a, ,b", "layer"),
+    (lambda text, flag: __import__("featcache").ModelSpec(layers=text), "--layers", "block_1,,block_2", "layer"),
+])
+def test_a_comma_list_with_an_empty_item_is_refused(parse, flag, text, noun):
+    """Regression: --sizes 10,,20 ran sizes 10 and 20, the empty item dropped without a word, where --views
+    flip,,crop was refused (a tester): one rule for every comma list (validate.list_items, validate.empty_item)."""
+    refuses(parse, text, flag=flag, match=rf"^{flag} '{text}' has an empty {noun}; separate {noun}s with single commas$")
 
 
 @pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
@@ -357,7 +374,7 @@ def test_numpys_bools_are_refused_as_pythons_are(check, message):
 def test_a_list_argument_of_no_items_is_one_line():
     """probe(view_settings=5) and train(train_views=5) were "'int' object is not iterable" (an adversarial tester):
     list_items is the one home of the rule, each caller naming what it takes."""
-    assert v.list_items(" a, b ,", "--heads") == ["a", "b"] and v.list_items(("x", 1), "--heads") == ["x", 1]
+    assert v.list_items(" a, b ", "--heads") == ["a", "b"] and v.list_items(("x", 1), "--heads") == ["x", 1]
     for bad in (5, b"ab", {"a": 1}, None):
         with pytest.raises(FeatcacheError, match=rf"^--heads takes a comma-separated str or a list \(got {re.escape(repr(bad))}\)$"):
             v.list_items(bad, "--heads")
@@ -697,7 +714,7 @@ def test_count_flags_are_bounded_finetune_batch_size_too(tmp_path, capsys):
     (["train", "CACHE", "--C", "-1E+3"], "argument --C: '-1E+3' is not a positive number or 'cv'"),
     (["probe", "CACHE", "--C", "-1e-3"], "--C '-1e-3' is not a positive number or 'cv'"),
     (["finetune", "HEAD", "--lr", "-1e-5"], "--lr must be a positive number (got '-1e-5')"),
-    (["extract", "--lock-timeout", "-1e3"], "argument --lock-timeout: '-1e3' is not a number of seconds"),
+    (["extract", "--lock-timeout", "-1e3"], "argument --lock-timeout: '-1e3' is negative; use 0 or more seconds"),
     (["train", "CACHE", "--C", "-0.5"], "argument --C: '-0.5' is not a positive number or 'cv'"),  # as before
     (["train", "CACHE", "--C", "-x"], "argument --C: expected one argument"),  # a flag-like word is still no value
 ])

@@ -204,7 +204,7 @@ def test_shift_names_are_canonical_and_parse_back():
     ("shift:a,b", "shift:DX,DY"),
     ("shift:+0,-0", "shifts by nothing"),
     ("crop:x", "unknown crop place"),
-    ("orig,,flip", "empty view name"),
+    ("orig,,flip", "has an empty view name"),
 ])
 def test_bad_names_are_one_line_errors(spec, match):
     with pytest.raises(FeatcacheError, match=match) as info:

@@ -21,8 +21,8 @@ from featcache._lazy import keras
 from featcache.errors import (FeatcacheError, command, command_word, first_line, given, given_path, in_words, option,
                               unknown)
 from featcache.progress import agreeing, named
-from featcache.validate import (check_size, expand_home, file_digest, hdf5_signature_at, made_as_read, outside_storage,
-                                read_at_most, shown)
+from featcache.validate import (check_size, expand_home, file_digest, hdf5_signature_at, list_items, made_as_read,
+                                outside_storage, read_at_most, shown)
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -714,7 +714,8 @@ def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[s
     never imports."""
     if layers is None:
         return [backbone.final_layer]
-    names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
+    # a comma list by the one rule of them (validate.list_items): "a,,b" is refused, as --sizes 10,,20 is
+    names = list_items(layers, "--layers") if isinstance(layers, str) else list(layers)
     names = [n for n in names if n]
     if not names:
         raise FeatcacheError(f"{option('--layers')} is empty; give layer names separated by commas, or 'blocks'")

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from featcache.errors import FeatcacheError, option, unknown
-from featcache.validate import ONLY, view_items
+from featcache.validate import ONLY, empty_item, view_items
 
 # Bumped whenever any view's pixels change for the same name; part of every
 # view's identity, so caches made by an older algorithm are not reused.
@@ -277,7 +277,7 @@ def _split(spec: str) -> list[str]:
         if part.startswith("shift:") and i + 1 < len(parts) and re.fullmatch(r"[+-]?\d+", parts[i + 1]):
             part, i = f"{part},{parts[i + 1]}", i + 1
         if not part:
-            raise FeatcacheError(f"empty view name in {spec!r}; separate view names with single commas, e.g. orig,flip,shift")
+            raise empty_item(spec, "view name", "orig,flip,shift")
         tokens.append(part)
         i += 1
     return tokens
