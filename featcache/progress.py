@@ -431,6 +431,12 @@ def fits_shown() -> bool:
     return _FITS_SHOWN.get() is not None
 
 
+# The longest a fit's note (``fit_note``, a head's ``fit_time_note``) runs: two short lines. They are said between a
+# curve's or probe's bar redraws, where the SVM's 450 characters and the Keras head's 290 took 4-6 rows of a terminal
+# (a tester, h319's brief).
+NOTE_CHARS = 170
+
+
 def fit_note(message: str, category: type[Warning], *, anyway: bool = False) -> None:
     """Say ``message``, a fit's note (a warning of ``category``, whose ``label`` is "note": the CLI's ``note:``),
     where the fit is shown (``fits_shown``; ``anyway``: a head asked to be verbose), named at the caller's line

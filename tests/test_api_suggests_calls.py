@@ -120,13 +120,11 @@ def test_the_svms_slow_fit_note_says_whether_this_fit_calibrates(tmp_path, monke
     from featcache.heads import SVMHead, svm
 
     calibrated, plain = SVMHead().fit_time_note(20_000), SVMHead(probability=False).fit_time_note(20_000)
-    assert "(with probability calibration, train's default; probe's fits skip it, 2.5-5x faster)" in calibrated
-    assert "(without probability calibration, as probe fits it; train's default calibrates, 2.5-5x slower)" in plain
-    assert "with probability calibration" not in plain
+    assert "to fit (calibrated)" in calibrated and "to fit (uncalibrated)" in plain
 
     def fit_range(note):
-        low, high = re.search(r"may take (\S+ \S+) to (\S+ \S+) to fit", note).groups()
-        return [float(t.split()[0]) * (60 if t.endswith("min") else 1) for t in (low, high)]
+        low, high = re.search(r"take (\S+ \S+) to (\S+ \S+) to fit", note).groups()
+        return [float(t.split()[0]) * {"s": 1, "min": 60, "h": 3600}[t.split()[1]] for t in (low, high)]
 
     (lo, hi), (plain_lo, plain_hi) = fit_range(calibrated), fit_range(plain)
     assert plain_lo < lo and plain_hi < hi  # the range of the fit said, not the calibrated one's
@@ -134,5 +132,5 @@ def test_the_svms_slow_fit_note_says_whether_this_fit_calibrates(tmp_path, monke
     monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
     featcache.probe(synthetic_cache(tmp_path / "p.h5", layer="out_relu"), heads="svm", on_test=True,
                     out=tmp_path / "p", verbose=True)
-    notes = [s for s in capsys.readouterr().err.splitlines() if "is slow to fit and to score" in s]
-    assert notes and all("(without probability calibration, as probe fits it" in s for s in notes), notes
+    notes = [s for s in capsys.readouterr().err.splitlines() if "an SVM is slow:" in s]
+    assert notes and all("to fit (uncalibrated)" in s for s in notes), notes

@@ -178,7 +178,7 @@ def test_a_curve_says_its_svms_slow_fit_note_once_for_its_largest_fit(tmp_path, 
     cache = synthetic_cache(tmp_path / "c.h5")
     monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
     res = featcache.learning_curve(cache, sizes=[20, 40], seeds=2, heads="svm", out=tmp_path / "c", plot=False, verbose=True)
-    notes = [line for line in capsys.readouterr().err.splitlines() if "is slow to fit and to score" in line]
+    notes = [line for line in capsys.readouterr().err.splitlines() if "an SVM is slow:" in line]
     assert res.fits == 4 and [re.search(r"machine ([\d,]+) training rows", n).group(1) for n in notes] == ["40"], notes
     featcache.learning_curve(cache, sizes=[20, 40], seeds=2, heads="svm", out=tmp_path / "q", plot=False)
     assert capsys.readouterr().err == ""  # a quiet curve (the library's default): no note either
@@ -204,7 +204,7 @@ def test_a_note_said_before_the_fits_are_handed_out_is_not_said_again_by_a_worke
     for _worker in range(2):
         monkeypatch.setattr(progress, "_WORKER_RUN", [])  # another process: no record of its own
         call_in_worker(Parent(os.getpid(), fits_run=run), fit_head, make_head("svm"), X, y)
-    notes = [line for line in capsys.readouterr().err.splitlines() if "is slow to fit and to score" in line]
+    notes = [line for line in capsys.readouterr().err.splitlines() if "an SVM is slow:" in line]
     assert [re.search(r"machine ([\d,]+) training rows", n).group(1) for n in notes] == ["40"], notes
 
 
@@ -231,9 +231,9 @@ def test_a_parallel_curves_slow_fit_note_is_said_once_not_once_per_worker(tmp_pa
     proc = subprocess.run([sys.executable, "-m", "featcache", *argv], capture_output=True, text=True, env=env,
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    notes = [line for line in proc.stderr.splitlines() if "is slow to fit and to score" in line]
+    notes = [line for line in proc.stderr.splitlines() if "an SVM is slow:" in line]
     assert [re.search(r"machine ([\d,]+) training rows", n).group(1) for n in notes] == ["40"], proc.stderr
-    assert proc.stderr.index("is slow to fit and to score") < proc.stderr.index("4/4 [")  # before the fits, not after
+    assert proc.stderr.index("an SVM is slow:") < proc.stderr.index("4/4 [")  # before the fits, not after
 
 
 def test_a_heartbeat_starts_below_a_bar_left_mid_line(monkeypatch):
@@ -293,16 +293,16 @@ def test_train_says_before_a_large_svm_fit_how_long_its_fit_and_scoring_may_take
         assert fit_lo <= fit <= fit_hi and score_lo <= score <= score_hi, (rows, fit, score)
     note = svm.SVMHead().fit_time_note(60_000)
     (fit_lo, fit_hi), _ = svm.fit_time_range(60_000)
-    assert "is slow to fit and to score" in note and "60,000 training rows" in note and "per 1,000 test rows" in note
+    assert "an SVM is slow:" in note and "60,000 training rows" in note and "per 1,000 test rows" in note
     assert f"{svm._duration(fit_lo)} to {svm._duration(fit_hi)} to fit" in note, note
     assert svm.SVMHead().fit_time_note(4_000) is None
     cache = synthetic_cache(tmp_path / "c.h5")
     featcache.train(cache, "svm", out=tmp_path / "a.npz", verbose=True)
-    assert "is slow to fit and to score" not in capsys.readouterr().err
+    assert "an SVM is slow:" not in capsys.readouterr().err
     monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
     featcache.train(cache, "svm", out=tmp_path / "b.npz", verbose=True)
     err = capsys.readouterr().err
-    assert err.index("training an svm head") < err.index("an SVM on many rows is slow to fit and to score")
+    assert err.index("training an svm head") < err.index("an SVM is slow:")
 
 
 def test_a_status_line_never_runs_on_after_a_bar_drawn_in_place(monkeypatch):
@@ -448,3 +448,30 @@ def test_evaluate_and_train_show_one_heartbeat_over_their_scoring_of_views(tmp_p
     err = capsys.readouterr().err
     beats = [line for line in err.splitlines() if "scoring" in line and "still running" in line]
     assert beats and all(line.startswith("logreg head, scoring 60 rows: still running, ") for line in beats), err
+
+
+def test_a_fits_notes_are_two_short_lines_said_below_an_open_bar(monkeypatch):
+    """Regression (a tester, h319's brief): probe's SVM slow-fit note was about 450 characters and curve's Keras
+    validation note 290, said between the bar's redraws: 4-6 rows of a terminal in the middle of the bar. Each is at
+    most progress.NOTE_CHARS, for any size and either fit, and starts below a bar left mid-line."""
+    import numpy as np
+
+    from featcache.heads import DenseHead, SVMHead, svm
+
+    for rows in (svm.SLOW_FIT_ROWS, 60_000, 1_000_000, 10_000_000):
+        for probability in (True, False):
+            note = SVMHead(probability=probability).fit_time_note(rows)
+            assert len(note) <= progress.NOTE_CHARS, (len(note), note)
+    y = np.repeat([0, 1], 30)  # rows in class order: the Keras head validates on a stratified pick, and says so
+    with pytest.warns(StratifiedValidationNote) as caught:
+        DenseHead(epochs=1, early_stopping=False, n_classes=2, seed=3, verbose=1).fit(np.random.default_rng(0).normal(size=(60, 3)), y)
+    said = [str(w.message) for w in caught if w.category is StratifiedValidationNote]
+    assert said and all(len(s) <= progress.NOTE_CHARS for s in said), said
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    bar = progress.Progress(4, unit="point")
+    bar.update(1)
+    with progress.showing_fits():
+        progress.slow_fit_note("svm head", SVMHead(probability=False).fit_time_note, 60_000)
+    assert re.search(r"1/4 \[[=>.]+\] - \d+s\nnote: an SVM is slow: [^\n]+\n$", term.getvalue()), term.getvalue()

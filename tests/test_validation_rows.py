@@ -60,7 +60,7 @@ def test_a_fit_on_rows_in_class_order_validates_on_every_class(keras_rows):
     assert np.bincount(y[rows["val"]]).tolist() == [6, 6]  # each class its share
     assert head.validation_rows_ == "stratified"
     # a verbose head says so, named at the line that fitted it
-    with pytest.warns(StratifiedValidationNote, match=r"the Keras head validates on a stratified pick of 20% of them, "
+    with pytest.warns(StratifiedValidationNote, match=r"the Keras head validates on a stratified pick of 20%, "
                                                       "drawn with its seed") as caught:
         DenseHead(epochs=1, early_stopping=False, n_classes=2, seed=3, verbose=1).fit(_ids(60), y)
     assert {w.filename for w in caught if w.category is StratifiedValidationNote} == {__file__}
@@ -151,7 +151,7 @@ def test_train_records_the_stratified_pick_and_finetune_holds_out_the_same_image
 def test_train_and_curve_say_once_that_they_validate_on_a_stratified_pick(tmp_path, capsys):
     cache = _sorted_photo_cache(tmp_path)
     res = run_main(capsys, "train", str(cache.path), "--head", "keras", "--epochs", "1", "--out", str(tmp_path / "h.keras"))
-    assert res.returncode == 0 and res.stderr.count("note: the last 20% of the training images, which Keras holds") == 1, res.stderr
+    assert res.returncode == 0 and res.stderr.count("note: Keras's validation rows, the last 20%") == 1, res.stderr
     res = run_main(capsys, "curve", str(cache.path), "--sizes", "20,30", "--seeds", "2", "--heads", "keras",
                    "--out", str(tmp_path / "curve"))
     assert res.returncode == 0 and res.stderr.count("validates on a stratified pick") == 1, res.stderr

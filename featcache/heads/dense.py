@@ -432,13 +432,13 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             # named at the caller's line; a quiet call says nothing (validation_rows_ and the head file record it).
             # It showed on every fit of a photo folder's cache, verbose=False too, named at heads/views.py's line,
             # about a choice of featcache's own with nothing to fix (a notebook tester). The same words for every fit
-            # of a curve or probe: said once.
+            # of a curve or probe: said once. Two short lines at most (progress.NOTE_CHARS): said between a curve's bar redraws, its
+            # 290 characters took 4 rows of a terminal in the middle of the bar (a tester, h319's brief).
             if held.how == STRATIFIED:
                 pct = f"{self.validation_split * 100:g}%"
-                fit_note(f"the last {pct} of the training images, which Keras holds out for validation, leave a "
-                         "class out of one side where a shuffled order almost never would (rows in class order, as a "
-                         f"photo folder's are); the Keras head validates on a stratified pick of {pct} of them, "
-                         "drawn with its seed, instead", StratifiedValidationNote, anyway=bool(self.verbose))
+                fit_note(f"Keras's validation rows, the last {pct}, would miss a class on one side (rows in class order); "
+                         f"the Keras head validates on a stratified pick of {pct}, drawn with its seed",
+                         StratifiedValidationNote, anyway=bool(self.verbose))
             present = len(np.unique(y))  # classes in the rows given (n_classes may name more: their outputs stay)
             # Fewer training rows than classes is no fit of the recipe asked for: validation_split=0.999 trained on 3
             # rows of 3 classes, and probe and curve scored it (train refuses any class missing; an adversarial

@@ -71,8 +71,10 @@ SCORE_SECONDS = (3.7, 7.3)  # per 1,000 test rows with FIT_ROWS rows fitted: 0.6
 
 
 def _duration(seconds: float) -> str:
-    """``40 s``, ``2.4 min`` or ``13 min``: a time as the slow-fit note says it."""
+    """``40 s``, ``2.4 min``, ``13 min`` or ``3.2 h``: a time as the slow-fit note says it ("1197 min" was one)."""
     minutes = seconds / 60
+    if minutes >= 120:
+        return f"{minutes / 60:.1f} h" if minutes < 600 else f"{minutes / 60:.0f} h"
     return f"{seconds:.0f} s" if seconds < 90 else f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
 
 
@@ -189,22 +191,19 @@ class SVMHead(RegularizedHead, ClassifierMixin, BaseEstimator):
         load changed the same fit 5-fold), None below it. In words every command's user can act on (train, curve,
         probe: it named train's options). Of this head's fit: with ``probability`` the measured range, calibration
         included; without it (probe's fits, or probability=False) that range ``UNCALIBRATED_SPEEDUP`` times faster.
-        It said "with probability calibration" of every fit, probability=False too (a new-user tester)."""
+        It said "with probability calibration" of every fit, probability=False too (a new-user tester).
+
+        At most ``progress.NOTE_CHARS``: said between a curve's or probe's bar redraws, its 450 characters (how it was measured,
+        the other fit's speed) took 6 rows of an 80-column terminal in the middle of the bar (a tester, h319's brief);
+        the measurements are MEASURED's comment's and docs/commands.md's."""
         if rows < SLOW_FIT_ROWS:
             return None
         (fit_lo, fit_hi), (score_lo, score_hi) = fit_time_range(rows)
-        times = f"{UNCALIBRATED_SPEEDUP[0]:g}-{UNCALIBRATED_SPEEDUP[1]:g}x"
-        if self.probability:
-            how = f"with probability calibration, train's default; probe's fits skip it, {times} faster"
-        else:
+        if not self.probability:
             fit_lo, fit_hi = fit_lo / UNCALIBRATED_SPEEDUP[1], fit_hi / UNCALIBRATED_SPEEDUP[0]
-            how = f"without probability calibration, as probe fits it; train's default calibrates, {times} slower"
-        return (f"note: an SVM on many rows is slow to fit and to score: on a 2-core machine {rows:,} training rows of "
-                f"576 features may take {_duration(fit_lo)} to {_duration(fit_hi)} to fit ({how}) and {score_lo:.0f}-"
-                f"{score_hi:.0f} s per 1,000 test rows to score, by "
-                f"the machine's load (measured{'' if self.probability else ' with calibration'}: {FIT_ROWS:,} rows fitted in {FIT_SECONDS[0]:.0f}-"
-                f"{FIT_SECONDS[1]:.0f} s), more with more features or C chosen by cross-validation; the logreg head "
-                "or fewer training images fit faster")
+        return (f"note: an SVM is slow: on a 2-core machine {rows:,} training rows take {_duration(fit_lo)} to "
+                f"{_duration(fit_hi)} to fit ({'' if self.probability else 'un'}calibrated), {score_lo:.0f}-{score_hi:.0f} s "
+                "per 1,000 test rows to score; logreg is faster")
 
     def _svc(self, C: float) -> SVC:
         return SVC(kernel="rbf", C=C, gamma=self.gamma, cache_size=self.cache_size, random_state=self.seed)
