@@ -813,9 +813,9 @@ def test_out_of_memory_reading_a_record_is_no_foreign_file(tiny_model, capsys, m
 
 
 @pytest.mark.parametrize("edit, why", [
-    (lambda layer: layer["config"].update(bogus=1), "TypeError: Unrecognized keyword arguments passed to Softmax: {'bogus': 1}"),
+    (lambda layer: layer["config"].update(bogus=1), "Unrecognized keyword arguments passed to Softmax: {'bogus': 1}"),
     (lambda layer: layer.update(class_name="NoSuchLayer"),
-     "ValueError: Could not deserialize 'keras.layers.NoSuchLayer' because it is not a KerasSaveable subclass"),
+     "Could not deserialize 'keras.layers.NoSuchLayer' because it is not a KerasSaveable subclass"),
 ], ids=["unknown-argument", "unknown-class"])
 def test_a_model_keras_cannot_rebuild_says_why_in_one_line(tiny_model, tmp_path, capsys, edit, why):
     """Regression (a tester): a crafted model whose config.json Keras cannot deserialize (its digest made again,

@@ -545,6 +545,8 @@ def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, mo
     assert main(["extract", "--data-dir", str(fashion_dir), "--image-size", "32"]) == 2
     out, err = capsys.readouterr()
     assert "--weights PATH" in err and "could not obtain ImageNet weights" in err
+    # what failed in words, not its type's name ("(OSError: network is unreachable)"; h319's brief)
+    assert "mobilenet_v2 (network is unreachable);" in err and "OSError" not in err, err
     assert "Downloading" not in out + err and len(err.strip().splitlines()) == 1
 
 

@@ -85,7 +85,7 @@ def test_a_model_naming_an_unknown_backbone_is_refused_at_load_in_its_own_words(
     keras_text = ("<class 'Functional'> could not be deserialized properly.\n\nException encountered: Error when deserializing "
                   "class 'Preprocess'.\n\nException encountered: unknown backbone 'nope'; choose one of: mobilenet_v2")
     assert load_problem(TypeError(keras_text)) == "unknown backbone 'nope'; choose one of: mobilenet_v2"
-    assert load_problem(TypeError("something else")) == "TypeError: something else"
+    assert load_problem(TypeError("something else")) == "something else"
 
 
 def test_default_report_folders_of_two_latin1_named_files_keep_apart(tmp_path, capsys):

@@ -506,7 +506,7 @@ def _fetch_imagenet(backbone: Backbone, spec: KerasWeightsFile, image_size: int,
             got = keras().utils.get_file(spec.file_name(image_size), spec.url(image_size), cache_subdir="models",
                                          file_hash=spec.file_hash)
     except Exception as exc:  # network errors come in many types
-        why = f"{type(exc).__name__}: {first_line(exc, empty='no detail')}"
+        why = in_words(exc, empty="no reason given")  # what failed, not its type's name ("URLError: ..."; h319's brief)
         if existed:  # Keras's hash of it failed: it downloads it again, and could not
             raise FeatcacheError(
                 f"the ImageNet weights of {backbone.name} in Keras's cache, {where}, fail Keras's checksum (an "

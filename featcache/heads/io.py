@@ -1072,7 +1072,8 @@ def load_problem(exc: BaseException) -> str:
     last = text.rpartition("Exception encountered: ")[2]
     if last is not text and "unknown backbone" in last:
         return first_line(RuntimeError(last), limit=200)
-    # Anything else in Keras's own words after the type: the type alone ('could not be loaded (ValueError)') did
+    # Anything else in Keras's own words (errors.in_words), never its type's name ("TypeError: ..."; h319's brief):
+    # the type alone ('could not be loaded (ValueError)') did
     # not say why, for a config.json altered to name an unknown layer class or argument (an adversarial tester).
     # The innermost "Exception encountered:" is the cause; the lines before it are Keras's advice and the config.
     # one_line: the text quotes the file's config, which may hold control characters.
@@ -1084,11 +1085,11 @@ def load_problem(exc: BaseException) -> str:
         paragraphs = [p.strip() for p in re.sub(r"\x1b\[[0-9;]*m", "", last).split("\n\n") if p.strip()]
         if len(paragraphs) > 1:
             last = paragraphs[1]
-    why = first_line(RuntimeError(last), empty="")
+    why = in_words(exc if last is text else RuntimeError(last), empty="")
     if len(why) > 200:  # Keras's longest run on with advice: their first sentence says what is wrong
         first, dot, _ = why[:200].partition(". ")
         why = first + "." if dot else why[:197] + "..."
-    return one_line(f"{type(exc).__name__}: {why}" if why else type(exc).__name__)
+    return one_line(why or "Keras gave no reason")
 
 
 def _unreadable(path: Path, why: str) -> FeatcacheError:
