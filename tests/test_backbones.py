@@ -293,6 +293,51 @@ def test_a_file_that_is_no_hdf5_file_given_as_weights_is_named_before_the_networ
     assert "Error" not in line and built == [] and not (tmp_path / "c.h5").exists()
 
 
+def test_a_weights_file_cut_short_is_named_before_the_network_is_built_and_a_locked_one_is_not(fashion_dir, tmp_path,
+                                                                                                 monkeypatch, capsys):
+    """Regression (a tester, h319's brief): a weights file with HDF5's signature but cut short (an interrupted
+    download) built the network, then was said to "not fit backbone mobilenet_v2". It is named as cut short, with its
+    bytes, before any network is built. h5py's open error tells it from a file another process holds locked, which
+    is no damage: that one passes the check (the load waits on or reports the lock). Fails on the code before
+    (the network built)."""
+    import subprocess
+    import sys
+
+    import h5py
+    import numpy as np
+    from helpers import cli_one_line_error
+
+    from featcache.embedding import backbones
+
+    whole = tmp_path / "whole.weights.h5"
+    with h5py.File(whole, "w") as f:
+        f.create_dataset("layers/dense/vars/0", data=np.arange(50_000, dtype="float32"))
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.weights.h5"
+    cut.write_bytes(data[:len(data) // 2])
+    built: list = []
+    monkeypatch.setattr(backbones.Backbone, "build", lambda *a, **k: built.append(a) or pytest.fail("network built"))
+    with pytest.raises(featcache.FeatcacheError) as exc:
+        featcache.ModelSpec(weights=cut, image_size=32)
+    assert str(exc.value) == (f"weights={str(cut)!r} is cut short: {len(data) // 2:,} of the {len(data):,} bytes its HDF5 "
+                              "header records (an interrupted download or copy?); copy or download it again, or pass "
+                              "weights='imagenet' / weights='random'")
+    line = cli_one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", str(cut), "--image-size",
+                                       "32", "--out", str(tmp_path / "c.h5")], f"--weights {cut} is cut short")
+    assert "Error" not in line and built == [] and not (tmp_path / "c.h5").exists()
+    # another process holds the whole file open for writing: HDF5's "unable to lock file", not damage
+    holder = subprocess.Popen([sys.executable, "-c", "import h5py, sys, time; f = h5py.File(sys.argv[1], 'r+'); "
+                               "print('open', flush=True); time.sleep(60)", str(whole)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(OSError, match="unable to lock file"):  # what the check meets: HDF5's lock, as it says
+            h5py.File(whole, "r")
+        assert featcache.ModelSpec(weights=whole, image_size=32).weights == str(whole)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_an_hdf5_file_with_a_user_block_is_not_taken_for_another_kind_of_file(tmp_path):
     """HDF5 keeps its signature after a user block (512, 1024, ... bytes) where a file has one: such a file is HDF5,
     and the check of --weights lets it through to the load, which judges its layers."""

@@ -571,7 +571,7 @@ def _not_featcaches(path: Path, weights: str | Path) -> None:
     """One line for a file featcache writes given as weights: a head (.npz) or a model (.keras) is a zip, a cache an
     HDF5 file with featcache's attributes. 'extract --weights h.npz' said "does not fit backbone mobilenet_v2 (OSError:
     Unable to synchronously open file (file signature not found))" after building the network, and a cache "its layers
-    are not this backbone's" (an adversarial tester, h305)."""
+    are not this backbone's" (an adversarial tester, h305). And one for an HDF5 file cut short (``_cut_short``)."""
     import h5py
 
     fix = f"pass the .weights.h5 file Keras saved with {weights_path_words()}, or {named_weights_words()}"
@@ -586,11 +586,28 @@ def _not_featcaches(path: Path, weights: str | Path) -> None:
     try:
         with h5py.File(path, "r") as f:
             cache = "featcache_version" in f.attrs and "fingerprint" in f.attrs
-    except (OSError, RuntimeError, ValueError, KeyError):
-        return
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        if (cut := _cut_short(exc)) is not None:
+            have, whole = cut
+            raise FeatcacheError(f"{given_path('--weights', weights)} is cut short: {have:,} of the {whole:,} bytes its "
+                                 f"HDF5 header records (an interrupted download or copy?); copy or download it again, or "
+                                 f"pass {named_weights_words()}") from None
+        return  # another process's lock, or anything else: the load says what it is
     if cache:
         raise FeatcacheError(f"{given_path('--weights', weights)} is a cache written by {command('extract')}, not a "
                              f"weights file; {fix}")
+
+
+def _cut_short(exc: BaseException) -> tuple[int, int] | None:
+    """(bytes there, bytes its superblock records) where HDF5 could not open a file because it ends early, else None.
+    A weights file with HDF5's signature but cut short (an interrupted download) built the network, then was said to
+    "not fit backbone mobilenet_v2" (a tester, h319's brief). h5py's text is the only sign: "truncated file: eof =
+    4000000, sblock->base_addr = 0, stored_eof = 9449296", where a file another process holds locked is "unable to
+    lock file, errno = 11" (checked, h5py 3 on HDF5 1.14), so a lock is never called damage."""
+    import re
+
+    m = re.search(r"truncated file: eof = (\d+),.*stored_eof = (\d+)", str(exc))
+    return (int(m.group(1)), int(m.group(2))) if m and int(m.group(1)) < int(m.group(2)) else None
 
 
 # What a file without HDF5's signature given as weights is, by its first bytes: a photo (the folder's, renamed), a
