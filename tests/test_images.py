@@ -167,6 +167,27 @@ def test_split_folders_in_another_letter_case_are_refused_not_read_as_classes(tm
     assert images.load(vehicles, 32, test_fraction=0.34).class_names == ["Bus", "Car", "Train"]
 
 
+def test_a_split_folder_in_another_case_beside_its_lower_case_one_is_told_to_merge_not_rename(tmp_path, capsys):
+    """Regression (h320): Train/ beside train/ and val/ said "rename Train/ to train/", a rename onto a folder that
+    is there (it fails), and that the folders "would be read as classes named Train, train, val" where train/ makes
+    it a split tree. The line says to move Train/'s photos into train/; Train/ and TRAIN/ without train/ alike."""
+    root = tmp_path / "both"
+    split_tree(root, {"a": 2, "b": 2}, {"a": 1, "b": 1})
+    make_class_tree(root / "Train", {"a": 1, "b": 1})
+    line = (f"{root} holds Train/, train/, val/: split folders are read only by their lower-case names, train/, val/ "
+            "and test/, so Train/ would be read as no split; move the photos in Train/ into train/")
+    with pytest.raises(FeatcacheError) as err:
+        images.load(root, 32)
+    assert str(err.value) == line
+    assert main(["extract", "--images", str(root), "--weights", "random", "--out", str(tmp_path / "c.h5")]) == 2
+    assert capsys.readouterr().err.strip() == f"featcache extract: error: {line}"
+    assert not list(tmp_path.glob("c.h5*"))
+    (root / "train").rename(root / "TRAIN")  # two spellings of train, no lower-case one: one move, not two renames
+    with pytest.raises(FeatcacheError, match=r"classes named TRAIN, Train, val; move the photos in TRAIN/ and Train/ "
+                                             r"into train/$"):
+        images.load(root, 32)
+
+
 def test_a_layout_that_cannot_be_read_is_refused_when_the_source_is_made(tmp_path):
     """PhotoFolder('photos', test_fraction=0.2) on a folder split into train/ and val/ was accepted when made and
     refused only at extract, in the CLI's words ("drop --test-fraction"; an adversarial tester): the layout is checked

@@ -412,9 +412,20 @@ def _refuse_split_folders_in_other_case(root: Path, subdirs: set[str]) -> None:
     if not cased or "train" not in lowered.values() or not all(low in SPLIT_FOLDERS for low in lowered.values()):
         return
     names = ", ".join(f"{d}/" for d in sorted(subdirs))
-    renames = ", ".join(f"{d}/ to {d.lower()}/" for d in cased)
+    # Train/ beside train/ (or TRAIN/): a rename onto a folder that is there fails, so the fix is to move the photos
+    # into the lower-case one (an adversarial tester, h320: "rename Train/ to train/" with train/ beside it)
+    renames, moves = [], []
+    for low in sorted({lowered[d] for d in cased}):
+        spelled = sorted(d for d in cased if lowered[d] == low)
+        if len(spelled) == 1 and low not in subdirs:
+            renames.append(f"{spelled[0]}/ to {low}/")
+        else:
+            moves.append(f"move the photos in {' and '.join(f'{d}/' for d in spelled)} into {low}/")
+    fixes = ([f"rename {', '.join(renames)}"] if renames else []) + moves
+    read = (f"these would be read as classes named {', '.join(sorted(subdirs))}" if "train" not in subdirs
+            else f"{' and '.join(f'{d}/' for d in cased)} would be read as no split")
     raise FeatcacheError(f"{root} holds {names}: split folders are read only by their lower-case names, train/, val/ "
-                         f"and test/, so these would be read as classes named {', '.join(sorted(subdirs))}; rename {renames}")
+                         f"and test/, so {read}; {', '.join(fixes)}")
 
 
 def _layout(root: Path, test_fraction: float | None, test_folder: str | None) -> tuple[list[str], str | None]:
