@@ -735,6 +735,37 @@ def test_bytes_put_after_a_heads_or_models_zip_are_damage(npz_head, cache, tmp_p
     assert featcache.verify(npz_head).kind == "head" and featcache.verify(model).kind == "model"  # as written: intact
 
 
+def test_a_streamed_zip64_zip_holding_a_head_is_not_called_damaged(npz_head, tmp_path, capsys):
+    """Regression (h320): a zip written to a pipe with zip64 headers (Python's zipfile, force_zip64, as np.savez
+    writes to a stream) keeps its sizes in a data descriptor, and its local zip64 extra field holds 0. heads.io's
+    walk took that 0 for the entry's size and walked the head stored inside it as the zip: an intact zip holding a
+    head was "damaged (97 bytes of other data after its zip ...)" in verify and info. It is another program's zip."""
+    import io
+    import zipfile
+
+    class Pipe(io.RawIOBase):  # a stream that cannot seek back: zipfile writes data descriptors
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b) -> int:
+            self.data += b
+            return len(b)
+
+    pipe = Pipe()
+    with zipfile.ZipFile(pipe, "w") as zf, zf.open(npz_head.name, "w", force_zip64=True) as w:
+        w.write(npz_head.read_bytes())
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(bytes(pipe.data))
+    with zipfile.ZipFile(bundle) as zf:  # intact, holding the head as written
+        assert zf.read(npz_head.name) == npz_head.read_bytes()
+    for command in ("verify", "info"):
+        err = _one_line(capsys, [command, str(bundle)], "did not write as a head or model")
+        assert "damaged" not in err
+
+
 def test_an_entry_that_ends_early_is_said_in_words_not_an_exceptions_name(npz_head, cache, tmp_path, capsys):
     """Regression (h309's brief): a bit flipped in the size the zip's directory gives an array entry (the local
     header, which the zip's extent is walked by, as written) made the entry read on to the file's end, and every

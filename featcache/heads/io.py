@@ -1448,10 +1448,12 @@ def zip_extent(source: str | Path | io.BytesIO) -> tuple[int, int, list[str]] | 
             while at(pos, 4) == b"PK\x03\x04":
                 head = at(pos, 30)
                 flags, csize, n, m = u(head, 6, 2), u(head, 18, 4), u(head, 26, 2), u(head, 28, 2)
+                if flags & 0x08:  # its sizes follow its data (a data descriptor), in any header, zip64's too: a
+                    # streamed zip64 entry's extra field holds 0, and a stored zip inside it was walked as the zip
+                    # (an intact zip holding a head, streamed, was "damaged": h320)
+                    return None
                 if csize == _ZIP64_MARK:  # np.savez writes every array so (force_zip64): the size in the extra field
                     csize = _zip64_size(at(pos + 30 + n, m), u(head, 22, 4) == _ZIP64_MARK)
-                elif flags & 0x08 and csize == 0:
-                    return None
                 entries += 1
                 if csize is None or entries > _WALKED_ENTRIES:
                     return None
