@@ -735,6 +735,27 @@ def test_bytes_put_after_a_heads_or_models_zip_are_damage(npz_head, cache, tmp_p
     assert featcache.verify(npz_head).kind == "head" and featcache.verify(model).kind == "model"  # as written: intact
 
 
+def test_a_comment_given_to_a_heads_zip_is_named_as_a_comment(npz_head, cache, tmp_path, capsys):
+    """Regression (h320): a head given a zip comment (``zip -z``; zipfile's ``comment``) was "5 bytes of other data
+    after its zip": the comment is declared by the zip's closing record, and the line sent the reader looking for
+    bytes appended to the file. It is named as a comment now, still a change featcache never makes."""
+    import shutil
+    import zipfile
+
+    for junk in (b"", b"xyz"):
+        bad = tmp_path / f"commented{len(junk)}.npz"
+        shutil.copy(npz_head, bad)
+        with zipfile.ZipFile(bad, "a") as zf:
+            zf.comment = b"hello"
+        with open(bad, "ab") as f:
+            f.write(junk)
+        more = " and 3 bytes of other data after it" if junk else ""
+        line = (f"{bad} is damaged or was changed after 'featcache train' saved it (a zip comment of 5 bytes{more}, "
+                "which featcache never writes); retrain the head with 'featcache train'")
+        for command in (["verify", str(bad)], ["evaluate", str(bad), str(cache)]):
+            assert _one_line(capsys, command, line).endswith(line)
+
+
 def test_a_streamed_zip64_zip_holding_a_head_is_not_called_damaged(npz_head, tmp_path, capsys):
     """Regression (h320): a zip written to a pipe with zip64 headers (Python's zipfile, force_zip64, as np.savez
     writes to a stream) keeps its sizes in a data descriptor, and its local zip64 extra field holds 0. heads.io's

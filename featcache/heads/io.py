@@ -1410,11 +1410,18 @@ def data_after(source: str | Path | io.BytesIO) -> str | None:
     return _after_words(zip_extent(source))
 
 
-def _after_words(walked: tuple[int, int, list[str]] | None) -> str | None:
-    """``data_after``'s words for what ``zip_extent`` walked, None where nothing follows the zip (or it was not walked)."""
+def _after_words(walked: tuple[int, int, list[str], int] | None) -> str | None:
+    """``data_after``'s words for what ``zip_extent`` walked, None where nothing follows the zip (or it was not walked).
+    A comment its closing record declares is named as one: a head given a comment (``zip -z``) was "5 bytes of other
+    data after its zip" (an adversarial tester, h320), which sent the reader looking for appended bytes."""
     if walked is None or walked[1] <= walked[0]:
         return None
-    return f"{counted(walked[1] - walked[0], 'byte')} of other data after its zip, which featcache never writes"
+    end, size, _, comment = walked
+    if 0 < comment <= size - end:
+        rest = size - end - comment
+        more = f" and {counted(rest, 'byte')} of other data after it" if rest else ""
+        return f"a zip comment of {counted(comment, 'byte')}{more}, which featcache never writes"
+    return f"{counted(size - end, 'byte')} of other data after its zip, which featcache never writes"
 
 
 # The most entries ``zip_extent`` walks: a head's .npz holds a few arrays, a model's .keras Keras's three files and
@@ -1423,10 +1430,11 @@ _WALKED_ENTRIES = 1000
 _ZIP64_MARK = 0xFFFFFFFF  # a size or offset held in the entry's zip64 extra field instead
 
 
-def zip_extent(source: str | Path | io.BytesIO) -> tuple[int, int, list[str]] | None:
-    """``(end, size, names)`` of a zip that starts at the first byte of ``source`` (a file, or bytes read): where it
-    ends, walked from its start (each entry's local header and data, then its directory and the records that close
-    it: APPNOTE 4.3), the size of what holds it, and the names its directory lists. None where it cannot be walked
+def zip_extent(source: str | Path | io.BytesIO) -> tuple[int, int, list[str], int] | None:
+    """``(end, size, names, comment)`` of a zip that starts at the first byte of ``source`` (a file, or bytes read):
+    where it ends, walked from its start (each entry's local header and data, then its directory and the records that
+    close it: APPNOTE 4.3; a comment, which featcache never writes, not counted in), the size of what holds it, the
+    names its directory lists and the length of the comment its closing record declares. None where it cannot be walked
     so: no zip at its start, cut short, an entry whose size is kept in a data descriptor (a zip streamed to a pipe,
     which featcache never writes), or more than ``_WALKED_ENTRIES`` entries. Walked from the start, not found from the
     end as zipfile finds a zip's directory, so what is put after the zip, however much, is not taken for part of it."""
@@ -1473,8 +1481,8 @@ def zip_extent(source: str | Path | io.BytesIO) -> tuple[int, int, list[str]] | 
                 pos += 20
             if at(pos, 4) != b"PK\x05\x06":
                 return None
-            at(pos, 22)  # the whole record is there
-            return pos + 22, size, names
+            record = at(pos, 22)  # the whole record is there
+            return pos + 22, size, names, u(record, 20, 2)
     except (OSError, EOFError, ValueError):
         return None
 
