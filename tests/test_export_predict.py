@@ -1223,7 +1223,10 @@ def test_predict_of_one_npy_moves_its_bar_batch_by_batch(tiny_model, tmp_path, c
     assert counts[-1] == 40 and {8, 16, 24, 32} <= set(counts)
     one = predict(tiny_model, [tmp_path / "x.npy"], batch_size=64, runtime="tensorflow")
     assert [p.input for p in got] == [f"{tmp_path / 'x.npy'}[{i}]" for i in range(40)]
-    assert [p.top for p in got] == [p.top for p in one]
+    # the same rows in batches of 8 and of 64: the same classes in the same order, probabilities to float32's noise
+    # (exactly equal on the Xeon; 0.2991357147 against 0.2991357446 in the whole suite on an AMD EPYC Zen 3, 2026-12-07)
+    assert [[c for c, _ in p.top] for p in got] == [[c for c, _ in p.top] for p in one]
+    np.testing.assert_allclose([[q for _, q in p.top] for p in got], [[q for _, q in p.top] for p in one], atol=1e-6)
 
 
 def test_a_model_at_out_whose_class_names_were_edited_is_said_to_be_edited_not_of_another_data_set(tmp_path):

@@ -483,13 +483,15 @@ def test_weights_that_do_not_fit(fashion_dir, tmp_path, capsys):
 def test_weights_cut_short_are_said_in_words_not_an_exceptions_type(real_weights, fashion_dir, tmp_path, capsys):
     """Regression (a brief, h315): a weights file cut short (an interrupted copy) said "does not fit backbone
     mobilenet_v2 (OSError: Unable to synchronously open file (truncated file: ...))": the exception's class name, which
-    says nothing to a user. HDF5's words alone. Fails on the code before ("OSError: " in the line)."""
+    says nothing to a user. HDF5's words alone. Fails on the code before ("OSError: " in the line). Later (h319's
+    brief, the same night): such a file is refused before the network is built, by the sizes its HDF5 header records
+    (backbones.check_weights_file), in words too."""
     cut = tmp_path / "cut.weights.h5"
     cut.write_bytes(real_weights.read_bytes()[:4_000_000])
     assert main(["extract", "--data-dir", str(fashion_dir), "--weights", str(cut), "--image-size", "32",
                  "--out", str(tmp_path / "c.h5")]) == 2
     err = capsys.readouterr().err.strip()
-    assert f"weights file {cut} does not fit backbone mobilenet_v2 (Unable to synchronously open file (truncated file" in err
+    assert f"--weights {cut} is cut short: 4,000,000 of the {real_weights.stat().st_size:,} bytes its HDF5 header" in err
     assert "Error" not in err and len(err.splitlines()) == 1 and not (tmp_path / "c.h5").exists()
 
 
