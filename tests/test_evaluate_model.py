@@ -548,9 +548,7 @@ def test_the_skipped_files_are_counted_by_kind_so_the_numbers_add_up(tiny, tmp_p
     broken = val / "bees" / "bees_050.jpg"
     broken.write_bytes(broken.read_bytes()[:200])
     kinds = "2 files skipped (1 not in a class folder, 1 unreadable)"
-    got = run_main(capsys, "extract", "--images", str(val), "--test-fraction", "0.5", "--weights", "random",
-                   "--image-size", "32", "--runtime", "tensorflow", "--out", str(tmp_path / "c.h5"))
-    assert got.returncode == 0, got.stderr
+    got = _extracted_on_random_weights(capsys, val, tmp_path / "c.h5")
     hashed = int(re.search(r"^hashing (\d+) files in the class folders", got.stderr, re.M).group(1))
     images = int(re.search(r"^extracted (\d+) images .*; " + re.escape(kinds) + r"\)", got.stdout, re.M).group(1))
     assert (hashed, images) == (9, 8), got.stdout + got.stderr  # hashed: the images and the 1 unreadable
@@ -558,6 +556,15 @@ def test_the_skipped_files_are_counted_by_kind_so_the_numbers_add_up(tiny, tmp_p
     assert got.returncode == 0, got.stderr
     assert "evaluate: skipped 2 files (1 not in a class folder, 1 unreadable), listed in evaluation.json: " in got.stderr
     assert f"8 images, {kinds}, content " in got.stdout and got.stderr.splitlines()[-1].endswith(f"); {kinds}"), got
+
+
+def _extracted_on_random_weights(capsys, folder, out):
+    """``extract`` of a photo folder (half of it the test split) at 32 px on random weights and TensorFlow, as the
+    counting tests run it: its output, the run checked to have succeeded."""
+    got = run_main(capsys, "extract", "--images", str(folder), "--test-fraction", "0.5", "--weights", "random",
+                   "--image-size", "32", "--runtime", "tensorflow", "--out", str(out))
+    assert got.returncode == 0, got.stderr
+    return got
 
 
 def test_a_duplicate_photo_is_said_where_the_counts_drop_and_evaluate_ends_as_its_folder_line_says(tiny, tmp_path,
@@ -575,9 +582,7 @@ def test_a_duplicate_photo_is_said_where_the_counts_drop_and_evaluate_ends_as_it
     broken = val / "bees" / "bees_051.jpg"
     broken.write_bytes(broken.read_bytes()[:200])
     left = "2 files skipped (1 not an image, 1 unreadable), 1 copy counted once"
-    got = run_main(capsys, "extract", "--images", str(val), "--test-fraction", "0.5", "--weights", "random",
-                   "--image-size", "32", "--runtime", "tensorflow", "--out", str(tmp_path / "c.h5"))
-    assert got.returncode == 0, got.stderr
+    got = _extracted_on_random_weights(capsys, val, tmp_path / "c.h5")
     # in the order printed: 12 hashed = 11 extracted + 1 copy; 11 files = 10 images + 1 named as no image; 9 images
     # extracted = 11 files - the 2 skipped (the summary's kinds)
     hashed = int(re.search(r"^hashing (\d+) files in the class folders", got.stderr, re.M).group(1))

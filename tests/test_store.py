@@ -1848,6 +1848,15 @@ def test_force_leaves_the_complete_caches_own_leftover_partial_to_the_writer(tmp
     assert moved is not None and not partial_path(path).exists()
 
 
+def _partial_of_128(path: Path) -> Path:
+    """The partial of a run stopped after 128 training rows at ``path`` (its partial's path): what the judged-partial
+    tests start from."""
+    w = writer(path)
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    return partial_path(path)
+
+
 def _replace_partial(part: Path, what: str) -> object:
     """Put ``what`` at the partial's name ``part`` in place of the partial (moved to ``mine.h5`` beside it, kept), as
     another program may while extract builds its network; returns what a look at it must still find after."""
@@ -1906,10 +1915,7 @@ def test_a_partial_replaced_after_it_was_judged_resumable_is_refused_and_left_al
     from featcache.store.reader import judge_partial
 
     path = tmp_path / "c.h5"
-    w = writer(path)
-    write_rows(w, w.open(), stop={"train": 128, "test": 0})
-    w.close()
-    part = partial_path(path)
+    part = _partial_of_128(path)
     found = judge_partial(path, identity())
     assert found.fate == RESUME and found.rows == 128
     there = _replace_partial(part, what)
@@ -1933,10 +1939,7 @@ def test_a_partial_swapped_as_the_writer_opens_it_is_refused_by_what_was_opened(
     from featcache.store.reader import judge_partial
 
     path = tmp_path / "c.h5"
-    w = writer(path)
-    write_rows(w, w.open(), stop={"train": 128, "test": 0})
-    w.close()
-    part = partial_path(path)
+    part = _partial_of_128(path)
     found = judge_partial(path, identity())
     real = writer_module.check_as_judged
 
@@ -1987,10 +1990,7 @@ def test_a_partial_judged_resumable_and_found_damaged_says_it_is_not_resumed_aft
     from featcache.store.reader import judge_partial
 
     path = tmp_path / "c.h5"
-    w = writer(path)
-    write_rows(w, w.open(), stop={"train": 128, "test": 0})
-    w.close()
-    with h5py.File(partial_path(path), "r+") as f:
+    with h5py.File(_partial_of_128(path), "r+") as f:
         if damage == "a split removed":
             del f["test"]
         else:
@@ -2005,10 +2005,7 @@ def test_a_partial_judged_resumable_and_found_damaged_says_it_is_not_resumed_aft
     assert w.repairs == [f"not resuming {path} after all: its partial file, judged resumable (128 rows done), is "
                          f"damaged ({why}); it was deleted, starting it over"], w.repairs
     # a writer made without extract's judgment (the scripts') says what it finds, as before
-    w = writer(tmp_path / "d.h5")
-    write_rows(w, w.open(), stop={"train": 128, "test": 0})
-    w.close()
-    with h5py.File(partial_path(tmp_path / "d.h5"), "r+") as f:
+    with h5py.File(_partial_of_128(tmp_path / "d.h5"), "r+") as f:
         del f["test"]
     w = writer(tmp_path / "d.h5")
     w.open()
