@@ -61,7 +61,7 @@ raise SystemExit(code)
 def extract_args(a: argparse.Namespace, out: Path) -> list[str]:
     return ["extract", "--data-dir", str(a.fashion_dir), "--weights", a.weights, "--image-size", str(a.image_size),
             "--train-limit", str(a.train_limit), "--test-limit", str(a.test_limit), "--runtime", a.runtime,
-            "--out", str(out), "--json"]
+            *(["--layers", a.layers] if a.layers else []), "--out", str(out), "--json"]
 
 
 def run_cli(checkout: Path, args: list[str], a: argparse.Namespace, scratch: Path, n: int,
@@ -134,6 +134,8 @@ def main() -> None:
     p.add_argument("--fashion-dir", type=Path, default=Path("/usr/share/datasets/fashion-mnist"))
     p.add_argument("--runtime", default="onnxruntime", help="onnxruntime, openvino, xnnpack or auto")
     p.add_argument("--image-size", type=int, default=96)
+    p.add_argument("--layers", help="as extract --layers (default: extract's, the final layer); an early one, e.g. "
+                                    "block_1_expand_relu, converts in seconds (the smoke test's)")
     p.add_argument("--train-limit", type=int, default=64)
     p.add_argument("--test-limit", type=int, default=64)
     p.add_argument("--rounds", type=int, default=3)
@@ -168,7 +170,7 @@ def main() -> None:
                 print(f"round {r + 1} {c}: wall {run['wall_s']} s, startup {run['startup_s']} s on {run['runtime']}"
                       f"{' (CONVERTED)' if run['converted'] else ''}, imported {run['imported']}, load {run['load']}",
                       flush=True)
-    report = {"runtime": a.runtime, "image_size": a.image_size, "images": a.train_limit + a.test_limit,
+    report = {"runtime": a.runtime, "image_size": a.image_size, "layers": a.layers, "images": a.train_limit + a.test_limit,
               "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": runs,
               "median_wall_s": {c: statistics.median(x["wall_s"] for x in v) for c, v in runs.items()},
               "median_startup_s": {c: statistics.median(x["startup_s"] for x in v) for c, v in runs.items()}}

@@ -8,10 +8,11 @@ added to scripts/ without an entry in SMOKE fails ``test_every_script_has_a_smok
 Most smoke runs run the script in this process (``run_script``: runpy as
 ``__main__``, from its folder and argv), not in a new interpreter that imports
 TensorFlow again (5-8 s each) and builds its network again. In a process of
-their own: every script's --help (one interpreter for all), bench_runtimes
-(its children are processes by design), compare_caches' exit status 1, and
-(not yet tried in process) fault_cases, lesson_runtimes and scratch_vs_views.
-bench_ray runs here too: it starts and shuts down its own Ray instance.
+their own: every script's --help (one interpreter for all), compare_caches'
+exit status 1, and (not yet tried in process) fault_cases. The scripts that
+time or compare processes (bench_runtimes, bench_startup, lesson_runtimes,
+bench_pass_memory, bench_images) run here too: their children are processes by
+design. bench_ray runs here too: it starts and shuts down its own Ray instance.
 """
 
 from __future__ import annotations
@@ -356,13 +357,32 @@ def test_bench_xnnpack(tiny, tmp_path: Path):
     assert json.loads((tmp_path / "out.json").read_text()) == report
 
 
-def test_bench_startup(tiny, tmp_path: Path):
-    runtime_dir = os.environ["FEATCACHE_RUNTIME_DIR"]  # the session's: the conversion of this network may be there
-    proc = run_process("bench_startup.py", *TINY, "--fashion-dir", str(tiny["data"]), "--image-size", "32",
-                       "--train-limit", "8", "--test-limit", "8", "--rounds", "2", "--runtime-dir", runtime_dir,
-                       "--json", "out.json", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def tiny_onnx(tiny, tmp_path_factory) -> str:
+    """The session's runtimes folder, holding the ONNX conversion of the tiny network to block_1_expand_relu (32 px,
+    random weights), made by an extract in this process, as ``featcache extract --runtime onnxruntime --layers
+    block_1_expand_relu`` makes it: a script's first extract process finds it instead of importing TensorFlow,
+    building the network and converting it (test_bench_startup 61 s without it, 8 s with it, load 10, 2026-12-07)."""
+    import featcache
+    from featcache.embedding.engines.local import LocalEngine
+
+    res = featcache.extract(featcache.FashionMNIST(data_dir=str(tiny["data"]), train_limit=8, test_limit=8),
+                            featcache.ModelSpec(weights="random", image_size=32, layers="block_1_expand_relu"),
+                            featcache.StoreSpec(out=tmp_path_factory.mktemp("onnx") / "c.h5", batch_size=8),
+                            LocalEngine(runtime="onnxruntime"), verbose=False)
+    assert res.runtime == "onnxruntime"
+    return os.environ["FEATCACHE_RUNTIME_DIR"]
+
+
+def test_bench_startup(tiny, tiny_onnx: str, tmp_path: Path):
+    # --layers block_1_expand_relu: the conversion tiny_onnx made in this process, so no run here converts.
+    proc = run_script("bench_startup.py", *TINY, "--fashion-dir", str(tiny["data"]), "--image-size", "32",
+                      "--layers", "block_1_expand_relu", "--train-limit", "8", "--test-limit", "8", "--rounds", "2",
+                      "--runtime-dir", tiny_onnx, "--json", "out.json", cwd=tmp_path)
     report = json.loads((tmp_path / "out.json").read_text())
+    assert "first run (conversion found)" in proc.stdout  # the fixture's conversion served the first run too
     assert list(report["runs"]) == [str(REPO)] and report["images"] == 16, proc.stdout
+    assert report["layers"] == "block_1_expand_relu"
     runs = report["runs"][str(REPO)]
     assert len(runs) == 2 and all(r["runtime"] == "onnxruntime" and r["converted"] is False for r in runs), runs
     assert all(r["imported"] == {"tensorflow": False, "keras": False, "onnxruntime": True} for r in runs), runs
@@ -372,8 +392,8 @@ def test_bench_startup(tiny, tmp_path: Path):
 def test_bench_startup_times_commands(tmp_path: Path):
     """``--command ARGS``: each command in a fresh process per round, in turns, with what it imported: train's and
     curve's help, which quote the heads, import no scikit-learn, SciPy or pandas (heads.facts)."""
-    proc = run_process("bench_startup.py", "--command", "train --help", "--command", "curve --help", "--rounds", "2",
-                       "--json", "out.json", cwd=tmp_path)
+    proc = run_script("bench_startup.py", "--command", "train --help", "--command", "curve --help", "--rounds", "2",
+                      "--json", "out.json", cwd=tmp_path)
     commands = json.loads((tmp_path / "out.json").read_text())["commands"]
     assert list(commands) == ["train --help", "curve --help"], proc.stdout
     for command, by_checkout in commands.items():
@@ -485,9 +505,9 @@ def test_compare_caches_fails_on_a_difference(tiny, tmp_path: Path):
 @pytest.mark.slow
 def test_lesson_runtimes(tiny, tmp_path: Path):
     # Two lessons, each in its own home; --tolerance 1: a smoke run checks the table is written, not its figures.
-    run_process("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"), "--tolerance", "1",
-               "--", "--train-limit", "100", "--test-limit", "30", "--scratch-train", "100", "--scratch-epochs", "1",
-               "--no-views", cwd=tmp_path)
+    run_script("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"), "--tolerance", "1",
+              "--", "--train-limit", "100", "--test-limit", "30", "--scratch-train", "100", "--scratch-epochs", "1",
+              "--no-views", cwd=tmp_path)
     report = json.loads((tmp_path / "w" / "lesson_runtimes.json").read_text())
     assert [r["runtime"] for r in report["runs"]] == ["tensorflow", "auto"] and len(report["rows"]) == 5
     assert all(r["extraction"]["extracted_now"] for r in report["runs"])  # each run extracted its own cache
@@ -550,8 +570,8 @@ def test_scratch_vs_views(tiny, tmp_path: Path):
     views = featcache.learning_curve(tiny["cache"], [20, 100], seeds=1, heads=("logreg",), out=tmp_path / "v",
                                      plot=False, verbose=False)
     png, out = tmp_path / "f.png", tmp_path / "f.json"
-    proc = run_process("scratch_vs_views.py", str(scratch.out), str(views.out), "--out", str(png), "--json", str(out),
-                      cwd=tmp_path)
+    proc = run_script("scratch_vs_views.py", str(scratch.out), str(views.out), "--out", str(png), "--json", str(out),
+                     cwd=tmp_path)
     report = json.loads(out.read_text())
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "| from-scratch CNN" in proc.stdout
     assert sorted(map(int, report["scratch_summary"])) == [20, 100] and sorted(map(int, report["views_summary"])) == [20, 100]
