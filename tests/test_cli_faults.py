@@ -3050,37 +3050,51 @@ def test_a_deleted_current_folder_is_one_line_even_with_an_absolute_out(tmp_path
     """In a current folder that was deleted, extract --out /abs/c.h5, predict and train with its default --out ended
     in a FileNotFoundError traceback: the default home (./data, and the converted networks under it) is relative to
     it (an adversarial tester). One line naming both ways out; an absolute FEATCACHE_HOME works there."""
-    gone = tmp_path / "gone"
-    gone.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("FEATCACHE_HOME", "FEATCACHE_RUNTIME_DIR")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    script = ("import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); from featcache.cli import main; "
-              "sys.exit(main(sys.argv[2:]))")
-    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out",
-            str(tmp_path / "c.h5")]
-    # the default --out is under the default home: one line
-    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args[:-2]], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.strip().splitlines() == [
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]
+    # The four commands run in one process, each from a current folder of its own deleted before it starts: one
+    # interpreter and one TensorFlow import, not four, and the network built once (in the second command, from its
+    # deleted folder) where each process built it (about 10 s each, 35 s under load). Each command's exit status and
+    # stderr are its own: a line of ours goes to stderr before each, its status to a file.
+    # 1. the default --out is under the default home: one line
+    # 2.-4. with every path absolute it runs there, on the default runtime too: converted models are kept in the
+    # user's cache folder, not under the home (that was refused too; a new-user tester), and TensorFlow converts
+    # nothing (it was refused; a second tester); 4. with an absolute FEATCACHE_HOME
+    steps = [(None, args), (None, [*args, "--out", str(tmp_path / "c2.h5")]),
+             (None, [*args, "--out", str(tmp_path / "c3.h5"), "--runtime", "tensorflow"]),
+             (str(tmp_path / "home"), [*args, "--out", str(tmp_path / "c4.h5")])]
+    script = """
+import json, os, sys
+from featcache.cli import main
+for i, (home, argv) in enumerate(json.loads(sys.argv[2])):
+    gone = os.path.join(sys.argv[1], f"gone{i}")
+    os.mkdir(gone)
+    os.chdir(gone)
+    os.rmdir(gone)
+    if home is not None:
+        os.environ["FEATCACHE_HOME"] = home
+    print(f"=== step {i}", file=sys.stderr, flush=True)
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    with open(sys.argv[3], "a") as codes:
+        codes.write(f"{code}\\n")
+"""
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), json.dumps(steps), str(tmp_path / "codes")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    codes = (tmp_path / "codes").read_text().split()
+    errs = proc.stderr.split("=== step ")[1:]
+    assert len(codes) == len(errs) == 4, (proc.stdout, proc.stderr)
+    err = errs[0].split("\n", 1)[1]
+    assert codes[0] == "2" and "Traceback" not in err, err
+    assert err.strip().splitlines() == [
         "featcache extract: error: the current folder no longer exists, and featcache's default folder data/ is relative "
-        "to it; cd to a folder that exists, or set FEATCACHE_HOME to an absolute path"], proc.stderr
-    # With every path absolute it runs there, on the default runtime too: converted models are kept in the user's
-    # cache folder, not under the home (that was refused too; a new-user tester), and TensorFlow converts nothing
-    # (it was refused; a second tester)
-    gone.mkdir()
-    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and (tmp_path / "c.h5").is_file(), proc.stderr
-    (tmp_path / "c.h5").unlink()
-    gone.mkdir()
-    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args, "--runtime", "tensorflow"], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and (tmp_path / "c.h5").is_file(), proc.stderr
-    (tmp_path / "c.h5").unlink()
-    gone.mkdir()
-    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env={**env, "FEATCACHE_HOME": str(tmp_path / "home")},
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and (tmp_path / "c.h5").is_file(), proc.stderr
+        "to it; cd to a folder that exists, or set FEATCACHE_HOME to an absolute path"], err
+    for step in (1, 2, 3):
+        assert codes[step] == "0" and (tmp_path / f"c{step + 1}.h5").is_file(), errs[step]
 
 
 def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path, fake_model):
