@@ -1220,20 +1220,22 @@ def test_photo_extraction_resumes_after_sigkill(tmp_path):
     """Kill a photo extraction midway: the re-run embeds only the missing files and the cache equals an uninterrupted one."""
     from helpers import kill_midway
 
+    # At 96 px (it was 224: the run, its resume and the reference embedded 800 photos at 224 px, 49 s of the slow
+    # tier); 401 photos still, so that the kill, once 16 rows are committed, comes with 48 batches of 8 still to go
     root = make_class_tree(tmp_path / "p", {"a": 200, "b": 200}, size=24)
     truncated_jpeg(root / "a" / "a_010b.jpg")
     out = tmp_path / "killed.h5"
-    args = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "224",
+    args = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "96",
             "--batch-size", "8", "--layers", f"{EARLY},out_relu", "--out", str(out)]
     kill_midway(args, partial_path(out), group="files")
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["files"].attrs["rows_done"])
     assert 0 < done < 401
-    resumed = extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
+    resumed = extract(images=str(root), test_fraction=0.25, weights="random", image_size=96, batch_size=8,
                       layers=f"{EARLY},out_relu", out=out, verbose=False)
     assert resumed.images == 401 - done  # the unreadable file (row 11) was among the rows done before the kill
-    ref = extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
+    ref = extract(images=str(root), test_fraction=0.25, weights="random", image_size=96, batch_size=8,
                   layers=f"{EARLY},out_relu", out=tmp_path / "ref.h5", verbose=False)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     assert got.meta["skipped"] == want.meta["skipped"] and got.meta["skipped"][0][0] == "a/a_010b.jpg"
