@@ -2599,20 +2599,40 @@ def test_an_error_exit_runs_pythons_exit_in_full(tmp_path):
         assert left.parent == tmp_path and not left.exists(), f"{left} left behind: Python's exit was cut short"
 
 
+# One process imports featcache's analysis, scikit-learn and matplotlib once, then forks a child per report: the
+# child swaps ``module.name`` for a SIGKILL of itself and runs the command. Each line on stdin is a JSON [module,
+# name, argv, log]; the child's stdout and stderr go to ``log``, its exit status (-9 when killed) back on stdout.
 _KILLED_AT = """
-import os, sys, importlib
-module, name = sys.argv[1], sys.argv[2]
-mod = importlib.import_module(module)
-real = getattr(mod, name)
-def killed(*a, **k):  # SIGKILL (the OOM killer, power loss) midway through the report: no exception, no clean-up
-    os.kill(os.getpid(), 9)
-setattr(mod, name, killed)
+import importlib, json, os, sys
 from featcache.cli import main
-main(sys.argv[3:])
+from featcache.analysis import evaluate, plots, probe
+plots._matplotlib_config()
+import matplotlib.figure, sklearn.linear_model
+for line in sys.stdin:
+    module, name, argv, log = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        mod = importlib.import_module(module)
+        def killed(*a, **k):  # SIGKILL (the OOM killer, power loss) midway through the report: no exception, no clean-up
+            os.kill(os.getpid(), 9)
+        setattr(mod, name, killed)
+        try:
+            code = main(argv)
+        except BaseException:  # said in the log; never back in this loop, which reads the parent's lines
+            import traceback
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 1)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
 """
 
 
-@pytest.mark.slow  # a child process per report, each importing featcache's analysis
+@pytest.mark.slow  # a child process per report (forked from one that imported featcache's analysis)
 def test_a_report_killed_midway_is_put_back_by_the_next_run(tmp_path, capsys):
     """An adversarial tester: SIGKILL while evaluate, probe or curve wrote its report left its new files beside the
     old record of digests (and hidden .NAME.before-PID links, one set per kill); every later run refused featcache's
@@ -2631,25 +2651,35 @@ def test_a_report_killed_midway_is_put_back_by_the_next_run(tmp_path, capsys):
              (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"],
               ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg"], "featcache.analysis.plots",
               "plot_learning_curves")]
-    for i, (first, second, module, name) in enumerate(cases):
-        for rerun in (True, False):  # over a whole report, and a first report killed halfway
-            folder = tmp_path / f"r{i}{rerun}"
-            if rerun:
-                assert main([*first, "--out", str(folder)]) == 0
-            old = {p.name: p.read_bytes() for p in folder.iterdir()} if rerun else {}
-            proc = subprocess.run([sys.executable, "-c", _KILLED_AT, module, name, *second, "--out", str(folder)],
-                                  capture_output=True, text=True, env=env, timeout=300)
-            assert proc.returncode == -9, proc.stderr[-2000:]
-            assert any(p.name.startswith(".") for p in folder.iterdir())  # what the kill left
-            if module != "featcache.analysis.plots":  # curve's table grows as it fits, by design: the others come back whole
-                from featcache.paths import restore_killed
+    # the six killed runs are children of one process (_KILLED_AT): one interpreter and one import of the analysis,
+    # scikit-learn and matplotlib, where each was a process of its own (about 3 s of CPU each)
+    killer = subprocess.Popen([sys.executable, "-c", _KILLED_AT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        for i, (first, second, module, name) in enumerate(cases):
+            for rerun in (True, False):  # over a whole report, and a first report killed halfway
+                folder = tmp_path / f"r{i}{rerun}"
+                if rerun:
+                    assert main([*first, "--out", str(folder)]) == 0
+                old = {p.name: p.read_bytes() for p in folder.iterdir()} if rerun else {}
+                log = tmp_path / f"killed{i}{rerun}.log"
+                killer.stdin.write(json.dumps([module, name, [*second, "--out", str(folder)], str(log)]) + "\n")
+                killer.stdin.flush()
+                status = killer.stdout.readline()
+                assert status == "-9\n", (status, log.read_text()[-2000:] if log.exists() else "")
+                assert any(p.name.startswith(".") for p in folder.iterdir())  # what the kill left
+                if module != "featcache.analysis.plots":  # curve's table grows as it fits, by design: the others come back whole
+                    from featcache.paths import restore_killed
 
-                restore_killed([folder / n for n in ("evaluation.json", "evaluation.txt", "confusion.png", "probe.json",
-                                                     "probe.csv", "probe.png")])
-                assert {p.name: p.read_bytes() for p in folder.iterdir()} == old, (second[0], rerun)
-            capsys.readouterr()
-            assert main([*second, "--out", str(folder)]) == 0, (second, capsys.readouterr().err)
-            assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], (second, sorted(os.listdir(folder)))
+                    restore_killed([folder / n for n in ("evaluation.json", "evaluation.txt", "confusion.png", "probe.json",
+                                                         "probe.csv", "probe.png")])
+                    assert {p.name: p.read_bytes() for p in folder.iterdir()} == old, (second[0], rerun)
+                capsys.readouterr()
+                assert main([*second, "--out", str(folder)]) == 0, (second, capsys.readouterr().err)
+                assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], (second, sorted(os.listdir(folder)))
+    finally:
+        killer.stdin.close()
+        killer.wait(timeout=60)
 
 
 def _flip_in_entry(path: Path, entry: str, dest: Path) -> Path:
