@@ -424,11 +424,12 @@ def test_best_row_ties_go_to_fewer_views_before_a_shallower_layer():
 
 
 def test_averaging_on_real_features_is_the_by_hand_average(real_weights, real_fashion_dir, tmp_path):
-    """Lesson data at small scale (first 500 train / 300 test, 96 px, block_13_expand_relu, views orig,flip):
+    """Lesson data at small scale (first 250 train / 150 test, 96 px, block_13_expand_relu, views orig,flip):
     train's and evaluate's accuracies are exactly the by-hand average of each view's predict_proba (and the SVM's
-    decision values), and the average is not the original view's prediction in disguise."""
+    decision values), and the average is not the original view's prediction in disguise (4 of the 150 test images
+    answered otherwise, measured; 7 of 300 at the 500 / 300 this took before, 14.5 s of the slow tier)."""
     layer = "block_13_expand_relu"
-    path = extract(data_dir=str(real_fashion_dir), train_limit=500, test_limit=300, weights=str(real_weights), image_size=96,
+    path = extract(data_dir=str(real_fashion_dir), train_limit=250, test_limit=150, weights=str(real_weights), image_size=96,
                    layers=layer, views="orig,flip", out=tmp_path / "real.h5").path
     res = featcache.train(path, "logreg", out=tmp_path / "h.npz")
     cache = featcache.open_cache(path)
