@@ -29,12 +29,12 @@ PHOTOS = ["cat.bmp", "grace_hopper.bmp", "hot_dog.jpg", "parrot.jpg"]
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory, real_weights, real_fashion_dir):
-    """A small real cache (300 train / 600 test Fashion-MNIST images, 96 px), both heads, both exported."""
+def real(tmp_path_factory, real_weights, real_fm600):
+    """A small real cache (conftest.real_fm600: 600 train / 300 test Fashion-MNIST images, 96 px, read only), both
+    heads, both exported. It was a cache of its own (300 / 600), extracted again where test_train_evaluate.py or
+    test_layer_flow.py had made the session's on the same worker; each model also ran on 600 raw test images."""
     tmp = tmp_path_factory.mktemp("real")
-    res = featcache.extract(featcache.FashionMNIST(data_dir=str(real_fashion_dir), train_limit=300, test_limit=600),
-                            featcache.ModelSpec(weights=str(real_weights)), featcache.StoreSpec(out=tmp / "c.h5"), verbose=False)
-    cache = featcache.open_cache(res.path)
+    cache = featcache.open_cache(real_fm600)
     X, y = cache.features("train"), cache.labels("train")
     out = {"cache": cache, "weights": real_weights}
     for name, head in (("keras", DenseHead(epochs=60)), ("keras_std", DenseHead(epochs=60, standardize=True)), ("logreg", LogRegHead())):
@@ -1953,9 +1953,10 @@ def test_a_forked_child_predicts_with_a_loaded_models_kept_converted_runner(tiny
     kept interpreter predicts in the child (the parent's probabilities), so it runs, as ONNX Runtime's did. Fails on
     the code before for xnnpack: "refused"."""
     photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
-    env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp_path / "runtimes")}
+    # The session's folder of conversions (conftest), not one of the test's own: the tiny model is converted once
+    # for this test and the two below; what is tested is the child's kept runner, not the conversion.
     proc = subprocess.run([sys.executable, "-c", _FORKED_CONVERTED_PREDICTION, str(tiny_model), str(photo), runtime],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[0] == "ran", proc.stdout
 
@@ -2000,9 +2001,9 @@ def test_a_worker_forked_while_a_thread_builds_a_runner_builds_its_own(tiny_mode
     the child's key): the child builds its runner and predicts the parent's probabilities.
     Fails on the code before: "hung" (after the worker's 60 s)."""
     photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
-    env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp_path / "runtimes")}
+    # the session's conversions (as above): the child's runner (another batch size) is built all the same
     proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_RUNNER_IS_BUILT, str(tiny_model), str(photo)],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[0] == "ran", proc.stdout
 
@@ -2039,7 +2040,7 @@ def test_a_worker_forked_while_a_thread_predicts_on_xnnpack_predicts_too(tiny_mo
     free in a forked child now (``_lazy.ForkSafeLock``), as OpenVINO's request lock: the child predicts the parent's
     probabilities. Fails on the code before: "hung" (after the worker's 30 s)."""
     photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
-    env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp_path / "runtimes"),
+    env = {**os.environ,  # the session's conversions (as above)
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_PREDICTS, str(tiny_model), str(photo), runtime],
                           capture_output=True, text=True, timeout=300, env=env)
