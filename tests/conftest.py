@@ -171,7 +171,8 @@ def real_fm600(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
     """The lesson's kind of cache, small: the first 600 train / 300 test Fashion-MNIST images, 96 px, real weights, out_relu.
 
     Extracted once per session for every module that needs it (train/evaluate,
-    the layer tests' final-output-only cache): read only. A test that changed
+    the layer tests' final-output-only cache, the exported models' agreement
+    tests in test_export_predict): read only. A test that changed
     it would fail the session, here, at teardown.
     """
     import hashlib
