@@ -360,3 +360,43 @@ def test_predict_from_threads_at_once_on_one_loaded_model_on_openvino(tiny, conv
     assert sorted(got) == [0, 1, 2, 3]
     for probabilities in got.values():
         np.testing.assert_allclose(probabilities, want, atol=1e-4)
+
+
+def test_a_second_predict_on_the_same_bytes_loads_no_network_again(tiny, tmp_path, monkeypatch):
+    """Each predict and evaluate on TensorFlow loaded its model with Keras (3.2 s for a 32 px MobileNetV2 model) and
+    traced it (1.7 s), the same bytes again and again in one process (a notebook, the test suite). The compiled
+    forward is kept under the SHA-256 of the bytes it was loaded from (runtimes._model_key): a second predict, of a
+    copy elsewhere too, loads nothing and gives the same probabilities; a file replaced with another model under the
+    same name is another digest, loaded again, its own probabilities; a file replaced after a kept forward ran is
+    still refused (check_unchanged). Fails on the code before: a load per predict."""
+    other_model = _tiny_model(tmp_path / "other.keras", seed=1)
+    other_want = model_io.load_model(other_model)[0].predict(tiny["images"]["rgb"], verbose=0)
+    runtimes.forget_built()
+    loads = []
+    real_network = model_io._network
+    monkeypatch.setattr(model_io, "_network", lambda *a, **k: loads.append(a[0]) or real_network(*a, **k))
+    x = tiny["images"]["rgb"]
+    first = predict(tiny["path"], x, runtime="tensorflow")
+    np.testing.assert_allclose(first.probabilities, tiny["want"]["rgb"], atol=1e-6, rtol=0)
+    assert len(loads) == 1
+    copy = Path(shutil.copy(tiny["path"], tmp_path / "copy.keras"))
+    again = predict(copy, x, runtime="tensorflow")
+    np.testing.assert_array_equal(again.probabilities, first.probabilities)
+    assert len(loads) == 1  # the same bytes: nothing loaded
+    copy.write_bytes(other_model.read_bytes())  # another model under the copy's name
+    replaced = predict(copy, x, runtime="tensorflow")
+    assert len(loads) == 2 and loads[-1] == copy
+    np.testing.assert_allclose(replaced.probabilities, other_want, atol=1e-6, rtol=0)
+    init = ModelRunner.__init__
+
+    def then_replaced(self, *a, **k):  # the kept forward taken, then the file replaced before the images run
+        init(self, *a, **k)
+        copy.write_bytes(tiny["path"].read_bytes())
+
+    monkeypatch.setattr(ModelRunner, "__init__", then_replaced)
+    with pytest.raises(FeatcacheError) as exc:
+        predict(copy, x, runtime="tensorflow")
+    assert "changed while" in _one_line(exc) and len(loads) == 2
+    runtimes.forget_built()  # freed: built again
+    predict(copy, x, runtime="tensorflow")
+    assert len(loads) == 3

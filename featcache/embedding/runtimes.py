@@ -294,9 +294,17 @@ class TensorFlowRuntime(Runtime):
               lock_timeout: float | None = None) -> Forward:
         from featcache.embedding.mapper import compiled
 
-        if not isinstance(spec, ConversionSpec):  # an exported model (predict): keyed by its file's content, built each time
-            # photos come at its size: run without the resize there (``compiled``'s exact), other sizes resized
-            return compiled(spec.build_keras(), batch_size, exact=spec.raw_shape, state=getattr(spec, "state", None))
+        if not isinstance(spec, ConversionSpec):  # an exported model (predict, evaluate): ``_model_key``
+            key = _model_key(spec, batch_size)
+            forward = None if key is None else _BUILT.get(key)
+            if forward is None:
+                # photos come at its size: run without the resize there (``compiled``'s exact), other sizes resized.
+                # build_keras loads the network from the bytes the runner hashed (``ModelFile``): what is kept under
+                # a model's SHA-256 is the network of bytes of that SHA-256, whatever its file does meanwhile.
+                forward = compiled(spec.build_keras(), batch_size, exact=spec.raw_shape, state=getattr(spec, "state", None))
+                if key is not None:
+                    _BUILT.put(key, forward)
+            return forward
         key = _built_key(spec, batch_size)
         forward = None if key is None else _BUILT.get(key)
         if forward is None:
@@ -347,12 +355,14 @@ class _Built:
 # with the same model (a notebook, the test suite) reuses the forward
 # function: a forward pass changes no weight. Each one holds 50-100 MB here
 # (RSS after building and one batch, 32-224 px, 1 or 17 layers): 8 of them
-# are under 1 GB. ``forget_built()`` frees them.
+# are under 1 GB. An exported model's forward (``_model_key``) is kept among
+# them, of its size too. ``forget_built()`` frees them.
 _BUILT = _Built(size=8)
 
 
 def forget_built() -> None:
-    """Drop every built TensorFlow extractor this process keeps for reuse (their memory goes back)."""
+    """Drop every built TensorFlow extractor and exported model's forward this process keeps for reuse (their memory
+    goes back)."""
     _BUILT.clear()
 
 
@@ -379,6 +389,25 @@ def _built_key(spec: ConversionSpec, batch_size: int | None) -> tuple | None:
             return None
     # XLA compiles for one batch shape (mapper.compiled); TensorFlow traces once for any.
     return spec, identity, batch_size if keras().backend.backend() == "jax" else None
+
+
+def _model_key(spec: Any, batch_size: int | None) -> tuple | None:
+    """The key an exported model's compiled forward is kept under: the SHA-256 of the bytes it is loaded from
+    (``ModelFile.digest``, the one hash a run takes of its file), and the batch size on JAX. Keras's ``load_model``
+    of the file (3.2 s for a 32 px MobileNetV2 model here) and the trace (1.7 s) were paid on every predict and
+    evaluate of a process: a notebook predicting again on the same model, and the test suite (docs/benchmarks.md,
+    "Exported models kept in a process"). A file replaced is another digest, loaded again; a copy elsewhere is the
+    same one. The runner still hashes the file after scoring (``ModelRunner.check_unchanged``).
+
+    None (not kept) for a loaded model's run (``LoadedModel``: ``network`` and ``state`` given): the network traced is
+    the caller's object, which may differ from its bytes in more than weights (a layer's attribute set by hand), so
+    neither the model's digest nor a digest of ``state`` says what that trace computes; the loaded model keeps its
+    runners itself (``LoadedModel.runner``)."""
+    from featcache._lazy import keras
+
+    if getattr(spec, "network", None) is not None or getattr(spec, "state", None) is not None:
+        return None
+    return "model", spec.digest, batch_size if keras().backend.backend() == "jax" else None
 
 
 def _reseed() -> None:
