@@ -918,8 +918,24 @@ def test_a_fine_tuned_model_keeps_its_heads_training_digests(tmp_path):
     assert np.array_equal(train_digests(out, read_meta(out)), keys) and read_meta(out)["train_digest_count"] == 3
 
 
+@pytest.fixture(scope="module")
+def svm_split_model(tmp_path_factory):
+    """``svm_split_model(classes)``: ``_split_model``'s SVM head's model without probabilities of those classes, made
+    once per module for the tests that only evaluate and predict it (an extract, a train and an export each; and a
+    model made again was another file, each of its evaluates and predicts a Keras load and a trace)."""
+    made: dict[tuple[str, ...], tuple[Path, Path]] = {}
+
+    def get(classes: tuple[str, ...]) -> tuple[Path, Path]:
+        if classes not in made:
+            made[classes] = _split_model(tmp_path_factory.mktemp("svm_split"), "svm", {"probability": False},
+                                         classes=classes)
+        return made[classes]
+
+    return get
+
+
 @pytest.mark.parametrize("classes", [("ants", "bees", "wasps"), ("ants", "bees")])
-def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_path, capsys, classes):
+def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(svm_split_model, tmp_path, capsys, classes):
     """Regression (helper-233's review): an SVM head's model without probabilities gives shares (predict's columns
     share_N), but evaluate recorded each misclassified photo as "probability": 0.554 and printed "ants -> bees
     0.554". Named as predict names them ("share"; "probability" None, as a head's report has none for such a head);
@@ -928,7 +944,7 @@ def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_pa
 
     Regression (a re-read, 2026-12-06): of two classes, one view, the share was 1.000 for every photo (one vote of
     one pair: the decision, no score); no number is shown or kept there, and predict names the class alone."""
-    model, root = _split_model(tmp_path, "svm", {"probability": False}, classes=classes)
+    model, _ = svm_split_model(classes)
     val = make_class_tree(tmp_path / "val", dict.fromkeys(classes, 2), ext="jpg", size=40, offset=70)
     write_image(val / "bees" / "an_ant.jpg", class_image(0, 99, 40))  # mislabelled: an ant among the bees
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
@@ -956,13 +972,14 @@ def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_pa
 
 
 @pytest.mark.parametrize("classes", [("ants", "bees", "wasps"), ("ants", "bees")])
-def test_an_svm_models_evaluation_says_what_its_shares_are_as_predict_does(tiny, tmp_path, capsys, classes):
+def test_an_svm_models_evaluation_says_what_its_shares_are_as_predict_does(tiny, svm_split_model, tmp_path, capsys,
+                                                                          classes):
     """Regression (a brief, 2026-12-06): evaluate MODEL FOLDER listed an SVM head's model's misclassified photos
     with "share 0.333" and no word of what a share is, where predict says it once (its note, --json's values_words:
     deploy.model.svm_numbers). evaluate's text, evaluation.txt, evaluation.json and --json say it in predict's words:
     three classes, vote shares of their 3 contests; two (one vote, the decision alone), why no number is shown.
     Fails on the code before: no such line, no values_words."""
-    model, root = _split_model(tmp_path, "svm", {"probability": False}, classes=classes)
+    model, _ = svm_split_model(classes)
     val = make_class_tree(tmp_path / "val", dict.fromkeys(classes, 2), ext="jpg", size=40, offset=70)
     write_image(val / "bees" / "an_ant.jpg", class_image(0, 99, 40))  # mislabelled: an ant among the bees
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
@@ -986,12 +1003,12 @@ def test_an_svm_models_evaluation_says_what_its_shares_are_as_predict_does(tiny,
 
 
 @pytest.mark.parametrize("classes", [("ants", "bees", "wasps"), ("ants", "bees")])
-def test_info_of_an_svm_models_evaluation_says_what_its_shares_are(tiny, tmp_path, capsys, classes):
+def test_info_of_an_svm_models_evaluation_says_what_its_shares_are(tiny, svm_split_model, tmp_path, capsys, classes):
     """Regression (a brief, 2026-12-06): info of an SVM head's model's evaluation.json, whose report records what its
     shares are (values_words), said neither in its text nor in --json. It says them as predict's note does (its
     output where it is the decision alone), and --json gives them under evaluate's key; a model of probabilities's
     report, None and no such line. Fails on the code before: no line, no key."""
-    model, _ = _split_model(tmp_path, "svm", {"probability": False}, classes=classes)
+    model, _ = svm_split_model(classes)
     val = make_class_tree(tmp_path / "val", dict.fromkeys(classes, 2), ext="jpg", size=40, offset=70)
     assert run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep")).returncode == 0
     record = tmp_path / "rep" / "evaluation.json"

@@ -148,9 +148,20 @@ def svm_views_cache(tmp_path_factory):
     return tmp, cache, images, head
 
 
+@pytest.fixture(scope="module")
+def svm_models(svm_views_cache) -> dict:
+    """The SVM head of ``svm_views_cache`` exported once for each of ``views="orig"`` and ``"all"`` (their
+    ``ExportResult``s), for the tests that only read and predict them: an export is a network build and a save, and
+    each model exported again was a new file (its record's time) whose every predict loaded and traced it."""
+    import featcache
+
+    tmp, _, _, head = svm_views_cache
+    return {views: featcache.export(head.path, tmp / f"svm_{views}.keras", views=views) for views in ("orig", "all")}
+
+
 @pytest.mark.parametrize("views", ["orig", "all"])
-def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_are_shares(svm_views_cache, views, capsys,
-                                                                                          caplog):
+def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_are_shares(svm_views_cache, svm_models,
+                                                                                          views, capsys, caplog):
     """The tester's finding: 'cannot export an SVM head', the only head past 0.90 with views. Now the model's top
     class is the head's on the same images (its features from the same random network), predict and verify/info
     take it, and its numbers are named shares, never probabilities: the CSV's share_N, the JSON's share. Its record's
@@ -160,8 +171,8 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     from featcache.deploy.model import load_model, svm_numbers
 
     tmp, cache_path, images, head = svm_views_cache
-    out = tmp / f"svm_{views}.keras"
-    result = featcache.export(head.path, out, views=views)
+    result = svm_models[views]
+    out = result.path
     names = result.meta["views"]
     assert names == (["orig"] if views == "orig" else ["orig", "flip"])
     tag = "svm vote shares" if views == "orig" else "svm shares of averaged decision values"
@@ -196,7 +207,7 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     assert (made_by["file"], made_by["views"], made_by["runtime"]) == (out.name, names, "tensorflow")
 
 
-def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them(svm_views_cache, capsys):
+def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them(svm_views_cache, svm_models, capsys):
     """Regression (a tester, helper-274): a one-view SVM model of 10 classes printed shares near 0.2 whether its class
     was right or far off, and predict's note said "vote shares, or shares of the averaged decision values with views"
     of every SVM model, its views known. The note (and --json's values_words, the API's values_words) now says the
@@ -211,7 +222,7 @@ def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them
     k = len(head.meta["class_names"])
     assert k == 10  # Fashion-MNIST's classes, each in the tiny cache
     for views in ("orig", "all"):
-        out = featcache.export(head.path, tmp / f"said_{views}.keras", views=views).path
+        out = svm_models[views].path
         said = run_main(capsys, "predict", str(out), str(tmp / "test.npy"), "--runtime", "tensorflow")
         notes = [line for line in said.stderr.splitlines() if "is an SVM head's model" in line]
         assert said.returncode == 0 and len(notes) == 1, said.stderr
@@ -233,7 +244,7 @@ def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them
             assert "vote shares" not in words
 
 
-def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, tmp_path):
+def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, svm_models):
     """Regression (a brief, 2026-12-06): the record's ``output`` (featcache.json in the .keras file) said of every SVM
     head's model without probabilities "SVM scores (vote shares, or shares of the averaged decision values with
     views)", though the model's views are known, where predict's note says the one that applies. The record says
@@ -243,11 +254,11 @@ def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, tmp_
     import featcache
     from featcache.deploy.model import read_meta
 
-    tmp, _, _, head = svm_views_cache
+    tmp = svm_views_cache[0]
     for views, own, other in (("orig", "vote shares, not probabilities and no confidence: each class's share of the "
                                        "45 one-vs-one contests of its 10 classes", "averaged"),
                               ("all", "shares of the one-vs-rest decision values averaged over its 2 views", "vote")):
-        out = featcache.export(head.path, tmp_path / f"record_{views}.keras", views=views).path
+        out = svm_models[views].path
         output = read_meta(out)["output"]
         assert own in output and other not in output, output
         assert output.startswith("per image, one number a class, in class_names order: ")
@@ -311,8 +322,8 @@ def test_a_views_model_tagged_vote_shares_before_is_read_as_shares_and_a_tag_wit
 
 
 @pytest.mark.parametrize("probability", [False, True])
-def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm_views_cache, probability, capsys,
-                                                                            monkeypatch, tmp_path):
+def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm_views_cache, svm_models, probability,
+                                                                            capsys, monkeypatch, tmp_path):
     """Reviewer's finding: OpenVINO (INFERENCE_PRECISION_HINT f32) and XNNPACK run the SVM layers' float64 in float32,
     enough to flip a near-zero vote. Asked for by name: one line; auto: ONNX Runtime, else TensorFlow, never OpenVINO.
     A calibrated head's model has no ``scores`` in its record: known by the head's kind."""
@@ -327,7 +338,8 @@ def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm
     if probability:
         head = featcache.train(featcache.open_cache(cache_path), "svm", params={"probability": True},
                                out=tmp_path / "cal.npz")
-    out = featcache.export(head.path, tmp_path / "m.keras").path
+    # the head without probabilities: its model of the original view (export's default views) exported once
+    out = featcache.export(head.path, tmp_path / "m.keras").path if probability else svm_models["orig"].path
     assert ("scores" in read_meta(out)) != probability
     np.save(tmp_path / "x.npy", images[:3])
     for name in ("openvino", "xnnpack"):
@@ -343,19 +355,17 @@ def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm
     assert ModelRunner(out, runtime="auto", expected_images=10_000).runtime_used == "tensorflow"
 
 
-def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_views_cache, tmp_path, capsys):
+def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_models, tmp_path, capsys):
     """Reviewer's finding: the ONNX conversion quieted tf2onnx's "Gemm rewriter" warnings by raising the root logger's
     level to ERROR, which dropped every other logger's warnings meanwhile (another thread's), and with no handler on
     root, logging.warning's basicConfig installed a stderr handler for the rest of the process. Converted here with
     root bare (as in a plain script); another logger warns during the conversion."""
     import logging
 
-    import featcache
     from featcache.deploy.model import ExportedModelSpec, ModelFile, load_model
     from featcache.embedding import runtimes
 
-    tmp, _, _, head = svm_views_cache
-    out = featcache.export(head.path, tmp_path / "m.keras").path
+    out = svm_models["orig"].path  # an SVM head's model of the original view, export's default
     net, _ = load_model(out)
     heard: list[str] = []
     other = logging.getLogger("featcache_test_other")
