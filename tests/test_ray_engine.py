@@ -7,6 +7,7 @@ to import, it does not skip.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ from pathlib import Path
 import h5py
 import pytest
 import ray
-from helpers import assert_same_features, extract, make_fashion_dir
+from helpers import assert_same_features, extract, make_fashion_dir, run_main
 
 import featcache
 from featcache.cli import main
@@ -201,40 +202,6 @@ def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashi
         featcache.open_cache(partial_path(out))
 
 
-@pytest.mark.slow
-def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
-    """Kill a Ray run's driver midway; the re-run embeds only the missing rows, features as uninterrupted."""
-    data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
-    out = tmp_path / "killed.h5"
-    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "8",
-            "--layers", LAYERS, "--out", str(out), "--engine", "ray", "--workers", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline, done = time.time() + 240, 0
-    try:
-        while time.time() < deadline and proc.poll() is None and done < 16:
-            try:
-                with h5py.File(partial_path(out), "r", locking=False) as f:
-                    done = int(f["train"].attrs["rows_done"])
-            except (OSError, KeyError):
-                pass
-            time.sleep(0.05)
-    finally:
-        ray_processes = [pid for pid, _ in descendants(proc.pid)]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kill_all(ray_processes)  # a SIGKILLed driver can leave Ray's agents behind
-    assert not out.exists(), "a killed run must not leave a file that looks complete"
-    with h5py.File(partial_path(out), "r") as f:
-        done = int(f["train"].attrs["rows_done"])
-    assert 0 < done < 400
-    resumed = extract(data_dir=str(data), out=out, weights="random", image_size=64, batch_size=8, layers=LAYERS,
-                      engine="ray", verbose=False)
-    assert resumed.images == 416 - done
-    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, layers=LAYERS,
-                  verbose=False)
-    assert_same_cache(out, ref.path)
-
-
 @pytest.mark.slow  # starts the module's Ray instance (10-30 s), shared with the other slow tests here
 def test_more_workers_than_the_cluster_holds(ray_local, fashion_dir, tmp_path):
     with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*; workers=3 x cpus_per_worker=1 does not fit"):
@@ -382,20 +349,56 @@ def ray_head(tmp_path):
 
 
 @pytest.mark.slow
-def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
-    """--address: the driver joins a running cluster, ships featcache to it, writes the cache locally."""
+def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_head, tmp_path, capsys, monkeypatch):
+    """--address: the driver joins a running cluster, ships featcache to it, writes the cache locally. Its first run is
+    SIGKILLed midway; the re-run embeds only the missing rows, quietly, with features as an uninterrupted local run's.
+
+    Two tests before, each with a driver process of its own: test_join_an_existing_cluster (68 s of the last slow
+    tier) and test_resume_after_sigkill_of_the_driver (77 s), whose killed driver started a private Ray instance and
+    whose re-run started one more actor in this process, beside a local reference each. Here the joining driver's run
+    is the re-run: one Ray start, one actor start (TensorFlow's import, the network's build), one driver process and
+    one local reference less; the token check runs in this process (its probe is a process of its own all the same)."""
+    data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
     out = tmp_path / "cluster.h5"
-    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--batch-size", "8",
-            "--layers", LAYERS, "--out", str(out), "--engine", "ray", "--address", ray_head, "--workers", "2", "--json"]
+    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "8",
+            "--layers", LAYERS, "--out", str(out), "--engine", "ray", "--address", ray_head, "--json"]
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=400, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args, "--workers", "1"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    deadline, done = time.time() + 240, 0
+    try:
+        while time.time() < deadline and proc.poll() is None and done < 16:
+            try:
+                with h5py.File(partial_path(out), "r", locking=False) as f:
+                    done = int(f["train"].attrs["rows_done"])
+            except (OSError, KeyError):
+                pass
+            time.sleep(0.05)
+    finally:
+        driver_processes = [pid for pid, _ in descendants(proc.pid)]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kill_all(driver_processes)  # anything the killed driver started (the cluster's processes are the head's)
+    assert not out.exists(), "a killed run must not leave a file that looks complete"
+    with h5py.File(partial_path(out), "r") as f:
+        done = int(f["train"].attrs["rows_done"])
+    assert 0 < done < 400
+    # Two actors on the cluster's 2 CPUs: rows from both come back in order.
+    proc = subprocess.run([sys.executable, "-m", "featcache", *args, "--workers", "2"], capture_output=True, text=True,
+                          timeout=400, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == ""  # quiet
-    ref = extract(data_dir=str(fashion_dir), out=tmp_path / "ref.h5", **TINY)
+    assert json.loads(proc.stdout)["images"] == 416 - done
+    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, layers=LAYERS,
+                  verbose=False)
     assert_same_cache(out, ref.path)
-    env["RAY_AUTH_MODE"] = "disabled"  # the head wants its token: a clear line, not a hang
-    proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=120, env=env)
-    assert proc.returncode == 2 and "requires token authentication; set RAY_AUTH_MODE=token" in proc.stderr
+    # The head wants its token: a clear line, not a hang. In this process, as a fresh one would see it (it may hold
+    # the module's Ray instance): the check comes before any Ray connection.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    result = run_main(capsys, *args, "--workers", "2")
+    assert result.returncode == 2 and "requires token authentication; set RAY_AUTH_MODE=token" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
 
 
 def test_decoding_tasks_are_no_more_than_the_batches_and_each_batch_is_a_block():
