@@ -162,23 +162,6 @@ def test_views_travel_as_one_contiguous_column_each_and_come_back_as_written():
 
 
 @pytest.mark.slow
-def test_actors_keep_tensorflow_and_onnxruntime_to_their_share_of_threads():
-    """What each embedding actor runs first (in a plain process here: no Ray worker needed to check it)."""
-    code = (
-        "import os\n"
-        "from featcache.embedding.engines.ray_engine import limit_threads\n"
-        "limit_threads(1)\n"
-        "import tensorflow as tf\n"
-        "from featcache.embedding.runtimes import REGISTRY\n"
-        "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(), "
-        "os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["1", "1", "1", "1"]  # ONNX Runtime too: it reads no environment variable
-
-
-@pytest.mark.slow
 def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashion_dir, tmp_path):
     from featcache.sources.fashion_mnist import load
 
@@ -291,18 +274,33 @@ def test_a_private_instance_is_sized_by_the_cores_and_auto_needs_a_cluster_befor
 
 
 @pytest.mark.slow
-def test_an_unreachable_address_from_the_command_line_is_one_line(fashion_dir):
-    # A process of its own: this one may hold the module's Ray connection.
+def test_an_unreachable_address_from_the_command_line_is_one_line(fashion_dir, capsys, monkeypatch):
+    # In this process, as a fresh one sees it (this one may hold the module's Ray connection): the address is probed
+    # before any connection (a python -m featcache of its own before: 2.6 s of interpreter and imports).
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
     base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]
-    proc = subprocess.run([sys.executable, "-m", "featcache", *base, "--engine", "ray", "--address", f"127.0.0.1:{free_port()}"],
-                          capture_output=True, text=True, timeout=120)
+    proc = run_main(capsys, *base, "--engine", "ray", "--address", f"127.0.0.1:{free_port()}")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
 
 
 @pytest.mark.slow
-def test_the_local_engine_never_imports_ray(fashion_dir, tmp_path):
+def test_actors_keep_their_share_of_threads_and_the_local_engine_never_imports_ray(fashion_dir, tmp_path):
+    """Two claims on a fresh process, one process for both (two before, each importing TensorFlow: 11.7 s each in
+    the last slow tier).
+
+    What each embedding actor runs first, limit_threads (in a plain process here: no Ray worker needed to check it),
+    keeps TensorFlow and ONNX Runtime to its share of threads. And a local extract never imports Ray: ray_engine's
+    module imports none (Ray is imported in its functions), so importing limit_threads first leaves that check as
+    it was; any Ray module in sys.modules at the end fails it."""
     code = (
-        "import sys, featcache\n"
+        "import os, sys\n"
+        "from featcache.embedding.engines.ray_engine import limit_threads\n"
+        "limit_threads(1)\n"
+        "import tensorflow as tf\n"
+        "from featcache.embedding.runtimes import REGISTRY\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(), "
+        "os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads)\n"
+        "import featcache\n"
         "from featcache.cli import main\n"
         f"assert main(['extract', '--data-dir', {str(fashion_dir)!r}, '--weights', 'random', '--image-size', '32', "
         f"'--out', {str(tmp_path / 'l.h5')!r}, '--json']) == 0\n"
@@ -311,7 +309,9 @@ def test_the_local_engine_never_imports_ray(fashion_dir, tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].split() == ["1", "1", "1", "1"]  # ONNX Runtime too: it reads no environment variable
+    assert lines[-1] == "[]"
 
 
 @pytest.fixture
@@ -332,7 +332,7 @@ def ray_head(tmp_path):
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                time.sleep(0.5)
+                time.sleep(0.1)  # the head listens within seconds: a shorter poll sees it sooner
         yield f"127.0.0.1:{port}"
     finally:
         # Killed outright, the head and everything under it: on SIGTERM `ray start --block` stops its processes
