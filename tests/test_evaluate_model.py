@@ -741,17 +741,52 @@ def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, di
     return featcache.export(head_path, tmp / "m.keras").path, root
 
 
-def test_copies_of_training_photos_in_the_test_folder_get_the_copies_fix_not_evaluate_elsewhere(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    """``_split_model(copy=True)`` made once per module for the tests that only score it (an extract, a train and an
+    export each, and each new model file a Keras load and a trace): (model, photo folder, ``without_digests()``, the
+    same head saved without its training digests and exported, made on first use). A test that needs the folder
+    without a file moves it aside for its calls (``_set_aside``) and back."""
+    import warnings
+
+    from featcache.heads.io import load_head, save_head
+
+    tmp = tmp_path_factory.mktemp("split")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # extract's line on the copy in train/ and val/: not these tests'
+        model, root = _split_model(tmp, copy=True)
+    old: list[Path] = []
+
+    def without_digests() -> Path:
+        if not old:
+            est, meta = load_head(tmp / "h.npz")
+            meta.pop("train_digests")
+            old.append(featcache.export(save_head(est, tmp / "old.npz", meta), tmp / "old.keras").path)
+        return old[0]
+
+    return model, root, without_digests
+
+
+class _set_aside:
+    """``with _set_aside(path, tmp_path):`` the file or folder at ``path`` is gone for the block, put back after."""
+
+    def __init__(self, path: Path, tmp: Path):
+        self.path, self.away = path, tmp / f"aside_{path.name}"
+
+    def __enter__(self):
+        shutil.move(self.path, self.away)
+
+    def __exit__(self, *exc):
+        shutil.move(self.away, self.path)
+
+
+def test_copies_of_training_photos_in_the_test_folder_get_the_copies_fix_not_evaluate_elsewhere(split, tmp_path, capsys):
     """Regression (a review, 2026-12-06): 'evaluate MODEL val/' where val/ holds a copy of a training photo said
     "evaluate on photos the model has not seen (its data set's test folder, or new ones)": val/ is that test folder,
     and the head's evaluate calls such photos copies with the fix to remove them. A folder scored that is not the
     model's training folder now counts the photos seen as copies, with a model's fix: remove them from the data set,
     then extract, train and export again (its test folder), or from the folder scored (another folder)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # extract's line on copies in train/ and val/: not this test's
-        model, root = _split_model(tmp_path / "split", copy=True)
+    model, root, _ = split  # val/ants/copied.jpg is a copy of train/ants/ants_000.jpg
     got = run_main(capsys, "evaluate", str(model), str(root / "val"), "--json")
     assert got.returncode == 0, got.stderr
     overlap = json.loads(got.stdout)["overlap"]
@@ -774,7 +809,8 @@ def test_copies_of_training_photos_in_the_test_folder_get_the_copies_fix_not_eva
     assert "evaluate on photos the model has not seen" in got.stderr, got.stderr
 
 
-def test_a_model_scored_on_its_own_training_photos_says_so_with_the_accuracy_on_the_unseen_ones(tiny, tmp_path, capsys):
+def test_a_model_scored_on_its_own_training_photos_says_so_with_the_accuracy_on_the_unseen_ones(tiny, split, tmp_path,
+                                                                                                  capsys):
     """Regression (helper-233's review): 'evaluate MODEL FOLDER' on the photos the model was trained on said "accuracy
     1.0000 on 24 images" and recorded "overlap": null, where a head's evaluate says which images it was trained on
     (docs/guarantees.md, No silent leakage). The model keeps its head's training digests; evaluate compares each
@@ -805,13 +841,16 @@ def test_a_model_scored_on_its_own_training_photos_says_so_with_the_accuracy_on_
     head_keys = load_head(tmp / "h.npz")[1]["train_digests"]
     assert np.array_equal(train_digests(model, read_meta(model)), head_keys) and read_meta(model)["train_digest_count"] == 6
 
-    # a model of a train/ and val/ folder: its train/ is all seen, its val/ none (and nothing said)
-    split_model, root = _split_model(tmp_path / "split")
+    # a model of a train/ and val/ folder: its train/ is all seen, its val/ none (and nothing said); the module's
+    # split model, its val/ without the copy of a training photo it holds for the copies test
+    split_model, root, _ = split
     got = run_main(capsys, "evaluate", str(split_model), str(root / "train"), "--json")
     assert got.returncode == 0 and json.loads(got.stdout)["overlap"]["seen"] == 8, got.stderr
     assert "8 of 8 photos of the folder were in this model's training data" in got.stderr
-    got = run_main(capsys, "evaluate", str(split_model), str(root / "val"), "--json")
+    with _set_aside(root / "val" / "ants" / "copied.jpg", tmp_path):
+        got = run_main(capsys, "evaluate", str(split_model), str(root / "val"), "--json")
     assert got.returncode == 0 and json.loads(got.stdout)["overlap"]["seen"] == 0 and "training data" not in got.stderr
+    assert json.loads(got.stdout)["folder"]["images"] == 6  # 3 ants and 3 bees: the copy was not there
 
 
 def test_info_of_a_models_evaluation_names_the_model_and_folder_and_repeats_its_warning(tiny, tmp_path, capsys):
@@ -879,11 +918,12 @@ def test_a_models_evaluation_names_its_model_and_folder_under_those_keys_alone(t
     assert json.loads((tagged[0] / "evaluation.json").read_text())["model"]["abspath"] == str(other)
 
 
-def test_a_model_that_keeps_no_training_digests_scored_on_its_heads_train_folder_gets_a_note(tmp_path, capsys):
+def test_a_model_that_keeps_no_training_digests_scored_on_its_heads_train_folder_gets_a_note(split, tmp_path, capsys):
     """Regression (helper-233's review): the fallback for a model that keeps no digests (exported before 2026-12-06,
     or from a head without them): scored on the train/ folder its record's source names, a note says the accuracy
     is on training photos; on val/ nothing is said."""
-    model, root = _split_model(tmp_path, digests=False)
+    _, root, without_digests = split
+    model = without_digests()
     assert read_meta(model).get("train_digest_count") is None
     got = run_main(capsys, "evaluate", str(model), str(root / "train"), "--out", str(tmp_path / "rep"))
     assert got.returncode == 0, got.stderr
@@ -1111,16 +1151,24 @@ def test_a_folder_in_another_case_is_told_apart_from_a_class_simply_absent(tmp_p
         check_same_classes(tmp_path, ["ants", "wasps"], ["ants", "bees", "other"])
 
 
-def test_a_class_named_with_a_slash_is_scored_from_its_folder_named_with_an_underscore(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def fashion_model(tmp_path_factory):
+    """(model, folder): a logreg model of a tiny random-weights Fashion-MNIST cache (its IDX files in folder/fm), made
+    once for the tests that only score it or read its training images."""
+    from helpers import tiny_fashion_cache
+
+    tmp = tmp_path_factory.mktemp("fashion")
+    cache = tiny_fashion_cache(tmp, n_train=40, n_test=10)
+    return featcache.export(featcache.train(cache, "logreg", out=tmp / "h.npz").path, tmp / "m.keras").path, tmp
+
+
+def test_a_class_named_with_a_slash_is_scored_from_its_folder_named_with_an_underscore(fashion_model, tmp_path, capsys):
     """Regression (a new-user tester): a Fashion-MNIST model could not be scored with 'featcache evaluate MODEL
     FOLDER': no folder can be named 't-shirt/top', and 't-shirt_top' was refused "not the model's: t-shirt_top;
     missing: t-shirt/top; name each subfolder as one of the model's classes", advice no one could follow. The folder
     't-shirt_top' is that class's (its name with '/' as '_'); the report keeps the model's class name; a folder made
     as t-shirt/top (a 't-shirt' folder) is refused naming the folder to use."""
-    from helpers import tiny_fashion_cache
-
-    cache = tiny_fashion_cache(tmp_path, n_train=40, n_test=10)
-    model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
+    model, _ = fashion_model
     names = read_meta(model)["class_names"]
     assert "t-shirt/top" in names  # Fashion-MNIST's class 0
     rng = np.random.default_rng(0)
@@ -1164,7 +1212,7 @@ def test_a_folder_stands_for_a_class_it_cannot_name_only_where_no_other_class_ha
     assert class_folders(["Cafe\u0301"]) == {"Caf\u00e9": 0}
 
 
-def test_info_of_a_model_shows_how_many_training_digests_it_keeps(tiny, tmp_path, capsys):
+def test_info_of_a_model_shows_how_many_training_digests_it_keeps(tiny, split, tmp_path, capsys):
     """Regression (a brief): info of an exported model did not show train_digest_count, the number of its head's
     training-image digests evaluate MODEL FOLDER tells its training photos by; a model that keeps none said
     nothing either. Both now say it, in the text and in --json."""
@@ -1173,7 +1221,7 @@ def test_info_of_a_model_shows_how_many_training_digests_it_keeps(tiny, tmp_path
     model, _ = tiny
     kept = len(train_digests(model, read_meta(model)))
     assert kept == 6  # the head's train split: half of the 12 photos
-    for old, want in ((model, kept), (_split_model(tmp_path, digests=False)[0], None)):
+    for old, want in ((model, kept), (split[2](), None)):
         got = run_main(capsys, "info", str(old), "--json")
         assert got.returncode == 0 and json.loads(got.stdout)["train_digest_count"] == want, got.stderr
         got = run_main(capsys, "info", str(old))
@@ -1260,18 +1308,16 @@ def test_a_head_object_with_a_photo_folder_is_told_to_save_and_export_it(tiny, t
     assert not (featcache.paths.runs_dir() / "eval").exists()
 
 
-def test_a_model_of_an_array_data_set_says_its_training_images_cannot_be_matched_to_photos(tmp_path, capsys):
+def test_a_model_of_an_array_data_set_says_its_training_images_cannot_be_matched_to_photos(fashion_model, tmp_path,
+                                                                                             capsys):
     """Regression (a reader, 2026-12-06): a Fashion-MNIST model keeps the digests of its training images' pixels
     (``row_digests``), a photo's digest is of its file's bytes: PNGs written from the very training images were
     reported "seen 0" with no warning, a false assurance. The overlap is now None, with a note (report and stderr)
     saying the photos cannot be matched to the training images."""
-    from helpers import tiny_fashion_cache
-
     from featcache.sources.fashion_mnist import _read_split
 
-    cache = tiny_fashion_cache(tmp_path, n_train=40, n_test=10)
-    model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
-    images, labels = _read_split(tmp_path / "fm", "train")
+    model, tmp = fashion_model
+    images, labels = _read_split(tmp / "fm", "train")
     for folder, label in (("t-shirt_top", 0), ("trouser", 1)):  # the training images themselves, as PNGs
         for i in np.flatnonzero(labels == label)[:3]:
             write_image(tmp_path / "val" / folder / f"{i}.png", images[i])
@@ -1286,35 +1332,28 @@ def test_a_model_of_an_array_data_set_says_its_training_images_cannot_be_matched
     assert line in got.stderr, got.stderr
 
 
-def test_a_missing_folder_is_refused_naming_the_folder_of_each_class(tmp_path, capsys):
+def test_a_missing_folder_is_refused_naming_the_folder_of_each_class(fashion_model, tmp_path, capsys):
     """Regression (a reader, 2026-12-06): the "not found" refusal listed the model's class names ("one subfolder of
     photos per class of the model (t-shirt/top, trouser, ...)"), advice no folder can follow; it names the folder
     of each class (``class_folders``: 't-shirt_top')."""
-    from helpers import tiny_fashion_cache
-
-    cache = tiny_fashion_cache(tmp_path, n_train=20, n_test=10)
-    model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
+    model, _ = fashion_model
     got = run_main(capsys, "evaluate", str(model), str(tmp_path / "nowhere"), "--out", str(tmp_path / "rep"))
     assert got.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
     assert "per class of the model (t-shirt_top, trouser, " in got.stderr, got.stderr
     assert "t-shirt/top" not in got.stderr, got.stderr
 
 
-def test_copies_in_another_folder_are_not_said_to_be_in_the_test_folder_when_that_is_gone(tmp_path, capsys):
+def test_copies_in_another_folder_are_not_said_to_be_in_the_test_folder_when_that_is_gone(split, tmp_path, capsys):
     """Regression (a reader, 2026-12-06): with the data set's recorded test folder (SOURCE/val) gone, any folder
     scored counted as it (``other_folders`` takes a folder it cannot reach for the same): copies of training photos
     in another folder got "in its data set's test folder: remove the copies from SOURCE". A test folder not there
     is not the folder scored: the copies are to be removed from that folder."""
-    import shutil
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model, root = _split_model(tmp_path / "split")
-    shutil.rmtree(root / "val")
+    model, root, _ = split
     other = make_class_tree(tmp_path / "other", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=80)
     (other / "bees" / "b.jpg").write_bytes((root / "train" / "bees" / "bees_001.jpg").read_bytes())
-    got = run_main(capsys, "evaluate", str(model), str(other), "--json")
+    with _set_aside(root / "val", tmp_path):  # the module's model: its test folder gone for this evaluate
+        assert not (root / "val").exists()
+        got = run_main(capsys, "evaluate", str(model), str(other), "--json")
     assert got.returncode == 0, got.stderr
     overlap = json.loads(got.stdout)["overlap"]
     assert (overlap["copies"], overlap["copies_in"], overlap["copies_in_data_set"]) == (1, str(other), False), overlap
