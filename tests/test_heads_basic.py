@@ -137,7 +137,8 @@ def test_dense_head_without_groups_holds_out_and_fits_exactly_as_kerass_validati
         return fit(self, x, y, **kw)
 
     monkeypatch.setattr(keras.Model, "fit", spy)
-    head = DenseHead(epochs=40, patience=3, learning_rate=0.01, n_classes=3, seed=2).fit(X, y)
+    # learning rate 0.05 (was 0.01): val_loss bottoms out at epoch 4 and the fit stops at 7, where it ran 31 epochs
+    head = DenseHead(epochs=40, patience=3, learning_rate=0.05, n_classes=3, seed=2).fit(X, y)
     monkeypatch.undo()
     assert np.array_equal(seen["train"], X[:162]) and np.array_equal(seen["val"], X[162:])  # floor(203 * 0.8) = 162
     assert head.epochs_run_ < 40  # early stopping chose an epoch by val_loss
@@ -146,7 +147,7 @@ def test_dense_head_without_groups_holds_out_and_fits_exactly_as_kerass_validati
     k = lazy_keras()
     k.utils.set_random_seed(2)
     model = DenseHead(l2=1e-2).build_model(8, 3)
-    model.compile(optimizer=k.optimizers.Adam(learning_rate=0.01), loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+    model.compile(optimizer=k.optimizers.Adam(learning_rate=0.05), loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], steps_per_execution=dense.STEPS_PER_EXECUTION)
     hist = model.fit(X, y, epochs=40, batch_size=64, validation_split=0.2, verbose=0,
                      callbacks=[k.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)])
@@ -161,7 +162,8 @@ def test_dense_head_standardize_folds_into_one_dense_layer_and_round_trips(tmp_p
     X, y = blobs(n=300, d=16, k=4, seed=7)
     X = X * np.linspace(0.01, 100, 16, dtype=np.float32) + 50  # features on very different scales
     X[:, 3] = 2.0  # a constant feature stays finite
-    head = DenseHead(epochs=20, early_stopping=False, learning_rate=0.01, n_classes=4, standardize=True).fit(X[:200], y[:200])
+    # 10 epochs (was 20) score 0.98-1.0 on the held-out rows: the claim is the folding, the bar 0.9 that it learned
+    head = DenseHead(epochs=10, early_stopping=False, learning_rate=0.01, n_classes=4, standardize=True).fit(X[:200], y[:200])
     assert np.allclose(head.mean_, X[:200].mean(0), rtol=1e-5) and head.scale_[3] == 1.0
     assert head.score(X[200:], y[200:]) > 0.9
     kernel, bias = head.logits_weights()  # what export and finetune put in the end-to-end model
@@ -227,7 +229,8 @@ def test_dense_head_labels_are_scikit_learns_classes_and_n_classes_keeps_every_c
     from featcache.heads import DenseHead
 
     X, y = blobs(n=120, d=8, k=4, seed=2)
-    fit = lambda labels, **kw: DenseHead(epochs=3, early_stopping=False, **kw).fit(X, labels)  # noqa: E731
+    # 1 epoch (was 3): the weights are compared bit for bit, equal after one epoch as after three
+    fit = lambda labels, **kw: DenseHead(epochs=1, early_stopping=False, **kw).fit(X, labels)  # noqa: E731
     base = fit(y)
     for labels in (np.array(["ankle", "bag", "coat", "dress"])[y], y - 1, np.array([3, 10, 20, 66])[y]):
         head = fit(labels)

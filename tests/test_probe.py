@@ -31,7 +31,7 @@ def multi_cache(tmp_path_factory):
 
 
 def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):
-    res = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "run", verbose=False, on_test=True)
+    res = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "run", verbose=False, on_test=True, plot=False)
     assert [(r.layer, r.head) for r in res.rows] == [(l, h) for l in ORDER for h in ("logreg", "svm")]
     assert [r.depth for r in res.rows] == [0, 0, 1, 1, 2, 2]
     assert [r.width for r in res.rows[::2]] == [96, 576, 1280]
@@ -94,11 +94,11 @@ def test_probe_prints_and_records_how_a_tie_was_broken(multi_cache, tmp_path, mo
 
     real = probe_mod._rows
     monkeypatch.setattr(probe_mod, "_rows", lambda *a: [dataclasses.replace(r, accuracy=0.5) for r in real(*a)])
-    assert main(["probe", str(multi_cache), "--heads", "logreg,svm", "--out", str(tmp_path / "p"), "--json"]) == 0
+    assert main(["probe", str(multi_cache), "--heads", "logreg,svm", "--out", str(tmp_path / "p"), "--json", "--no-plot"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["tie"] == ("6 settings tied at 0.5000; chose the one with the shallowest layer (block_1_expand_relu), "
                           "then the head listed first (logreg)") and doc["best"]["layer"] == "block_1_expand_relu"
-    assert main(["probe", str(multi_cache), "--heads", "logreg,svm", "--out", str(tmp_path / "q")]) == 0
+    assert main(["probe", str(multi_cache), "--heads", "logreg,svm", "--out", str(tmp_path / "q"), "--no-plot"]) == 0
     assert doc["tie"] in capsys.readouterr().out.splitlines()
 
 
@@ -129,11 +129,11 @@ def test_default_out_is_under_runs(multi_cache):
     import os
     from pathlib import Path
 
-    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", plot=False)
     assert res.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / OUT_RELU
     held_out = res.csv.read_text()
     # On the test split: its own folder, so its flattering choice does not replace the held-out one (a new user)
-    on_test = featcache.probe(multi_cache, heads="logreg", layers="out_relu", on_test=True)
+    on_test = featcache.probe(multi_cache, heads="logreg", layers="out_relu", on_test=True, plot=False)
     assert on_test.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / _subset_folder("probe_multi_on_test", ["out_relu"])
     assert res.csv.read_text() == held_out and on_test.csv.read_text() != held_out
 
@@ -176,26 +176,27 @@ def test_a_cache_of_the_same_name_elsewhere_gets_its_own_default_folder(multi_ca
     other = tmp_path / "b" / multi_cache.name
     other.parent.mkdir()
     shutil.copy2(multi_cache, other)
-    first = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
+    first = featcache.probe(multi_cache, heads="logreg", layers="out_relu", plot=False)
     kept = first.csv.read_bytes()
-    second = featcache.probe(other, heads="logreg", layers="out_relu")
+    second = featcache.probe(other, heads="logreg", layers="out_relu", plot=False)
     assert first.csv.parent == runs / OUT_RELU and first.csv.read_bytes() == kept
     assert second.csv.parent.parent == runs and second.csv.parent.name.startswith(OUT_RELU + "_")
     assert len(second.csv.parent.name) == len(OUT_RELU) + 7
-    again = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
+    again = featcache.probe(multi_cache, heads="logreg", layers="out_relu", plot=False)
     assert again.csv.parent == runs / OUT_RELU
-    assert featcache.probe(other, heads="logreg", layers="out_relu").csv.parent == second.csv.parent
+    assert featcache.probe(other, heads="logreg", layers="out_relu", plot=False).csv.parent == second.csv.parent
     (first.csv.parent / "probe.json").unlink()  # a folder from before probe.json: whose it is is unknown; taken as before
-    assert featcache.probe(other, heads="logreg", layers="out_relu").csv.parent == runs / OUT_RELU
+    assert featcache.probe(other, heads="logreg", layers="out_relu", plot=False).csv.parent == runs / OUT_RELU
 
 
 def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_path, capsys, monkeypatch):
+    # a default call (its plot drawn) prints nothing; the later probes, whose claim is what they print, draw none
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "q")
     assert capsys.readouterr().out == ""  # a library call prints nothing unless asked
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "v", verbose=True, on_test=True)
     printed = capsys.readouterr().out
     assert "best layer: out_relu" in printed and "note: chosen on the test split" in printed  # (a tester missed that)
-    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", verbose=True)  # the default
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", verbose=True, plot=False)  # the default
     printed = capsys.readouterr().out
     assert "best layer: out_relu" in printed and "note: chosen on the test split" not in printed
     # One of several cached layers asked for: no hint at --layers blocks (the lesson printed it after probing every
@@ -205,7 +206,7 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     from helpers import tiny_fashion_cache
 
     one = tiny_fashion_cache(tmp_path, out="one.h5")
-    featcache.probe(one, heads="logreg", out=tmp_path / "o", verbose=True)  # a cache of one layer: the hint
+    featcache.probe(one, heads="logreg", out=tmp_path / "o", verbose=True, plot=False)  # a cache of one layer: the hint
     printed = capsys.readouterr().out
     # a Python call's words (probe(verbose=True)): the call that caches every block, not the command (helper-221)
     assert "note: one layer probed" in printed and "featcache.extract(..., ModelSpec(layers='blocks'))" in printed
@@ -213,7 +214,7 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     chosen = featcache.extract(featcache.FashionMNIST(data_dir=str(tmp_path / "fm")),
                                featcache.ModelSpec(weights="random", image_size=32, layers="block_13"),
                                featcache.StoreSpec(out=tmp_path / "b13.h5")).path
-    featcache.probe(chosen, heads="logreg", out=tmp_path / "b", verbose=True)
+    featcache.probe(chosen, heads="logreg", out=tmp_path / "b", verbose=True, plot=False)
     assert "note: one layer probed" not in capsys.readouterr().out
     from featcache.analysis import probe as probe_mod
 
@@ -813,14 +814,14 @@ def test_the_suggested_train_command_gives_train_s_own_options_as_options(multi_
 def test_the_suggested_svm_command_says_train_calibrates_where_probe_did_not(multi_cache, tmp_path, capsys):
     """An adversarial tester: probe's row said 0.8637 and its suggested train command gave 0.8627: probe fits the SVM
     without probability calibration (probe_params), train with it. The line says so, rather than promise the row."""
-    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True)
+    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True, plot=False)
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
     assert line.endswith("(probe fitted it with probability=False for speed, train with its default: "
                          "the accuracy may differ a little)"), line
-    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "l", verbose=True)
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "l", verbose=True, plot=False)
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
     assert line.endswith("C=0.03)"), line  # a head probe fits as train does: nothing to say
-    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "p", verbose=True,
+    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "p", verbose=True, plot=False,
                     head_params={"svm": {"probability": True}})
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
     assert "probe fitted it with" not in line, line  # fitted as train fits it

@@ -152,8 +152,9 @@ def test_train_and_curve_say_once_that_they_validate_on_a_stratified_pick(tmp_pa
     cache = _sorted_photo_cache(tmp_path)
     res = run_main(capsys, "train", str(cache.path), "--head", "keras", "--epochs", "1", "--out", str(tmp_path / "h.keras"))
     assert res.returncode == 0 and res.stderr.count("note: Keras's validation rows, the last 20%") == 1, res.stderr
+    # 1 epoch and no plot (was the lesson's 5 and curve.png): the note is said of the fits, whatever their epochs
     res = run_main(capsys, "curve", str(cache.path), "--sizes", "20,30", "--seeds", "2", "--heads", "keras",
-                   "--out", str(tmp_path / "curve"))
+                   "--param", "keras.epochs=1", "--no-plot", "--out", str(tmp_path / "curve"))
     assert res.returncode == 0 and res.stderr.count("validates on a stratified pick") == 1, res.stderr
 
 
@@ -223,7 +224,8 @@ def test_a_verbose_curve_call_says_each_note_once_and_prints_the_summary_as_the_
     from featcache.heads.views import FewerFoldsNote
 
     cache = _sorted_photo_cache(tmp_path)
-    kw = dict(seeds=2, heads=("logreg", "keras"), head_params={"logreg": {"C": "cv"}})
+    # keras at 1 epoch (curve's lesson preset: 5): the notes and the summary are said of each fit whatever its epochs
+    kw = dict(seeds=2, heads=("logreg", "keras"), head_params={"logreg": {"C": "cv"}, "keras": {"epochs": 1}})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # every warning Python is asked to show
         res = featcache.curve(cache, [8, 30], out=tmp_path / "api", plot=False, verbose=True, **kw)
@@ -237,6 +239,6 @@ def test_a_verbose_curve_call_says_each_note_once_and_prints_the_summary_as_the_
     lines = res.text().splitlines()
     assert [ln.split()[0] for ln in lines] == ["logreg", "keras"] and all(ln in out.splitlines() for ln in lines), out
     cli = run_main(capsys, "curve", str(cache.path), "--sizes", "8,30", "--seeds", "2", "--heads", "logreg,keras",
-                   "--param", "logreg.C=cv", "--no-plot", "--out", str(tmp_path / "cli"))
+                   "--param", "logreg.C=cv", "--param", "keras.epochs=1", "--no-plot", "--out", str(tmp_path / "cli"))
     assert cli.returncode == 0 and cli.stdout.splitlines()[-2:] == lines, cli.stdout
     assert cli.stderr.count("note: ") == 2, cli.stderr
