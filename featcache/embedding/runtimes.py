@@ -295,26 +295,21 @@ class TensorFlowRuntime(Runtime):
         from featcache.embedding.mapper import compiled
 
         if not isinstance(spec, ConversionSpec):  # an exported model (predict, evaluate): ``_model_key``
-            key = _model_key(spec, batch_size)
-            forward = None if key is None else _BUILT.get(key)
-            if forward is None:
-                # photos come at its size: run without the resize there (``compiled``'s exact), other sizes resized.
-                # build_keras loads the network from the bytes the runner hashed (``ModelFile``): what is kept under
-                # a model's SHA-256 is the network of bytes of that SHA-256, whatever its file does meanwhile.
-                forward = compiled(spec.build_keras(), batch_size, exact=spec.raw_shape, state=getattr(spec, "state", None))
-                if key is not None:
-                    _BUILT.put(key, forward)
+            # photos come at its size: run without the resize there (``compiled``'s exact), other sizes resized.
+            # build_keras loads the network from the bytes the runner hashed (``ModelFile``): what is kept under a
+            # model's SHA-256 is the network of bytes of that SHA-256, whatever its file does meanwhile.
+            forward, _ = _BUILT.kept(_model_key(spec, batch_size), lambda key: compiled(
+                spec.build_keras(), batch_size, exact=spec.raw_shape, state=getattr(spec, "state", None)))
             return forward
-        key = _built_key(spec, batch_size)
-        forward = None if key is None else _BUILT.get(key)
-        if forward is None:
+
+        def build(key):
             # Loaded only from bytes of the key's identity (``backbones.checked_weights``, one line otherwise): what
             # is kept under a weights digest is a network of those weights, whatever the file does meanwhile.
             checked = spec if key is None or spec.weights_id is not None else replace(spec, weights_id=key[1])
-            forward = compiled(checked.build_keras(), batch_size)
-            if key is not None:
-                _BUILT.put(key, forward)
-        elif spec.weights == "random":
+            return compiled(checked.build_keras(), batch_size)
+
+        forward, hit = _BUILT.kept(_built_key(spec, batch_size), build)
+        if hit and spec.weights == "random":
             _reseed()  # as building does: what the process draws next does not depend on a hit
         return forward
 
@@ -340,6 +335,17 @@ class _Built:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return forward
+
+    def kept(self, key, build: Callable[[Any], Forward]) -> tuple[Forward, bool]:
+        """The forward kept under ``key``, or ``build(key)``'s, kept (not when ``key`` is None); and whether it was
+        kept already. The one get-or-build of extractors and exported models alike."""
+        forward = None if key is None else self.get(key)
+        if forward is not None:
+            return forward, True
+        forward = build(key)
+        if key is not None:
+            self.put(key, forward)
+        return forward, False
 
     def clear(self) -> None:
         with self._lock:
