@@ -15,24 +15,6 @@ import pytest
 from helpers import FASHION_DIR, SHARED, WEIGHTS, make_fashion_dir, write_idx  # noqa: F401  (re-exported for old imports)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _share_the_cores_among_xdist_workers() -> None:
-    """Under pytest-xdist, each worker (and the processes it starts) runs TensorFlow on its share of the cores, as
-    the Ray engine's actors do (``ray_engine.limit_threads``): by default every worker's TensorFlow took all of them.
-    Measured on the 2-core AMD EPYC Zen 3 (2026-12-07, alone, -n 2): test_export_views + test_layer_flow +
-    test_finetune 191.5 s with TensorFlow's default threads, 163.0 s with one intra- and one inter-op thread per
-    worker (-15%). Set before any import of TensorFlow (xdist sets the count before conftest is imported); a
-    variable the caller set is kept."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers < 2:
-        return
-    share = str(max(1, len(os.sched_getaffinity(0)) // workers))
-    for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-        os.environ.setdefault(var, share)
-
-
-_share_the_cores_among_xdist_workers()
 # No progress bars (on stderr since 2026-12-03) in the tests, subprocesses included: dozens of tests check that an
 # error is one line of stderr. The tests of the bars themselves turn them on (progress_on below).
 os.environ["FEATCACHE_PROGRESS"] = "off"
