@@ -4009,8 +4009,10 @@ real, (r, w) = getattr(module, {name!r}), os.pipe()
 def stuck(path, *args, **kwargs):
     if os.path.basename(path) == 'stuck.png':
         time.sleep(1)  # the main thread has nothing to do then but wait for this read
-        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        # said before the signal: printed after it, the main thread could end the process (flushing stdout) between
+        # print's "stuck" and its newline, and the test read "stuck" alone (the whole suite, 2026-12-07)
         print('stuck', flush=True)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
         os.read(r, 1)
     return real(path, *args, **kwargs)
 setattr(module, {name!r}, stuck)
