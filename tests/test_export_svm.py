@@ -159,16 +159,33 @@ def svm_models(svm_views_cache) -> dict:
     return {views: featcache.export(head.path, tmp / f"svm_{views}.keras", views=views) for views in ("orig", "all")}
 
 
+@pytest.fixture(scope="module")
+def svm_loaded(svm_models):
+    """``svm_loaded(views)``: ``load_model`` of ``svm_models[views]``, loaded by Keras once per module (about 3 s a
+    load here) for the tests that run or read the loaded network, which none of them changes."""
+    from featcache.deploy.model import load_model
+
+    loaded: dict = {}
+
+    def load(views: str):
+        if views not in loaded:
+            loaded[views] = load_model(svm_models[views].path)
+        return loaded[views]
+
+    return load
+
+
 @pytest.mark.parametrize("views", ["orig", "all"])
 def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_are_shares(svm_views_cache, svm_models,
-                                                                                          views, capsys, caplog):
+                                                                                          svm_loaded, views, capsys,
+                                                                                          caplog):
     """The tester's finding: 'cannot export an SVM head', the only head past 0.90 with views. Now the model's top
     class is the head's on the same images (its features from the same random network), predict and verify/info
     take it, and its numbers are named shares, never probabilities: the CSV's share_N, the JSON's share. Its record's
     tag says what they are: vote shares with one view; with views, shares of the averaged decision values (the tag
     said "svm vote shares" of those too)."""
     import featcache
-    from featcache.deploy.model import load_model, svm_numbers
+    from featcache.deploy.model import svm_numbers
 
     tmp, cache_path, images, head = svm_views_cache
     result = svm_models[views]
@@ -179,7 +196,7 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     assert result.meta["scores"] == tag and result.meta["averaged"] == (None if views == "orig" else "decision values")
     cache = featcache.open_cache(cache_path)
     want = predict_views(head.estimator, cache.view_features("test", None, names))
-    model, meta = load_model(out)
+    model, meta = svm_loaded(views)
     assert meta["output"].endswith(svm_numbers(meta))  # this model's words (test_a_models_record_says_...)
     got = np.asarray(model(images[..., None]))
     np.testing.assert_array_equal(got.argmax(1), want)
@@ -265,7 +282,8 @@ def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, svm_
         preds = featcache.predict(out, [tmp / "test.npy"], runtime="tensorflow")
         assert output.endswith(preds.values_words)  # predict's note, word for word
 
-def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_loaded(svm_views_cache, tmp_path):
+def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_loaded(svm_views_cache, svm_models,
+                                                                                      svm_loaded):
     """SVMScores cast its float32 support vectors to float64 on every predict batch (10,000 x 576: 46 MB written per
     batch). They are widened once, as the model loads; the file holds them as float32, as it did (exact: half the
     bytes), so a model exported before loads as it did."""
@@ -274,29 +292,26 @@ def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_
 
     import h5py
 
-    import featcache
-    from featcache.deploy.model import load_model
-
     _, _, _, head = svm_views_cache
-    out = featcache.export(head.path, tmp_path / "m.keras").path
+    out = svm_models["orig"].path  # the head's model of the original view, export's default: only read here
     with zipfile.ZipFile(out) as zf, h5py.File(io.BytesIO(zf.read("model.weights.h5"))) as h5:
         stored = h5["layers/svm_scores/vars/2"][()]
     support = head.estimator.kernel_form()["support"]
     assert stored.dtype == np.float32 and np.array_equal(stored, support)
-    layer = load_model(out)[0].get_layer("svm_scores")
+    layer = svm_loaded("orig")[0].get_layer("svm_scores")  # the file's model as load_model gives it
     assert layer.support.dtype == "float64" and np.array_equal(np.asarray(layer.support), support)
 
 
-def test_a_model_record_naming_other_scores_is_refused(svm_views_cache):
+def test_a_model_record_naming_other_scores_is_refused(svm_views_cache, svm_models):
     """A record's ``scores`` names what predict calls the numbers: a value featcache never writes is one line."""
     import featcache
     from test_export_predict import _with_meta
 
     from featcache.deploy.model import read_meta
 
-    tmp, _, _, head = svm_views_cache
-    path = featcache.export(head.path, tmp / "edited.keras").path
-    bad = _with_meta(path, tmp / "bad.keras", scores="probabilities")  # its digest made again
+    tmp = svm_views_cache[0]
+    # a copy of the module's model of the original view, its record edited and its digest made again
+    bad = _with_meta(svm_models["orig"].path, tmp / "bad.keras", scores="probabilities")
     with pytest.raises(featcache.FeatcacheError, match="scores"):
         read_meta(bad)
 
@@ -333,7 +348,9 @@ def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm
     from featcache.deploy.model import ModelRunner, read_meta
     from featcache.embedding import runtimes
 
-    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "runtimes"))
+    # the session's runtime folder (conftest): the model without probabilities is converted there once, by whichever
+    # of this test and test_an_exported_svm_model_predicts_... runs first (auto, for 10,000 images, loads it as it
+    # converts it: the same ONNX Runtime build; a fresh folder here converted the same model a second time)
     tmp, cache_path, images, head = svm_views_cache
     if probability:
         head = featcache.train(featcache.open_cache(cache_path), "svm", params={"probability": True},
@@ -355,18 +372,30 @@ def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm
     assert ModelRunner(out, runtime="auto", expected_images=10_000).runtime_used == "tensorflow"
 
 
-def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_models, tmp_path, capsys):
+def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(tmp_path, capsys):
     """Reviewer's finding: the ONNX conversion quieted tf2onnx's "Gemm rewriter" warnings by raising the root logger's
     level to ERROR, which dropped every other logger's warnings meanwhile (another thread's), and with no handler on
     root, logging.warning's basicConfig installed a stderr handler for the rest of the process. Converted here with
-    root bare (as in a plain script); another logger warns during the conversion."""
-    import logging
+    root bare (as in a plain script); another logger warns during the conversion.
 
-    from featcache.deploy.model import ExportedModelSpec, ModelFile, load_model
+    The model converted is an SVM head's layers alone (deploy.svmgraph, as export puts them after the network), on
+    uint8 rows of the head's 6 features: their float64 kernel products are what tf2onnx's Gemm rewriter warns of, and
+    the logging around the conversion is the same for any model. An exported model (its MobileNetV2 loaded by Keras
+    and converted whole) cost 3 s to load and 8-20 s to convert, for the same warnings."""
+    import logging
+    from types import SimpleNamespace
+
+    from featcache._lazy import keras
+    from featcache.deploy.svmgraph import svm_layers
     from featcache.embedding import runtimes
 
-    out = svm_models["orig"].path  # an SVM head's model of the original view, export's default
-    net, _ = load_model(out)
+    X, y = _features(3, 60)
+    head = SVMHead(C=1.0, probability=False).fit(X, y)
+    scores, shares = svm_layers(head.kernel_form(), 3, 1)
+    k = keras()
+    rows = k.Input(shape=(X.shape[1],), dtype="uint8", name="images")
+    net = k.Model(rows, shares(scores(k.ops.cast(rows, "float32"))), name="svm_layers")
+    spec = SimpleNamespace(input_shape=(X.shape[1],), what="the SVM layers")  # what _export_onnx reads of a spec
     heard: list[str] = []
     other = logging.getLogger("featcache_test_other")
     collector = logging.Handler()
@@ -383,7 +412,7 @@ def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_models,
     for handler in saved:  # pytest's own capture handlers: root bare, as a script's
         root.removeHandler(handler)
     try:
-        runtimes._export_onnx(WarnsWhileConverting(), ExportedModelSpec.of(ModelFile.read(out)), tmp_path / "m.onnx")
+        runtimes._export_onnx(WarnsWhileConverting(), spec, tmp_path / "m.onnx")
         after = root.handlers[:]
     finally:
         for handler in root.handlers[:]:
