@@ -10,9 +10,12 @@ Most smoke runs run the script in this process (``run_script``: runpy as
 TensorFlow again (5-8 s each) and builds its network again. In a process of
 their own: every script's --help (one interpreter for all), compare_caches'
 exit status 1, and (not yet tried in process) fault_cases. The scripts that
-time or compare processes (bench_runtimes, bench_startup, lesson_runtimes,
-bench_pass_memory, bench_images) run here too: their children are processes by
-design. bench_ray runs here too: it starts and shuts down its own Ray instance.
+time or measure processes (bench_runtimes, bench_startup, bench_pass_memory,
+bench_images) run here too: their children are processes by design.
+lesson_runtimes' children, processes only to keep each lesson in its own
+FEATCACHE_HOME, run in this process under the environment the script gives
+each (``lessons_in_process``). bench_ray runs here too: it starts and shuts
+down its own Ray instance.
 """
 
 from __future__ import annotations
@@ -100,6 +103,49 @@ def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
         sys.path[:], sys.argv = saved[2], saved[3]
     assert code == 0, f"{name} exited {code}:\n{out.getvalue()[-3000:]}\n{err.getvalue()[-3000:]}"
     return subprocess.CompletedProcess(sys.argv, 0, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def lessons_in_process():
+    """``python -m featcache ARGS`` run by a script through ``subprocess.run(cmd, env=ENV, stdout=FILE,
+    stderr=STDOUT)`` (lesson_runtimes' children) runs as ``featcache.cli.main(ARGS)`` in this process: under exactly
+    ENV (its own FEATCACHE_HOME and runtimes folder), its output into FILE, its exit status returned; any other
+    command still runs as a process. The children are processes there only to keep each lesson apart (its caches,
+    its conversion), which ENV does; what goes is each child's interpreter and TensorFlow import. Each still builds
+    its own networks, as a fresh process would: the networks this process keeps (``runtimes._BUILT``) are set aside
+    while a child runs and put back after, so the lessons' features are compared between two builds. Yields the
+    argument lists run so."""
+    from featcache.cli import main
+    from featcache.embedding import runtimes
+
+    real, ran = subprocess.run, []
+
+    def run(cmd, *args, **kw):
+        if args or list(cmd[:3]) != [sys.executable, "-m", "featcache"] or set(kw) != {"env", "stdout", "stderr"} \
+                or kw["stderr"] is not subprocess.STDOUT:
+            return real(cmd, *args, **kw)
+        saved_env, saved_built = dict(os.environ), runtimes._BUILT
+        runtimes._BUILT = runtimes._Built(saved_built.size)
+        os.environ.clear()
+        os.environ.update(kw["env"])
+        try:
+            with contextlib.redirect_stdout(kw["stdout"]), contextlib.redirect_stderr(kw["stdout"]):
+                try:
+                    code = main([str(a) for a in cmd[3:]])
+                except SystemExit as exc:  # argparse's own usage errors
+                    code = exc.code
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+            runtimes._BUILT = saved_built
+        ran.append(cmd[3:])
+        return subprocess.CompletedProcess(cmd, code)
+
+    subprocess.run = run
+    try:
+        yield ran
+    finally:
+        subprocess.run = real
 
 
 def last_json(stdout: str) -> dict:
@@ -507,9 +553,12 @@ def test_compare_caches_fails_on_a_difference(tiny, tmp_path: Path):
 @pytest.mark.slow
 def test_lesson_runtimes(tiny, tmp_path: Path):
     # Two lessons, each in its own home; --tolerance 1: a smoke run checks the table is written, not its figures.
-    run_script("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"), "--tolerance", "1",
-              "--", "--train-limit", "100", "--test-limit", "30", "--scratch-train", "100", "--scratch-epochs", "1",
-              "--no-views", cwd=tmp_path)
+    # The lessons run in this process (lessons_in_process), each under the environment the script gives it.
+    with lessons_in_process() as ran:
+        run_script("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"),
+                   "--tolerance", "1", "--", "--train-limit", "100", "--test-limit", "30", "--scratch-train", "100",
+                   "--scratch-epochs", "1", "--no-views", cwd=tmp_path)
+    assert [(a[0], a[a.index("--runtime") + 1]) for a in ran] == [("lesson", "tensorflow"), ("lesson", "auto")]
     report = json.loads((tmp_path / "w" / "lesson_runtimes.json").read_text())
     assert [r["runtime"] for r in report["runs"]] == ["tensorflow", "auto"] and len(report["rows"]) == 5
     assert all(r["extraction"]["extracted_now"] for r in report["runs"])  # each run extracted its own cache
