@@ -646,7 +646,8 @@ def test_views_experiment(tmp_path: Path):
     make_class_tree(photos / "val", {"ants": 2, "bees": 2}, offset=100)
     out = tmp_path / "views.json"
     proc = run_script("views_experiment.py", *TINY, "--fashion-dir", str(data), "--train-limit", "60", "--test-limit", "30",
-                      "--photos", str(photos), "--photo-size", "32", "--work-dir", str(tmp_path / "work"), "--json", str(out),
+                      "--photos", str(photos), "--photo-size", "32", "--fashion-layer", "block_1_expand_relu",
+                      "--photo-layer", "block_1_expand_relu", "--work-dir", str(tmp_path / "work"), "--json", str(out),
                       cwd=tmp_path)
     res = json.loads(out.read_text())
     for part, n_views in (("fashion", 6), ("hymenoptera", 7)):
@@ -656,6 +657,7 @@ def test_views_experiment(tmp_path: Path):
             assert len(rows) == 5 and all(0 <= r["test_accuracy"] <= 1 for r in rows)
             assert res[part]["chosen"][head] in [r["setting"] for r in rows]
     assert (res["hymenoptera"]["train_images"], res["hymenoptera"]["test_images"]) == (10, 4)
+    assert res["fashion"]["layer"] == res["hymenoptera"]["layer"] == "block_1_expand_relu"
     assert "| head | setting |" in proc.stdout
 
 
