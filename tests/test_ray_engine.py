@@ -1,12 +1,15 @@
 """The Ray engine: same cache as the local engine, resumable, clear errors.
 
-One private Ray instance (2 CPUs) serves the whole module. Ray is a test
-dependency (``pip install -e '.[test,ray]'``): without it this module fails
-to import, it does not skip.
+One Ray cluster serves the whole module: a ``ray start --head`` (2 CPUs,
+token auth), as a user runs on a head node, which this process joins as its
+driver (``ray_driver``) and other drivers join by ``--address``. Ray is a
+test dependency (``pip install -e '.[test,ray]'``): without it this module
+fails to import, it does not skip.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,11 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import h5py
 import pytest
 import ray
+from ray._raylet import Config
 from helpers import assert_same_features, extract, make_fashion_dir, run_main
 
 import featcache
@@ -31,15 +36,6 @@ from featcache.store.cache import CacheWriter, partial_path
 # Random weights leave out_relu at about 1e-11: block_1_expand_relu (about 0.1) makes the cache comparisons able to fail.
 LAYERS = "block_1_expand_relu,out_relu"
 TINY = dict(weights="random", image_size=32, batch_size=8, layers=LAYERS, verbose=False)
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    if ray.is_initialized():
-        ray.shutdown()
-    ray_engine.start_local(2)
-    yield ray
-    ray.shutdown()
 
 
 def assert_same_cache(got_path: Path, want_path: Path) -> None:
@@ -82,7 +78,67 @@ def kill_all(pids: list[int]) -> None:
             pass
 
 
-def test_features_equal_the_local_engines(ray_local, real_weights, real_fashion_dir, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def ray_head():
+    """The module's one Ray cluster (`ray start --head`, 2 CPUs, token auth), as a user would run on a head node.
+
+    The tests on Ray before ran on a private instance of this process (``start_local``: a Ray start of its own,
+    10-30 s) beside this one; now this process joins the head (``ray_driver``) and the drivers of
+    test_join_an_existing_cluster do by ``--address``. A private instance is still started by every run without
+    an address and without a connection (``ray_engine.run``): test_scripts' bench_ray."""
+    port = free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    head = subprocess.Popen(
+        ["ray", "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}", "--block"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    # This process's drivers (ray_driver, a run joining by --address) present the token too, as the head's do. Ray's
+    # config in this process was read from the environment at its first use: read again (as Ray's own switch to token
+    # auth does), or this process joins without its token and the head refuses it ("Failed to connect").
+    auth = pytest.MonkeyPatch()
+    auth.setenv("RAY_AUTH_MODE", "token")
+    Config.initialize("")
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert head.poll() is None, "ray start --head exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)  # the head listens within seconds: a shorter poll sees it sooner
+        yield f"127.0.0.1:{port}"
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()  # this process's connection (ray_driver), before the cluster goes
+        auth.undo()
+        Config.initialize("")
+        # Killed outright, the head and everything under it: on SIGTERM `ray start --block` stops its processes
+        # gracefully, waiting on the detached actors Ray Data leaves (its stats and autoscaling actors), and the
+        # 10 s this waited for it ran out every time (the test's teardown: 10.0-11.7 s, then SIGKILL all the same).
+        processes = [pid for pid, _ in descendants(head.pid)]
+        head.kill()
+        head.wait()
+        kill_all(processes)
+        # `ray stop` would drop Ray's pointer to this (now gone) cluster; a later plain ray.init() would try to join it.
+        pointer = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if pointer.is_file() and pointer.read_text().strip().endswith(f":{port}"):
+            pointer.unlink()
+
+
+@pytest.fixture
+def ray_driver(ray_head):
+    """This process, connected to the module's cluster as its driver: an extract with ``engine="ray"`` and no address
+    runs there (``ray_engine.run`` uses the connection it finds). Joined as ``--address`` joins (``ray_engine._join``:
+    featcache shipped to the workers), once, and again after a test that left the cluster (test_join_an_existing_cluster
+    runs its drivers unconnected)."""
+    if not ray.is_initialized():
+        ray_engine._join(ray, ray_head)
+    return ray
+
+
+def test_features_equal_the_local_engines(ray_driver, real_weights, real_fashion_dir, tmp_path, monkeypatch):
     """Real weights, real Fashion-MNIST subset: 2 actors give the local engine's cache, row for row."""
     args = dict(data_dir=str(real_fashion_dir), train_limit=40, test_limit=24, weights=str(real_weights), batch_size=16, verbose=False)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
@@ -98,7 +154,7 @@ def test_features_equal_the_local_engines(ray_local, real_weights, real_fashion_
 
 
 @pytest.mark.slow
-def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch):
+def test_class_folders_equal_the_local_engines(ray_driver, tmp_path, monkeypatch):
     """Photos in class folders (JPEG and PNG, one unreadable): decode tasks read the files, same cache as local.
 
     With cached views (orig, flip): the actors send each view as a column of its own, and the driver must put them
@@ -162,7 +218,7 @@ def test_views_travel_as_one_contiguous_column_each_and_come_back_as_written():
 
 
 @pytest.mark.slow
-def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashion_dir, tmp_path):
+def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_driver, fashion_dir, tmp_path):
     from featcache.sources.fashion_mnist import load
 
     source = load(fashion_dir)
@@ -185,8 +241,8 @@ def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashi
         featcache.open_cache(partial_path(out))
 
 
-@pytest.mark.slow  # starts the module's Ray instance (10-30 s), shared with the other slow tests here
-def test_more_workers_than_the_cluster_holds(ray_local, fashion_dir, tmp_path):
+@pytest.mark.slow  # starts the module's Ray cluster (10-30 s), shared with the other slow tests here
+def test_more_workers_than_the_cluster_holds(ray_driver, fashion_dir, tmp_path):
     with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*; workers=3 x cpus_per_worker=1 does not fit"):
         extract(data_dir=str(fashion_dir), out=tmp_path / "x.h5", engine="ray", workers=3, cpus_per_worker=1, **TINY)
 
@@ -284,73 +340,20 @@ def test_an_unreachable_address_from_the_command_line_is_one_line(fashion_dir, c
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
 
 
-@pytest.mark.slow
-def test_actors_keep_their_share_of_threads_and_the_local_engine_never_imports_ray(fashion_dir, tmp_path):
-    """Two claims on a fresh process, one process for both (two before, each importing TensorFlow: 11.7 s each in
-    the last slow tier).
-
-    What each embedding actor runs first, limit_threads (in a plain process here: no Ray worker needed to check it),
-    keeps TensorFlow and ONNX Runtime to its share of threads. And a local extract never imports Ray: ray_engine's
-    module imports none (Ray is imported in its functions), so importing limit_threads first leaves that check as
-    it was; any Ray module in sys.modules at the end fails it."""
-    code = (
-        "import os, sys\n"
-        "from featcache.embedding.engines.ray_engine import limit_threads\n"
-        "limit_threads(1)\n"
-        "import tensorflow as tf\n"
-        "from featcache.embedding.runtimes import REGISTRY\n"
-        "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(), "
-        "os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads)\n"
-        "import featcache\n"
-        "from featcache.cli import main\n"
-        f"assert main(['extract', '--data-dir', {str(fashion_dir)!r}, '--weights', 'random', '--image-size', '32', "
-        f"'--out', {str(tmp_path / 'l.h5')!r}, '--json']) == 0\n"
-        "assert featcache.open_cache(" + repr(str(tmp_path / "l.h5")) + ").meta['complete']\n"
-        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert lines[0].split() == ["1", "1", "1", "1"]  # ONNX Runtime too: it reads no environment variable
-    assert lines[-1] == "[]"
-
-
-@pytest.fixture
-def ray_head(tmp_path):
-    """A separate Ray cluster (`ray start --head`), as a user would run on a head node."""
-    port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    head = subprocess.Popen(
-        ["ray", "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}", "--block"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            assert head.poll() is None, "ray start --head exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)  # the head listens within seconds: a shorter poll sees it sooner
-        yield f"127.0.0.1:{port}"
-    finally:
-        # Killed outright, the head and everything under it: on SIGTERM `ray start --block` stops its processes
-        # gracefully, waiting on the detached actors Ray Data leaves (its stats and autoscaling actors), and the
-        # 10 s this waited for it ran out every time (the test's teardown: 10.0-11.7 s, then SIGKILL all the same).
-        processes = [pid for pid, _ in descendants(head.pid)]
-        head.kill()
-        head.wait()
-        kill_all(processes)
-        # `ray stop` would drop Ray's pointer to this (now gone) cluster; a later plain ray.init() would try to join it.
-        pointer = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-        if pointer.is_file() and pointer.read_text().strip().endswith(f":{port}"):
-            pointer.unlink()
+@contextlib.contextmanager
+def fresh_interpreter_warnings():
+    """The warnings a fresh ``python -m featcache`` would print on stderr, recorded (pytest's own filters turn them into
+    its summary, never stderr): a command run in this process that must be quiet says nothing there either."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)  # Python's default filters
+        yield caught
 
 
 @pytest.mark.slow
-def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_head, tmp_path, capsys, monkeypatch):
+def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_head, tmp_path, capfd, monkeypatch):
     """--address: the driver joins a running cluster, ships featcache to it, writes the cache locally. Its first run is
     SIGKILLed midway; the re-run embeds only the missing rows, quietly, with features as an uninterrupted local run's.
 
@@ -358,14 +361,48 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
     tier) and test_resume_after_sigkill_of_the_driver (77 s), whose killed driver started a private Ray instance and
     whose re-run started one more actor in this process, beside a local reference each. Here the joining driver's run
     is the re-run: one Ray start, one actor start (TensorFlow's import, the network's build), one driver process and
-    one local reference less; the token check runs in this process (its probe is a process of its own all the same)."""
+    one local reference less; the token check runs in this process (its probe is a process of its own all the same).
+
+    The re-run joins from this process (featcache.cli.main, left unconnected first): its own `python -m featcache`
+    was an interpreter and TensorFlow's import. What it writes is read at the file descriptors (capfd: Ray's native
+    lines too) and the warnings a fresh interpreter prints are recorded, so its quiet claim is the process's. The
+    killed driver stays a process: SIGKILL is the claim.
+
+    And the killed driver's process is the fresh one that two more claims need (a test of its own before,
+    test_actors_keep_their_share_of_threads_and_the_local_engine_never_imports_ray: 13.6 s of the last whole suite,
+    its interpreter and TensorFlow's import). What each embedding actor runs first, limit_threads (in a plain process
+    here: no Ray worker needed to check it), keeps TensorFlow and ONNX Runtime to its share of threads. And a local
+    extract never imports Ray: ray_engine's module imports none (Ray is imported in its functions), so importing
+    limit_threads first leaves that check as it was; any Ray module after the local extract fails it. That local
+    extract is the uninterrupted reference, and the driver's build of the network (runtimes' memo) follows it."""
+    if ray.is_initialized():  # this process's connection to the module's cluster (ray_driver): its job's actors
+        ray.shutdown()  # leave the cluster's 2 CPUs with it, and the re-run here joins by --address as a new driver
     data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
     out = tmp_path / "cluster.h5"
     args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "8",
             "--layers", LAYERS, "--out", str(out), "--engine", "ray", "--address", ray_head, "--json"]
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args, "--workers", "1"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
+    ref = tmp_path / "ref.h5"
+    local = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "8",
+             "--layers", LAYERS, "--out", str(ref)]
+    code = (
+        "import os, sys\n"
+        "from featcache.embedding.engines.ray_engine import limit_threads\n"
+        "limit_threads(1)\n"
+        "import tensorflow as tf\n"
+        "from featcache.embedding.runtimes import REGISTRY\n"
+        "print('threads', tf.config.threading.get_intra_op_parallelism_threads(), "
+        "tf.config.threading.get_inter_op_parallelism_threads(), os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads, "
+        "flush=True)\n"
+        "import featcache\n"
+        "from featcache.cli import main\n"
+        f"assert main({local!r}) == 0\n"
+        f"assert featcache.open_cache({str(ref)!r}).meta['complete']\n"
+        "print('ray', sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')), flush=True)\n"
+        f"raise SystemExit(main({[*args, '--workers', '1']!r}))\n"  # as `python -m featcache` runs it
+    )
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    with open(tmp_path / "driver.out", "w") as said, open(tmp_path / "driver.err", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=said, stderr=err)
     deadline, done = time.time() + 240, 0
     try:
         while time.time() < deadline and proc.poll() is None and done < 16:
@@ -380,24 +417,27 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kill_all(driver_processes)  # anything the killed driver started (the cluster's processes are the head's)
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "driver.err").read_text()  # killed, not ended
+    said = [line for line in (tmp_path / "driver.out").read_text().splitlines() if line.startswith(("threads ", "ray "))]
+    # ONNX Runtime's threads too (it reads no environment variable); a local extract imported no Ray
+    assert said == ["threads 1 1 1 1", "ray []"]
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
     assert 0 < done < 400
     # Two actors on the cluster's 2 CPUs: rows from both come back in order.
-    proc = subprocess.run([sys.executable, "-m", "featcache", *args, "--workers", "2"], capture_output=True, text=True,
-                          timeout=400, env=env)
+    with fresh_interpreter_warnings() as warned:
+        proc = run_main(capfd, *args, "--workers", "2")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.strip() == ""  # quiet
+    assert proc.stderr.strip() == "" and [str(w.message) for w in warned] == []  # quiet
     assert json.loads(proc.stdout)["images"] == 416 - done
-    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, layers=LAYERS,
-                  verbose=False)
-    assert_same_cache(out, ref.path)
-    # The head wants its token: a clear line, not a hang. In this process, as a fresh one would see it (it may hold
-    # the module's Ray instance): the check comes before any Ray connection.
+    assert not ray.is_initialized()  # the joining run left the cluster, as its process's exit did
+    assert_same_cache(out, ref)
+    # The head wants its token: a clear line, not a hang. In this process, as a fresh one would see it (one connected
+    # to Ray would be refused --address first): the check comes before any Ray connection.
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
-    result = run_main(capsys, *args, "--workers", "2")
+    result = run_main(capfd, *args, "--workers", "2")
     assert result.returncode == 2 and "requires token authentication; set RAY_AUTH_MODE=token" in result.stderr
     assert result.stderr.strip().count("\n") == 0
 
