@@ -499,8 +499,21 @@ def test_ray_reports_its_start_up_apart_from_the_embeddings_time(monkeypatch):
     assert out[ray_engine.EMBED_SECONDS] == pytest.approx(np.full(5, 0.01))
 
 
+@pytest.fixture
+def start_up(monkeypatch):
+    """``start_up(s)``: an engine's start-up of ``s`` seconds as extract and its bar see it, the clocks they read
+    (time.perf_counter, time.monotonic) moved on by ``s``, not waited out (a time.sleep(1.5) was 1.5 s of each test
+    below). Every reader of those clocks sees the same jump, as it saw the sleep: the start-up counted in a total or a
+    rate shows in it as before."""
+    ahead = [0.0]
+    perf_counter, monotonic = time.perf_counter, time.monotonic
+    monkeypatch.setattr(time, "perf_counter", lambda: perf_counter() + ahead[0])
+    monkeypatch.setattr(time, "monotonic", lambda: monotonic() + ahead[0])
+    return lambda seconds: ahead.__setitem__(0, ahead[0] + seconds)
+
+
 def test_extract_leaves_an_engines_start_up_out_of_its_seconds_and_images_per_second(fashion_dir, tmp_path, capsys,
-                                                                                      monkeypatch):
+                                                                                      monkeypatch, start_up):
     """An engine's start-up (Ray's, returned by its run) is said apart, as the model build is, in the text and
     --json; the seconds and images/s are the embedding's alone. The local engine has none: its numbers as before."""
     from featcache.embedding.engines.local import LocalEngine
@@ -514,7 +527,7 @@ def test_extract_leaves_an_engines_start_up_out_of_its_seconds_and_images_per_se
             pass
 
         def run(self, *args) -> float:
-            time.sleep(1.5)
+            start_up(1.5)
             t0 = time.perf_counter()
             LocalEngine().run(*args)
             self.embedding = time.perf_counter() - t0
@@ -539,7 +552,7 @@ def test_extract_leaves_an_engines_start_up_out_of_its_seconds_and_images_per_se
 
 
 def test_the_bar_and_the_summary_say_one_rate_after_an_engines_slow_start(fashion_dir, tmp_path, capsys, monkeypatch,
-                                                                          progress_on):
+                                                                          progress_on, start_up):
     """'--engine ray' on 700 images drew '700/700 [=====] - 17s total, 40 images/s' and then said 'extracted 700 images
     in 2.4 s (291 images/s, ...; engine start-up 16.4 s)': the bar counted Ray's start-up (a reviewer, 2026-12-05).
     The bar's last line leaves the engine's start-up out, as the summary does."""
@@ -555,7 +568,7 @@ def test_the_bar_and_the_summary_say_one_rate_after_an_engines_slow_start(fashio
             pass
 
         def run(self, *args) -> float:
-            time.sleep(1.5)
+            start_up(1.5)
             LocalEngine().run(*args)
             return 1.5
 
