@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import (assert_same_features, extract, imagenet_standin, interrupted_extraction, kill_midway, make_fashion_dir,
+from helpers import (assert_same_features, extract, imagenet_standin, interrupted_extraction, make_fashion_dir,
                      run_main, tiny_fashion_cache, weights_standin)
 
 import featcache
@@ -256,51 +256,80 @@ def test_a_resume_is_said_before_the_extraction_it_goes_on_with(fashion_dir, tmp
     assert len(resumed) == 1 and len(extracting) == 1 and resumed[0] < extracting[0], proc.stderr
 
 
+# A featcache command (``python -m featcache``) stopped between two commits of its partial, by the test: its writer
+# commits after batch {commit} (``CacheWriter.commit``, as it does once a second), writes {after} more batches, each
+# flushed, then says so on stdout and waits for the test's signal. It waits on the writer's thread (extraction writes
+# behind the forward pass, engines.local) until the command has received a signal: SIGTERM is raised on the command's
+# thread, which unwinds and joins this one; SIGKILL ends all. The tests killed a run at a moment of their own, 0.5 s
+# after a poll saw 256 rows committed or once it saw 16: a run had to be thousands of images (4,000 at 64 px, 600 or
+# 960 at 128 px) for a fast machine not to have finished by then, and the resume and a reference embedded them all
+# again, 20-40 s a test. The commits still come from the writer's own code, only where the test says.
+_BETWEEN_COMMITS = """
+import time
+from featcache import cli
+from featcache.store import writer
+real_write, batches = writer.CacheWriter.write, []
+writer.COMMIT_SECONDS = float("inf")  # no commit but the one below
+
+def write(self, *args, **kwargs):
+    real_write(self, *args, **kwargs)
+    batches.append(1)
+    if len(batches) == {commit}:
+        self.commit()
+    elif len(batches) == {commit} + {after}:
+        print("between commits", flush=True)
+        while not cli._received:
+            time.sleep(0.01)
+
+writer.CacheWriter.write = write
+"""
+
+
+def stopped_between_commits(args: list[str], sig: str, *, commit: int, after: int = 2) -> tuple[int, str]:
+    """``featcache ARGS`` in a new process, sent the signal named ``sig`` once its first ``commit`` batches are
+    committed and ``after`` more are written and flushed, not committed: (its exit status, its stderr)."""
+    import signal
+
+    from helpers import ended, run_changed, said_within
+
+    proc = run_changed(_BETWEEN_COMMITS.format(commit=commit, after=after), args)
+    try:
+        said = said_within(proc, 1, 300)
+    finally:
+        proc.send_signal(getattr(signal, sig))  # nothing, where said_within ended it
+    _, err = ended(proc, 120)
+    assert said == ["between commits\n"], err[-3000:]
+    return proc.returncode, err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path, capsys, monkeypatch, sig):
     """Regression: each batch flushed its datasets (their chunk index, listing chunks placed at the end of the
     file) but not the superblock's end-of-allocation mark, which only the commit (once a second) wrote; a run
-    killed in between left a partial that started over (4 of 4 SIGKILL/SIGTERM tries by a tester)."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
+    killed in between left a partial that started over (4 of 4 SIGKILL/SIGTERM tries by a tester). Killed here
+    after 4 batches of 64 rows committed and 2 more written into chunks of their own (``stopped_between_commits``)."""
     from helpers import make_fashion_dir
 
-    # 4,000 images, not 12,000: the re-run embeds every row after the kill (~600: 256 and 0.5 s more), and 12,000 cost
-    # it 17-25 s a run. Still 5+ s of work left at the kill (486-727 images/s at 64 px on 1 core, load 4), and a run
-    # that finished before it fails the returncode assertion below rather than passing.
-    n = 4000
+    n = 512  # 8 batches of 64: 4 committed, 2 written since, 2 not yet at the kill
     data = make_fashion_dir(tmp_path / "d", n_train=n, n_test=16)
     out = tmp_path / "c.h5"
-    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--runtime", "tensorflow",
+    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "32", "--runtime", "tensorflow",
             "--out", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                with h5py.File(partial_path(out), "r", locking=False) as f:
-                    if int(f["train"].attrs["rows_done"]) >= 256:
-                        break
-            except (OSError, KeyError):
-                pass
-            time.sleep(0.05)
-        time.sleep(0.5)  # between two commits (COMMIT_SECONDS), after batches into new chunks
-    finally:
-        proc.send_signal(getattr(signal, sig))
-        _, err = proc.communicate()
-    assert proc.returncode != 0 and not out.exists(), "killed before the end: nothing published"
+    returncode, err = stopped_between_commits(args, sig, commit=4)
+    assert returncode != 0 and not out.exists(), "killed before the end: nothing published"
     if sig == "SIGTERM":  # like Ctrl-C: one line, the work kept, no lock left behind
-        assert proc.returncode == 143 and err.decode().strip().splitlines()[-1] == (
+        assert returncode == 143 and err.strip().splitlines()[-1] == (
             "featcache extract: terminated; re-run the same command to resume")
         assert not Path(f"{out}.lock").exists()
+    with h5py.File(partial_path(out), "r") as f:
+        done = int(f["train"].attrs["rows_done"])
+    assert 256 <= done < n, done  # the 4 batches committed (and, on SIGTERM, what its unwinding committed)
     monkeypatch.delenv("FEATCACHE_PROGRESS")  # the resume's status line, on stderr
     proc = run_main(capsys, *args)
     assert proc.returncode == 0, proc.stderr
     assert "starting it over" not in proc.stderr and "images already done" in proc.stderr, proc.stderr
+    assert f"resuming {out}: {done} of {n + 16} images already done" in proc.stderr.splitlines(), proc.stderr
     assert featcache.open_cache(out).labels("train").tolist() == (np.arange(n) % 10).tolist()
 
 
@@ -308,25 +337,26 @@ def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path,
 def test_resume_after_sigkill_gives_the_same_features(tmp_path, capsys, monkeypatch):
     from helpers import make_fashion_dir
 
-    data = make_fashion_dir(tmp_path / "d", n_train=600, n_test=16)
+    n = 200  # batches of 8: 10 committed (80 rows, a chunk of 64 and 16 rows of the next), 2 more written at the kill
+    data = make_fashion_dir(tmp_path / "d", n_train=n, n_test=16)
     out = tmp_path / "killed.h5"
     # block_1_expand_relu: random weights leave out_relu at about 1e-11, too small for a comparison that can fail alone.
-    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "128", "--batch-size", "8",
+    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "32", "--batch-size", "8",
             "--layers", "block_1_expand_relu,out_relu", "--out", str(out)]
-    kill_midway(args, partial_path(out))
+    stopped_between_commits(args, "SIGKILL", commit=10)
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
-    assert 0 < done < 600
+    assert 0 < done < n
     with pytest.raises(FeatcacheError, match="incomplete cache"):
         featcache.open_cache(partial_path(out))
     info = run_main(capsys, "info", str(partial_path(out)))
-    assert info.returncode == 0 and f"{done} of 600 images embedded so far" in info.stdout
+    assert info.returncode == 0 and f"{done} of {n} images embedded so far" in info.stdout
     monkeypatch.delenv("FEATCACHE_PROGRESS")  # the resume's status line, on stderr
     proc = run_main(capsys, *args)  # the resume in this process: the kill above was the process boundary
     assert proc.returncode == 0, proc.stderr
-    assert f"{done} of 616 images already done" in proc.stderr
-    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=128, batch_size=8,
+    assert f"{done} of {n + 16} images already done" in proc.stderr
+    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=32, batch_size=8,
                   layers="block_1_expand_relu,out_relu", verbose=False)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     for split in ("train", "test"):
@@ -336,15 +366,31 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path, capsys, monkeypa
 
 
 @pytest.mark.slow
-def test_two_writers_do_not_corrupt_the_cache(fashion_dir, tmp_path):
+def test_two_writers_do_not_corrupt_the_cache(fashion_dir, tmp_path, capsys):
+    """Two extractions of one cache at once: one writes it, the other waits for the writers' lock and finds it done.
+    The second is this process (run_main), started once the first, a new process, holds the lock (it does from before
+    its network's build to the seal): both were new processes, a second TensorFlow import, started together, and
+    nothing checked that they met."""
+    import time
+
+    from featcache.store.lock import held
+
     out = tmp_path / "shared.h5"
-    args = [sys.executable, "-m", "featcache", "extract", "--data-dir", str(fashion_dir), "--weights", "random",
-            "--image-size", "32", "--batch-size", "4", "--out", str(out)]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    said = "".join(o for o, _ in outs)
-    assert "extracted 72 images" in said and "cache hit" in said
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--batch-size", "4",
+            "--out", str(out)]
+    first = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        met, deadline = False, time.monotonic() + 300
+        while not met and first.poll() is None and time.monotonic() < deadline:
+            met = held(out) == f"process {first.pid}"
+            time.sleep(0 if met else 0.02)
+        second = run_main(capsys, *args)
+    finally:
+        said_first = first.communicate(timeout=300)
+    assert met, f"the first writer never held the lock: {said_first}"
+    assert [first.returncode, second.returncode] == [0, 0], (said_first, second)
+    assert "extracted 72 images" in said_first[0] and "cache hit" in second.stdout, (said_first, second)
     cache = featcache.open_cache(out)
     assert cache.features("train").shape == (48, 1280)
 

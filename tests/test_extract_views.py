@@ -10,7 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import assert_same_features, extract, kill_midway, make_class_tree, make_fashion_dir, write_idx, write_image
+from helpers import assert_same_features, extract, make_class_tree, make_fashion_dir, write_idx, write_image
 
 import featcache
 from featcache.cli import main
@@ -183,26 +183,29 @@ def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(t
 
 @pytest.mark.slow
 def test_resume_after_sigkill_keeps_every_view_row_aligned(tmp_path):
-    # Progress is committed at most once a second (store.writer.COMMIT_SECONDS): on an idle machine 240 images of 64 px
-    # were embedded in under a second, no row was committed before the end, and the kill came after it (done 240).
-    # 960 images of 128 px take several seconds there (976 of 64 px: 1 s, 962 images/s)
-    data = make_fashion_dir(tmp_path / "d", n_train=960, n_test=16)
+    # Killed between two commits (test_extract.stopped_between_commits): 4 rows x 3 views a batch (--batch-size 12),
+    # 20 batches committed (80 rows: a chunk of 64 and 16 rows of the next), 2 more written. A timed kill needed
+    # 960 images of 128 px for an idle machine not to finish before it (240 of 64 px took under a second).
+    from test_extract import stopped_between_commits
+
+    n = 128
+    data = make_fashion_dir(tmp_path / "d", n_train=n, n_test=16)
     out = tmp_path / "killed.h5"
-    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "128", "--batch-size", "12",
+    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "32", "--batch-size", "12",
               "--views", "orig,flip,shift:-2,-2", "--layers", f"{LAYER},out_relu"]
-    kill_midway(["extract", *common, "--out", str(out)], partial_path(out))
+    stopped_between_commits(["extract", *common, "--out", str(out)], "SIGKILL", commit=20)
     assert not out.exists()
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
         assert list(f["train/views"].keys()) == ["flip", "shift:-2,-2"]
-    assert 0 < done < 960
-    kw = dict(data_dir=str(data), weights="random", image_size=128, batch_size=12, views="orig,flip,shift:-2,-2",
+    assert 0 < done < n
+    kw = dict(data_dir=str(data), weights="random", image_size=32, batch_size=12, views="orig,flip,shift:-2,-2",
               layers=f"{LAYER},out_relu")
     resumed = extract(out=out, **kw)
     # A kill in the middle of writing the chunk that holds row ``done`` leaves it failing its checksum,
     # and the resume then safely redoes the split from that chunk's first row (seen once under parallel
-    # load, -n 2). Either way the rows must match a clean run below.
-    assert resumed.images in (976 - done, 976 - done // CHUNK_ROWS * CHUNK_ROWS)
+    # load, -n 2, when the kill came at any moment). Either way the rows must match a clean run below.
+    assert resumed.images in (n + 16 - done, n + 16 - done // CHUNK_ROWS * CHUNK_ROWS)
     ref = extract(out=tmp_path / "ref.h5", **kw)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     assert got.fingerprint == want.fingerprint and got.views == want.views
