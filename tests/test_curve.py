@@ -48,9 +48,17 @@ def test_training_rows_are_nested_stratified_prefixes():
     assert not np.array_equal(training_rows(y, [40], seed=6)[40], rows[40])
 
 
+@pytest.fixture(scope="module")
+def curve_jobs1(tiny_cache, tmp_path_factory):
+    """The default curve of this file (SIZES, 2 seeds, logreg and keras; jobs: the default, 1): the rows and files
+    test_curve_rows_files_and_plot checks, and the run test_same_seed_same_numbers_and_jobs_do_not_matter compares
+    with jobs=2 (that test ran a jobs=1 curve of its own, 8 fits, 4 of them Keras's). Read only."""
+    return curve(tiny_cache, tmp_path_factory.mktemp("curve_jobs1") / "c")
+
+
 @pytest.mark.slow
-def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
-    res = curve(tiny_cache, tmp_path / "c")
+def test_curve_rows_files_and_plot(tiny_cache, curve_jobs1):
+    res = curve_jobs1
     assert len(res.rows) == len(SIZES) * 2 * 2 and res.fits == 12 and res.resumed == 0
     assert read_rows(res.csv) == [{**r, "fit_seconds": round(r["fit_seconds"], 4)} for r in res.rows]
     keys = {(r["head"], r["seed"], r["size"]) for r in res.rows}
@@ -70,9 +78,10 @@ def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
 
 
 @pytest.mark.slow
-def test_same_seed_same_numbers_and_jobs_do_not_matter(tiny_cache, tmp_path):
-    one = curve(tiny_cache, tmp_path / "j1", jobs=1, sizes=[20, 120])
-    two = curve(tiny_cache, tmp_path / "j2", jobs=2, sizes=[20, 120])
+def test_same_seed_same_numbers_and_jobs_do_not_matter(tiny_cache, curve_jobs1, tmp_path):
+    one = curve_jobs1
+    two = curve(tiny_cache, tmp_path / "j2", jobs=2)
+    assert (one.meta["jobs"], two.meta["jobs"]) == (1, 2) and len(one.rows) == len(two.rows) == len(SIZES) * 2 * 2
     acc = lambda res: [(r["head"], r["seed"], r["size"], r["accuracy"]) for r in res.rows]  # noqa: E731
     assert acc(one) == acc(two)
     by_seed = lambda s: [r["accuracy"] for r in one.rows if r["seed"] == s]  # noqa: E731
@@ -571,19 +580,38 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
         assert main(["curve", str(tiny_cache), "--sizes", "50", "--out", str(tmp_path / "g"), *bad]) == 2
         assert says in capsys.readouterr().err and not (tmp_path / "g").exists()
     png = tmp_path / "both.png"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "plot_learning_curve.py"), str(a / "curve.csv"), str(b),
-         "--label", "first", "--label", "second", "--out", str(png), "--title", "two runs"],
-        capture_output=True, text=True, timeout=120,
-    )
+    proc = _replot(str(a / "curve.csv"), str(b), "--label", "first", "--label", "second", "--out", str(png), "--title",
+                   "two runs")
     assert proc.returncode == 0, proc.stderr
     from PIL import Image
 
     with Image.open(png) as im:
         assert im.format == "PNG" and im.size == (960, 600)
-    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "plot_learning_curve.py"), str(tmp_path / "nope.csv"), "--out", str(png)],
-                         capture_output=True, text=True, timeout=120)
+    bad = _replot(str(tmp_path / "nope.csv"), "--out", str(png))
     assert bad.returncode == 2 and "curve file not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _replot(*args: str) -> subprocess.CompletedProcess:
+    """``python scripts/plot_learning_curve.py ARGS`` run in this process, as ``__main__`` (runpy): its exit status,
+    stdout and stderr as a process's. It ran twice in a new interpreter, each importing Python, featcache and
+    matplotlib again; the test is about what the script writes, prints and returns, the same here, and an exception
+    it let out (a traceback in a process) fails the test. What it changes of sys.argv and sys.path is put back."""
+    import contextlib
+    import io
+    import runpy
+
+    script = str(REPO / "scripts" / "plot_learning_curve.py")
+    out, err, saved = io.StringIO(), io.StringIO(), (list(sys.argv), list(sys.path))
+    code: object = 0
+    try:
+        sys.argv = [script, *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:  # the script's sys.exit(main())
+        code = 0 if exc.code is None else exc.code
+    finally:
+        sys.argv, sys.path[:] = saved
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
 
 
 def test_a_class_of_one_training_image_is_named_before_any_fit():
