@@ -131,13 +131,16 @@ def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weigh
     meta = read_meta(tmp_path / "m.keras")
     assert meta["views"] == list(names) and meta["averaged"] == "probabilities"
     assert meta["views_test_accuracy"] == head.accuracy
-    model, _ = load_model(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    model = loaded[0]
     raw = open_source({"kind": "fashion_mnist", "data_dir": str(real_fashion_dir), "test_limit": 64}).splits["test"].read(0, 64)
     probs = model.predict(raw[..., None], batch_size=16, verbose=0)
     want = mean_scores(head.estimator, cache.view_features("test", None, names))
     np.testing.assert_allclose(probs, want, atol=1e-4)
     np.save(tmp_path / "x.npy", raw)
-    preds = predict(tmp_path / "m.keras", [tmp_path / "x.npy"], top_k=1)
+    # predict of the model file's bytes as loaded above (it runs their network, LoadedModel.lend): not a second Keras
+    # load and check of the same file (3-4 s here)
+    preds = predict(loaded, [tmp_path / "x.npy"], top_k=1)
     assert [p.top[0][0] for p in preds] == [cache.class_names[i] for i in np.argmax(want, axis=1)]
 
     # an SVM head (calibrated) exports with its views too: the mean of its probabilities over them (it was refused)
@@ -211,7 +214,8 @@ def test_an_only_views_model_averages_those_views_alone(only_views_cache, head_k
     per image, predict gave the original view's classes, and only:flip,shift was a TensorFlow reshape traceback. The
     model's probabilities are now the head's on those cached views averaged, one row per image, on ONNX Runtime too."""
     import featcache
-    from featcache.deploy.model import ModelRunner, load_model, read_meta
+    from featcache.deploy.model import load_model, read_meta
+    from featcache.embedding.passes import BATCH_SIZE
     from featcache.embedding.views import asked_names
     from featcache.heads.views import mean_scores
 
@@ -229,11 +233,13 @@ def test_an_only_views_model_averages_those_views_alone(only_views_cache, head_k
     want = mean_scores(head.estimator, cache.view_features("test", None, names))
     orig = mean_scores(head.estimator, cache.view_features("test", None, ["orig"]))
     assert np.abs(want - orig).max() > 1e-3  # the views' average is not the original view's: the test can tell them apart
-    model, _ = load_model(path)
-    probs = np.asarray(model(images[..., None]))
+    loaded = load_model(path)
+    probs = np.asarray(loaded[0](images[..., None]))
     assert probs.shape == (len(images), len(cache.class_names))  # one row per image (it was 2 per image)
     np.testing.assert_allclose(probs, want, atol=1e-5)
-    onnx = ModelRunner(path, runtime="onnxruntime")
+    # the file's ModelRunner on ONNX Runtime, converted from the network just loaded from the same checked bytes
+    # (LoadedModel.lend), not from a second Keras load of them (3-4 s a model here)
+    onnx = loaded.runner("onnxruntime", BATCH_SIZE, expected_images=len(images), views=len(names))
     assert onnx.runtime_used == "onnxruntime"
     np.testing.assert_allclose(onnx(images), want, atol=1e-5)
     top = featcache.predict(path, [_saved(tmp / f"{name}.npy", images)], top_k=1)
