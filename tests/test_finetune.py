@@ -47,6 +47,16 @@ def real_head(tmp_path_factory, real_weights) -> Path:
     return _head(tmp_path_factory.mktemp("real"), str(real_weights), size=48, train_size=50, epochs=40, learning_rate=1e-2)
 
 
+@pytest.fixture(scope="module")
+def real_head_model(real_head, real_weights):
+    """``real_head``'s end-to-end model before any fine-tuning (read only): what each fine-tuning test compares the
+    saved model's weights with, built once for the module (a 48 px MobileNetV2 on the real weights, 2-4 s a build)."""
+    from featcache.deploy.export import end_to_end_from_head
+
+    est, meta = load_head(real_head)
+    return end_to_end_from_head(est, meta, str(real_weights))[0]
+
+
 def _weights_by_layer(model) -> dict[str, list[np.ndarray]]:
     base = model.get_layer("base")
     out = {f"base/{l.name}": [np.array(w) for w in l.get_weights()] for l in base.layers if l.weights}
@@ -54,12 +64,11 @@ def _weights_by_layer(model) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp_path, capsys, progress_on):
-    from featcache.deploy.export import end_to_end_from_head
+def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_head_model, real_weights, tmp_path, capsys, progress_on):
     from featcache.deploy.model import load_model
 
-    est, meta = load_head(real_head)
-    before, _ = end_to_end_from_head(est, meta, str(real_weights))
+    _, meta = load_head(real_head)
+    before = real_head_model
     before_w = _weights_by_layer(before)
     unfreeze = 12
     res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=unfreeze, learning_rate=1e-3, epochs=1,
@@ -107,12 +116,10 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
     assert mmeta["finetune"]["unfreeze"] == unfreeze and mmeta["class_names"] == meta["class_names"]
 
 
-def test_worse_fine_tuning_keeps_the_frozen_head_and_says_so(real_head, real_weights, tmp_path, capsys):
-    from featcache.deploy.export import end_to_end_from_head
+def test_worse_fine_tuning_keeps_the_frozen_head_and_says_so(real_head, real_head_model, real_weights, tmp_path, capsys):
     from featcache.deploy.model import load_model
 
-    est, meta = load_head(real_head)
-    before, _ = end_to_end_from_head(est, meta, str(real_weights))
+    before = real_head_model
     # A learning rate 100,000x too large wrecks the unfrozen layers at once.
     res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=40, learning_rate=1.0, epochs=2, patience=1,
                              batch_size=8, out=tmp_path / "ft.keras", verbose=True)
@@ -141,7 +148,7 @@ def test_exact_accuracy_is_the_ratio_keras_rounded_to_float32():
 
 @pytest.fixture(scope="module")
 def tiny_head(tmp_path_factory) -> Path:
-    """For checks that stop before training (not to be modified)."""
+    """For checks that stop before training, and fine-tunings that write their model elsewhere (never modified)."""
     return _head(tmp_path_factory.mktemp("tiny"), "random", n_train=40)
 
 
@@ -540,13 +547,13 @@ def test_a_training_step_is_held_to_the_pass_bound_where_training_starts_early()
 
 
 @pytest.mark.slow  # one fine-tuning epoch
-def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypatch, capsys):
+def test_finetune_runs_steps_of_no_more_images_than_the_bound(tiny_head, tmp_path, monkeypatch, capsys):
     """The bound's lowered --batch-size is a note, said with the progress off (conftest's setting), as extract's."""
     from featcache.deploy import finetune as ft
     from featcache.deploy.model import read_meta
     from featcache.embedding import passes
 
-    head = _head(tmp_path, "random", n_train=40)
+    head = tiny_head
     batches = []
     real = ft.image_dataset
     monkeypatch.setattr(ft, "image_dataset", lambda split, rows, bs, **kw: batches.append(bs) or real(split, rows, bs, **kw))
@@ -838,13 +845,12 @@ def test_finetune_of_a_views_head_says_it_runs_on_the_original_images_and_what_t
 
 
 @pytest.mark.slow
-def test_finetune_json_keeps_its_bars_on_stderr_and_stdout_is_the_json(tmp_path, capsys, progress_on):
+def test_finetune_json_keeps_its_bars_on_stderr_and_stdout_is_the_json(tiny_head, tmp_path, capsys, progress_on):
     """finetune --json ran minutes without a line on stderr where predict --json draws its bar (a new-user tester):
     the bars are every command's under --json (bars_wanted); standard output is the JSON alone."""
     import json
 
-    head = _head(tmp_path, "random")
-    assert main(["finetune", str(head), "--weights", "random", "--epochs", "1", "--json", "--out", str(tmp_path / "f.keras")]) == 0
+    assert main(["finetune", str(tiny_head), "--weights", "random", "--epochs", "1", "--json", "--out", str(tmp_path / "f.keras")]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["settings"]["unfreeze"] == 20
     assert "epoch 1/1" in err and "frozen head, " in err and "fine-tuned, " in err
