@@ -29,6 +29,14 @@ def final_only_cache(real_fm600) -> Path:
     return real_fm600
 
 
+@pytest.fixture(scope="module")
+def logreg13(two_layer_cache, tmp_path_factory) -> Path:
+    """A logreg head on LAYER of ``two_layer_cache`` (read only): fitted once for the tests that evaluate and export
+    it, each of which fitted the same head with the same settings."""
+    return featcache.train(two_layer_cache, "logreg", layer=LAYER, out=tmp_path_factory.mktemp("lr13") / "lr13.npz",
+                           verbose=False).path
+
+
 def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, tmp_path, capsys):
     head_file = tmp_path / "svm13.npz"
     assert main(["train", str(two_layer_cache), "--head", "svm", "--layer", LAYER, "--out", str(head_file), "--json"]) == 0
@@ -42,10 +50,8 @@ def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, tmp_path, capsys):
     assert (tmp_path / "eval" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_evaluate_refuses_a_cache_without_the_heads_layer(two_layer_cache, final_only_cache, tmp_path, capsys):
-    head_file = tmp_path / "lr13.npz"
-    featcache.train(two_layer_cache, "logreg", layer=LAYER, out=head_file, verbose=False)
-    assert main(["evaluate", str(head_file), str(final_only_cache), "--out", str(tmp_path / "e")]) == 2
+def test_evaluate_refuses_a_cache_without_the_heads_layer(logreg13, final_only_cache, tmp_path, capsys):
+    assert main(["evaluate", str(logreg13), str(final_only_cache), "--out", str(tmp_path / "e")]) == 2
     err = capsys.readouterr().err.strip()
     assert f"trained on layer '{LAYER}'" in err and "--layers" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "e").exists()
@@ -58,12 +64,11 @@ def test_train_on_a_layer_the_cache_lacks(final_only_cache, tmp_path, capsys):
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, real_weights, tmp_path, capsys):
+def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, logreg13, real_weights, tmp_path, capsys):
     from featcache.deploy.endtoend import build_end_to_end, parameter_counts
 
     cache = featcache.open_cache(two_layer_cache)
-    head_file = tmp_path / "lr13.npz"
-    featcache.train(two_layer_cache, "logreg", layer=LAYER, out=head_file, verbose=False)
+    head_file = logreg13
     capsys.readouterr()
     assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 0
     assert f"exported logreg head on mobilenet_v2, cut at {LAYER} (" in capsys.readouterr().out  # said (a new user)
