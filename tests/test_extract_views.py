@@ -248,7 +248,7 @@ def test_a_photo_folder_with_flip_and_crop_views(tmp_path):
     featcache.verify(res.path)
 
 
-# The Ray engine's views cache: test_ray_engine.py's test_class_folders_equal_the_local_engines, on that module's Ray instance.
+# The Ray engine's views cache: test_ray_engine.py's test_class_folders_equal_the_local_engines, on that module's Ray cluster.
 
 
 def test_views_computed_by_featcache_equal_views_by_hand(real_weights, real_fashion_dir, tmp_path):
