@@ -361,6 +361,33 @@ def imagenet_standin(models: Path, seed: int, image_size: int = 32) -> Path:
     return path
 
 
+def script_in_process(script: Path | str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python SCRIPT ARGS`` run in this process, as ``__main__`` (runpy), from ``cwd`` (default: here): its exit
+    status, stdout and stderr as a process's. What the script changes in the process's folder, environment,
+    sys.path and argv is put back; an exception it lets out (a traceback in a process) fails the test. A new
+    interpreter imported Python, featcache and matplotlib again for each run (test_scripts, test_curve's replot)."""
+    import io
+    import runpy
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.getcwd(), dict(os.environ), list(sys.path), sys.argv
+    code: object = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.argv = [str(script), *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:  # the interpreter's rule: None is 0, an int is itself, a message is printed and exits 1
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else (err.write(str(exc.code)), 1)[1]
+    finally:
+        os.chdir(saved[0])
+        os.environ.clear()
+        os.environ.update(saved[1])
+        sys.path[:], sys.argv = saved[2], saved[3]
+    return subprocess.CompletedProcess([str(script), *args], code, out.getvalue(), err.getvalue())
+
+
 def run_main(capsys, *args: str):
     """``featcache ARGS`` in this process (featcache.cli.main), as a CompletedProcess: exit status, stdout, stderr.
 

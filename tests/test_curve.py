@@ -18,6 +18,7 @@ from featcache.analysis.curve import read_rows, training_rows
 from featcache.analysis.subsets import stratified_subset
 from featcache.cli import main
 from featcache.errors import FeatcacheError
+from helpers import script_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [20, 50, 120]
@@ -592,26 +593,9 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
 
 
 def _replot(*args: str) -> subprocess.CompletedProcess:
-    """``python scripts/plot_learning_curve.py ARGS`` run in this process, as ``__main__`` (runpy): its exit status,
-    stdout and stderr as a process's. It ran twice in a new interpreter, each importing Python, featcache and
-    matplotlib again; the test is about what the script writes, prints and returns, the same here, and an exception
-    it let out (a traceback in a process) fails the test. What it changes of sys.argv and sys.path is put back."""
-    import contextlib
-    import io
-    import runpy
-
-    script = str(REPO / "scripts" / "plot_learning_curve.py")
-    out, err, saved = io.StringIO(), io.StringIO(), (list(sys.argv), list(sys.path))
-    code: object = 0
-    try:
-        sys.argv = [script, *args]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            runpy.run_path(script, run_name="__main__")
-    except SystemExit as exc:  # the script's sys.exit(main())
-        code = 0 if exc.code is None else exc.code
-    finally:
-        sys.argv, sys.path[:] = saved
-    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    """``python scripts/plot_learning_curve.py ARGS`` run in this process (``helpers.script_in_process``): the test
+    is about what the script writes, prints and returns, the same as in a new interpreter."""
+    return script_in_process(REPO / "scripts" / "plot_learning_curve.py", *args)
 
 
 def test_a_class_of_one_training_image_is_named_before_any_fit():

@@ -21,17 +21,15 @@ down its own Ray instance.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO, make_class_tree, make_fashion_dir
+from helpers import REPO, make_class_tree, make_fashion_dir, script_in_process
 
 SCRIPTS = REPO / "scripts"
 SMOKE = {  # script -> its smoke test below
@@ -81,28 +79,10 @@ def run_process(name: str, *args: str, cwd: Path, timeout: float = 600) -> subpr
 
 
 def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``python scripts/NAME ARGS`` run in this process, as ``__main__`` from ``cwd``; it must exit 0.
-
-    What the script changes in the process's folder, environment, sys.path
-    and argv is put back; its stdout and stderr are returned as a process's.
-    """
-    out, err = io.StringIO(), io.StringIO()
-    saved = os.getcwd(), dict(os.environ), list(sys.path), sys.argv
-    code: object = 0
-    try:
-        os.chdir(cwd)
-        sys.argv = [str(SCRIPTS / name), *args]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            runpy.run_path(str(SCRIPTS / name), run_name="__main__")
-    except SystemExit as exc:  # the interpreter's rule: None is 0, an int is itself, a message is printed and exits 1
-        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else (err.write(str(exc.code)), 1)[1]
-    finally:
-        os.chdir(saved[0])
-        os.environ.clear()
-        os.environ.update(saved[1])
-        sys.path[:], sys.argv = saved[2], saved[3]
-    assert code == 0, f"{name} exited {code}:\n{out.getvalue()[-3000:]}\n{err.getvalue()[-3000:]}"
-    return subprocess.CompletedProcess(sys.argv, 0, out.getvalue(), err.getvalue())
+    """``python scripts/NAME ARGS`` run in this process from ``cwd`` (``helpers.script_in_process``); it must exit 0."""
+    proc = script_in_process(SCRIPTS / name, *args, cwd=cwd)
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
 
 
 @contextlib.contextmanager
