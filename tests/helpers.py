@@ -323,6 +323,51 @@ def kill_midway(args: list[str], partial: Path, group: str = "train", rows: int 
         proc.wait()
 
 
+# A featcache command (``python -m featcache``) stopped between two commits of its partial, by the test: its writer
+# commits after batch {commit} (``CacheWriter.commit``, as it does once a second), writes {after} more batches, each
+# flushed, then says so on stdout and waits for the test's signal. It waits on the writer's thread (extraction writes
+# behind the forward pass, engines.local) until the command has received a signal: SIGTERM is raised on the command's
+# thread, which unwinds and joins this one; SIGKILL ends all. The tests killed a run at a moment of their own, 0.5 s
+# after a poll saw 256 rows committed or once it saw 16: a run had to be thousands of images (4,000 at 64 px, 600 or
+# 960 at 128 px) for a fast machine not to have finished by then, and the resume and a reference embedded them all
+# again, 20-40 s a test. The commits still come from the writer's own code, only where the test says. (kill_midway
+# above is the timed kill, still used by test_images' photo resume.)
+_BETWEEN_COMMITS = """
+import time
+from featcache import cli
+from featcache.store import writer
+real_write, batches = writer.CacheWriter.write, []
+writer.COMMIT_SECONDS = float("inf")  # no commit but the one below
+
+def write(self, *args, **kwargs):
+    real_write(self, *args, **kwargs)
+    batches.append(1)
+    if len(batches) == {commit}:
+        self.commit()
+    elif len(batches) == {commit} + {after}:
+        print("between commits", flush=True)
+        while not cli._received:
+            time.sleep(0.01)
+
+writer.CacheWriter.write = write
+"""
+
+
+def stopped_between_commits(args: list[str], sig: str, *, commit: int, after: int = 2) -> tuple[int, str]:
+    """``featcache ARGS`` in a new process, sent the signal named ``sig`` once its first ``commit`` batches are
+    committed and ``after`` more are written and flushed, not committed: (its exit status, its stderr)."""
+    import signal
+
+    proc = run_changed(_BETWEEN_COMMITS.format(commit=commit, after=after), args)
+    try:
+        said = said_within(proc, 1, 300)
+    finally:
+        proc.send_signal(getattr(signal, sig))  # nothing, where said_within ended it
+    _, err = ended(proc, 120)
+    assert said == ["between commits\n"], err[-3000:]
+    return proc.returncode, err
+
+
 def weights_standin(payload: bytes) -> bytes:
     """Bytes for a weights file a test names but no network loads (a ModelSpec, a resolve_weights, a mocked build):
     HDF5's signature, then ``payload``. --weights PATH is refused before the build where the file carries no HDF5

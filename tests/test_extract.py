@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 from helpers import (assert_same_features, extract, imagenet_standin, interrupted_extraction, make_fashion_dir,
-                     run_main, tiny_fashion_cache, weights_standin)
+                     run_main, stopped_between_commits, tiny_fashion_cache, weights_standin)
 
 import featcache
 from featcache.cli import main
@@ -254,52 +254,6 @@ def test_a_resume_is_said_before_the_extraction_it_goes_on_with(fashion_dir, tmp
     resumed = [n for n, line in enumerate(lines) if line == f"resuming {out}: {done} of 72 images already done"]
     extracting = [n for n, line in enumerate(lines) if line.startswith("extracting 72 images with mobilenet_v2")]
     assert len(resumed) == 1 and len(extracting) == 1 and resumed[0] < extracting[0], proc.stderr
-
-
-# A featcache command (``python -m featcache``) stopped between two commits of its partial, by the test: its writer
-# commits after batch {commit} (``CacheWriter.commit``, as it does once a second), writes {after} more batches, each
-# flushed, then says so on stdout and waits for the test's signal. It waits on the writer's thread (extraction writes
-# behind the forward pass, engines.local) until the command has received a signal: SIGTERM is raised on the command's
-# thread, which unwinds and joins this one; SIGKILL ends all. The tests killed a run at a moment of their own, 0.5 s
-# after a poll saw 256 rows committed or once it saw 16: a run had to be thousands of images (4,000 at 64 px, 600 or
-# 960 at 128 px) for a fast machine not to have finished by then, and the resume and a reference embedded them all
-# again, 20-40 s a test. The commits still come from the writer's own code, only where the test says.
-_BETWEEN_COMMITS = """
-import time
-from featcache import cli
-from featcache.store import writer
-real_write, batches = writer.CacheWriter.write, []
-writer.COMMIT_SECONDS = float("inf")  # no commit but the one below
-
-def write(self, *args, **kwargs):
-    real_write(self, *args, **kwargs)
-    batches.append(1)
-    if len(batches) == {commit}:
-        self.commit()
-    elif len(batches) == {commit} + {after}:
-        print("between commits", flush=True)
-        while not cli._received:
-            time.sleep(0.01)
-
-writer.CacheWriter.write = write
-"""
-
-
-def stopped_between_commits(args: list[str], sig: str, *, commit: int, after: int = 2) -> tuple[int, str]:
-    """``featcache ARGS`` in a new process, sent the signal named ``sig`` once its first ``commit`` batches are
-    committed and ``after`` more are written and flushed, not committed: (its exit status, its stderr)."""
-    import signal
-
-    from helpers import ended, run_changed, said_within
-
-    proc = run_changed(_BETWEEN_COMMITS.format(commit=commit, after=after), args)
-    try:
-        said = said_within(proc, 1, 300)
-    finally:
-        proc.send_signal(getattr(signal, sig))  # nothing, where said_within ended it
-    _, err = ended(proc, 120)
-    assert said == ["between commits\n"], err[-3000:]
-    return proc.returncode, err
 
 
 @pytest.mark.slow

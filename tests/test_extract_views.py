@@ -183,10 +183,10 @@ def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(t
 
 @pytest.mark.slow
 def test_resume_after_sigkill_keeps_every_view_row_aligned(tmp_path):
-    # Killed between two commits (test_extract.stopped_between_commits): 4 rows x 3 views a batch (--batch-size 12),
+    # Killed between two commits (helpers.stopped_between_commits): 4 rows x 3 views a batch (--batch-size 12),
     # 20 batches committed (80 rows: a chunk of 64 and 16 rows of the next), 2 more written. A timed kill needed
     # 960 images of 128 px for an idle machine not to finish before it (240 of 64 px took under a second).
-    from test_extract import stopped_between_commits
+    from helpers import stopped_between_commits
 
     n = 128
     data = make_fashion_dir(tmp_path / "d", n_train=n, n_test=16)
