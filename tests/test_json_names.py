@@ -107,9 +107,24 @@ def test_an_older_heads_record_without_test_accuracy_orig_reads_as_its_test_accu
     assert with_current_names(older)[TEST_ACCURACY_ORIG] == 0.5
 
 
-def test_info_of_a_keras_head_shows_the_epochs_it_ran_and_its_fit_time(views_cache, tmp_path, capsys):
-    head = tmp_path / "k.keras"
-    trained = _json(capsys, "train", str(views_cache), "--head", "keras", "--epochs", "3", "--out", str(head))
+@pytest.fixture(scope="module")
+def keras_head(views_cache, tmp_path_factory) -> tuple:
+    """``train --head keras --epochs 3 --json`` of views_cache (read only) and what it printed: the head whose info
+    test_info_of_a_keras_head_shows_the_epochs_it_ran_and_its_fit_time reads and the one
+    test_finetune_json_gives_the_models_test_accuracy_under_the_shared_names fine-tunes (it trained one of its own,
+    of 2 epochs: a Keras fit more, for a check that holds of any Keras head)."""
+    import contextlib
+    import io
+
+    head = tmp_path_factory.mktemp("keras_head") / "k.keras"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # a module fixture has no capsys
+        assert main(["train", str(views_cache), "--head", "keras", "--epochs", "3", "--out", str(head), "--json"]) == 0
+    return head, json.loads(printed.getvalue())
+
+
+def test_info_of_a_keras_head_shows_the_epochs_it_ran_and_its_fit_time(keras_head, capsys):
+    head, trained = keras_head
     info = _json(capsys, "info", str(head))
     assert info["epochs_run"] == trained["details"]["epochs_run"] == 3 and info["params"]["epochs"] == 3
     assert info["fit_seconds"] == trained["fit_seconds"] > 0  # one value, rounded once (--json had 0.3944885...)
@@ -122,11 +137,10 @@ def test_info_of_a_keras_head_shows_the_epochs_it_ran_and_its_fit_time(views_cac
 
 
 @pytest.mark.slow
-def test_finetune_json_gives_the_models_test_accuracy_under_the_shared_names(views_cache, tmp_path, capsys):
+def test_finetune_json_gives_the_models_test_accuracy_under_the_shared_names(keras_head, tmp_path, capsys):
     """finetune's model classifies the original images: its test accuracy is the original view's, as info of the
     model says; the image count as train's and evaluate's. The model's record keeps its fields as before."""
-    head = tmp_path / "k.keras"
-    _json(capsys, "train", str(views_cache), "--head", "keras", "--epochs", "2", "--out", str(head))
+    head = keras_head[0]
     tuned = _json(capsys, "finetune", str(head), "--weights", "random", "--epochs", "1", "--out", str(tmp_path / "ft.keras"))
     assert tuned["test_images"] == 30 and tuned["test_accuracy"] is not None
     assert tuned["test_accuracy_orig"] == tuned["test_accuracy"]
