@@ -37,10 +37,25 @@ def logreg13(two_layer_cache, tmp_path_factory) -> Path:
                            verbose=False).path
 
 
-def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, tmp_path, capsys):
-    head_file = tmp_path / "svm13.npz"
-    assert main(["train", str(two_layer_cache), "--head", "svm", "--layer", LAYER, "--out", str(head_file), "--json"]) == 0
-    trained = json.loads(capsys.readouterr().out)
+@pytest.fixture(scope="module")
+def svm13(two_layer_cache, tmp_path_factory) -> tuple[Path, dict]:
+    """An SVM head on LAYER trained by ``featcache train --head svm --json`` (read only), and what --json printed: the
+    head test_train_svm_on_a_layer_then_evaluate trains and the one test_an_svm_head_exports_its_calibrated_probabilities
+    exports, each of which fitted the same calibrated SVM on the same 600 rows (the API's train and the CLI's give the
+    same head: C 10, the default calibration)."""
+    import contextlib
+    import io
+
+    head_file = tmp_path_factory.mktemp("svm13") / "svm13.npz"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # a module fixture has no capsys: --json's stdout read here
+        code = main(["train", str(two_layer_cache), "--head", "svm", "--layer", LAYER, "--out", str(head_file), "--json"])
+    assert code == 0
+    return head_file, json.loads(printed.getvalue())
+
+
+def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, svm13, tmp_path, capsys):
+    head_file, trained = svm13
     head, meta = load_head(head_file)
     assert meta["layer"] == LAYER and meta["head"] == "svm" and meta["params"]["C"] == 10.0
     assert trained["layer"] == LAYER and trained["accuracy"] > 0.65  # chance is 0.10
@@ -94,12 +109,11 @@ def assert_model_on_images_is_the_head(model, meta, head_file, cache) -> None:
     np.testing.assert_allclose(probs, expected, atol=2e-3)
 
 
-def test_an_svm_head_exports_its_calibrated_probabilities(two_layer_cache, tmp_path, capsys):
+def test_an_svm_head_exports_its_calibrated_probabilities(two_layer_cache, svm13, tmp_path, capsys):
     """An SVM head (calibrated probabilities, the default) was refused: 'cannot export an SVM head' (a new-user
     tester). Its model on the raw images gives the head's probabilities on the cached features (deploy.svmgraph)."""
     cache = featcache.open_cache(two_layer_cache)
-    head_file = tmp_path / "svm13.npz"
-    featcache.train(two_layer_cache, "svm", layer=LAYER, out=head_file, verbose=False)
+    head_file = svm13[0]
     assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 0
     model, meta = featcache.load_model(tmp_path / "m.keras")
     assert "scores" not in meta and meta["output"].startswith("class probabilities")  # probabilities: the head's own
