@@ -798,11 +798,17 @@ def test_a_curve_takes_the_rows_train_takes_in_trains_order():
     assert set(rows[10]) < set(rows[40]) < set(rows[300])
 
 
-@pytest.mark.slow
-def test_a_curve_point_is_trains_accuracy_for_the_same_size_and_seed(tiny_cache, tmp_path, monkeypatch):
-    """A new-user tester could not reproduce curve points with 'train --train-size N --seed S' for the Keras and SVM
-    heads (the lesson's 4,000 images: 0.815 against 0.817), which depend on the order of the rows (Keras's last rows
-    validate, the SVM's calibration folds); logistic regression fitted cold is train's too."""
+# The curve of the three heads the two tests below run: keras, svm and logreg fitted cold, 50 and 120 images, seed 1.
+THREE_HEADS = {"heads": ("keras", "svm", "logreg"), "sizes": [50, 120], "seeds": [1], "plot": False,
+               "head_params": {"logreg": {"warm_start": False}}}
+
+
+@pytest.fixture(scope="module")
+def three_heads_curve(tiny_cache, tmp_path_factory):
+    """The THREE_HEADS curve (read only: a test that resumes it copies its folder) and its fitted heads by (class name,
+    size): test_a_curve_point_is_trains_accuracy_for_the_same_size_and_seed compares them with train's, and
+    test_rows_fitted_in_the_old_order_are_fitted_again_on_resume made the same curve (logreg warm-started there, a
+    setting its claim does not turn on) to rewrite as an older run's: 6 fits, 2 of them Keras's, each."""
     real, fitted = curve_mod.fit_point, {}
 
     def keeping(est, X, y, rows, *rest):  # the fitted heads, to compare their probabilities too (more than accuracy)
@@ -810,9 +816,18 @@ def test_a_curve_point_is_trains_accuracy_for_the_same_size_and_seed(tiny_cache,
         fitted[(type(est).__name__, len(rows))] = est
         return out
 
-    monkeypatch.setattr(curve_mod, "fit_point", keeping)
-    res = curve(tiny_cache, tmp_path / "c", heads=("keras", "svm", "logreg"), sizes=[50, 120], seeds=[1], plot=False,
-                head_params={"logreg": {"warm_start": False}})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(curve_mod, "fit_point", keeping)
+        res = curve(tiny_cache, tmp_path_factory.mktemp("three_heads") / "c", **THREE_HEADS)
+    return res, fitted
+
+
+@pytest.mark.slow
+def test_a_curve_point_is_trains_accuracy_for_the_same_size_and_seed(tiny_cache, three_heads_curve, tmp_path):
+    """A new-user tester could not reproduce curve points with 'train --train-size N --seed S' for the Keras and SVM
+    heads (the lesson's 4,000 images: 0.815 against 0.817), which depend on the order of the rows (Keras's last rows
+    validate, the SVM's calibration folds); logistic regression fitted cold is train's too."""
+    res, fitted = three_heads_curve
     assert len(res.rows) == 6
     X_test = featcache.open_cache(tiny_cache).features("test")
     names = {"keras": "DenseHead", "svm": "SVMHead", "logreg": "LogRegHead"}
@@ -824,15 +839,17 @@ def test_a_curve_point_is_trains_accuracy_for_the_same_size_and_seed(tiny_cache,
 
 
 @pytest.mark.slow
-def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp_path, capsys):
+def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, three_heads_curve, tmp_path, capsys):
     """A folder from before curve took train's row order (no mark in curve.json) holds points train cannot
     reproduce (Keras, the SVM; logreg's cold fit too, within lbfgs's tolerance): a resume says so in one line and
     fits them again; the folder is then marked and resumes without fits."""
+    import shutil
+
     from featcache.analysis.curve.folder import curve_key, write_rows
 
     out = tmp_path / "o"
-    kw = {"heads": ("logreg", "keras", "svm"), "sizes": [50, 120], "seeds": [1], "plot": False}
-    curve(tiny_cache, out, **kw)
+    kw = THREE_HEADS
+    shutil.copytree(three_heads_curve[0].out, out)  # the module's curve, rewritten below as an older run's
     good = {(r["head"], r["size"]): r["accuracy"] for r in read_rows(out / "curve.csv")}
     meta = json.loads((out / "curve.json").read_text())
     from featcache.analysis.curve.folder import TRAIN_ORDER
