@@ -148,8 +148,9 @@ def test_exact_accuracy_is_the_ratio_keras_rounded_to_float32():
 
 @pytest.fixture(scope="module")
 def tiny_head(tmp_path_factory) -> Path:
-    """For checks that stop before training, and fine-tunings that write their model elsewhere (never modified)."""
-    return _head(tmp_path_factory.mktemp("tiny"), "random", n_train=40)
+    """For checks that stop before training, and fine-tunings that write their model elsewhere (never modified). One
+    epoch: no check of it turns on what the head learned (random weights: plumbing only)."""
+    return _head(tmp_path_factory.mktemp("tiny"), "random", n_train=40, epochs=1)
 
 
 @pytest.mark.parametrize(
@@ -202,17 +203,29 @@ def test_missing_and_unreadable_heads(tmp_path, capsys):
     _one_line_error(capsys, ["export", str(junk), "--out", str(tmp_path / "m.keras")], "not a readable featcache head")
 
 
+def _head_on_a_copy_of_its_images(tiny_head: Path, tmp_path: Path) -> Path:
+    """``tiny_head`` (fitted on the cache of its module folder's fmnist/) saved as a head whose images are a copy of
+    those at tmp_path/fmnist, the same bytes: what a head trained on a cache of tmp_path/fmnist records of them (its
+    source, the same content digest), for a test that changes or removes them. It took an extraction and a fit."""
+    est, meta = load_head(tiny_head)
+    data = Path(shutil.copytree(tiny_head.parent / "fmnist", tmp_path / "fmnist"))
+    assert meta["source"]["data_dir"] == str(tiny_head.parent / "fmnist")  # the record this re-points
+    return save_head(est, tmp_path / "head.keras", {**meta, "source": {**meta["source"], "data_dir": str(data)}})
+
+
 @pytest.mark.slow
-def test_data_source_gone(tmp_path, capsys):
-    head = _head(tmp_path, "random", n_train=40)
+def test_data_source_gone(tiny_head, tmp_path, capsys):
+    head = _head_on_a_copy_of_its_images(tiny_head, tmp_path)
     shutil.rmtree(tmp_path / "fmnist")
     err = _one_line_error(capsys, ["finetune", str(head)], "the images the head was trained on are no longer available (data directory not found")
     # It named extract's --data-dir/--images, which finetune has not (an adversarial tester): where to put them back
     assert "pass --" not in err and "put them back at " in err and str(tmp_path / "fmnist") in err
 
 
-def test_logreg_head_is_refused(tmp_path, capsys):
-    head = _head(tmp_path, "random", n_train=40, kind="logreg")
+def test_logreg_head_is_refused(tiny_head, tmp_path, capsys):
+    cache = featcache.open_cache(tiny_head.parent / "c.h5")  # tiny_head's cache: a logreg head of it, no extraction
+    logreg = LogRegHead().fit(cache.features("train"), cache.labels("train"))
+    head = save_head(logreg, tmp_path / "head.npz", head_meta(cache, None, "logreg", logreg))
     _one_line_error(capsys, ["finetune", str(head)], "fine-tuning starts from a trained Keras head")
 
 
@@ -377,8 +390,8 @@ def test_the_image_streams_reads_run_in_the_commands_words_on_tfs_threads(fashio
     assert on_tf and all(on_tf), seen  # read on TF's threads (else this test proves nothing), in the command's words
 
 
-def test_data_that_changed_since_extraction_is_refused(tmp_path, capsys):
-    head = _head(tmp_path, "random", n_train=40)
+def test_data_that_changed_since_extraction_is_refused(tiny_head, tmp_path, capsys):
+    head = _head_on_a_copy_of_its_images(tiny_head, tmp_path)
     make_fashion_dir(tmp_path / "fmnist", n_train=40, n_test=30, seed=7)  # same files, other pixels
     _one_line_error(capsys, ["finetune", str(head)], "changed since the head's cache was extracted (splits test, train differ)")
 
@@ -479,7 +492,7 @@ def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
     """The same path on RGB photos in class folders (random weights: plumbing only)."""
     cache = featcache.open_cache(tiny_photo_cache(tmp_path, {"ants": 12, "bees": 12}, ext="jpg", size=40, test_fraction=0.25))
     root = tmp_path / "photos"
-    head = DenseHead(epochs=3, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
+    head = DenseHead(epochs=1, early_stopping=False).fit(cache.features("train"), cache.labels("train"))  # any fit
     head_path = save_head(head, tmp_path / "h.keras", head_meta(cache, None, "keras", head))
     r = featcache.finetune(head_path, unfreeze=5, epochs=1, batch_size=4, out=tmp_path / "ft.keras", verbose=False)
     assert (r.train_images + r.val_images, r.test_accuracy is not None) == (cache.sizes["train"], True)
