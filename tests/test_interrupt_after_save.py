@@ -71,13 +71,12 @@ def test_export_interrupted_right_after_saving_says_the_model_is_complete(tiny_c
 
 
 @pytest.mark.slow  # one fine-tuning epoch
-def test_finetune_interrupted_right_after_saving_says_the_model_is_complete(tmp_path, capsys, monkeypatch):
+def test_finetune_interrupted_right_after_saving_says_the_model_is_complete(tiny_cache, tmp_path, capsys, monkeypatch):
     """finetune saves its model through the same save as export: the same line."""
-    from test_finetune import _head
-
     from featcache.deploy import model as model_mod
 
-    head = _head(tmp_path, "random", n_train=40)
+    # a Keras head of the module's cache (it was test_finetune._head's, an extraction of its own)
+    head = featcache.train(featcache.open_cache(tiny_cache), "keras", epochs=1, out=tmp_path / "head.keras", verbose=False).path
     out = tmp_path / "ft.keras"
     _then_interrupted(monkeypatch, model_mod, "write_model")
     err = _interrupted(capsys, "finetune", str(head), "--unfreeze", "5", "--epochs", "1", "--batch-size", "16",
