@@ -297,32 +297,6 @@ def photo_extractor(weights: str, size: int, layers: tuple[str, ...] = ("out_rel
     return runtimes.REGISTRY["tensorflow"].build(spec, None, Path("unused"))
 
 
-def kill_midway(args: list[str], partial: Path, group: str = "train", rows: int = 16) -> None:
-    """Run ``featcache *args`` and SIGKILL it once its partial file has ``rows`` rows of ``group`` committed."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import h5py
-
-    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if partial.exists():
-                try:
-                    with h5py.File(partial, "r", locking=False) as f:
-                        if int(f[group].attrs["rows_done"]) >= rows:
-                            break
-                except (OSError, KeyError):
-                    pass
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-
-
 # A featcache command (``python -m featcache``) stopped between two commits of its partial, by the test: its writer
 # commits after batch {commit} (``CacheWriter.commit``, as it does once a second), writes {after} more batches, each
 # flushed, then says so on stdout and waits for the test's signal. It waits on the writer's thread (extraction writes
@@ -330,8 +304,8 @@ def kill_midway(args: list[str], partial: Path, group: str = "train", rows: int 
 # thread, which unwinds and joins this one; SIGKILL ends all. The tests killed a run at a moment of their own, 0.5 s
 # after a poll saw 256 rows committed or once it saw 16: a run had to be thousands of images (4,000 at 64 px, 600 or
 # 960 at 128 px) for a fast machine not to have finished by then, and the resume and a reference embedded them all
-# again, 20-40 s a test. The commits still come from the writer's own code, only where the test says. (kill_midway
-# above is the timed kill, still used by test_images' photo resume.)
+# again, 20-40 s a test (test_images' photo resume: 401 photos at 96 px). The commits still come from the writer's own
+# code, only where the test says.
 _BETWEEN_COMMITS = """
 import time
 from featcache import cli

@@ -1218,23 +1218,25 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
 @pytest.mark.slow
 def test_photo_extraction_resumes_after_sigkill(tmp_path):
     """Kill a photo extraction midway: the re-run embeds only the missing files and the cache equals an uninterrupted one."""
-    from helpers import kill_midway
+    from helpers import stopped_between_commits
 
-    # At 96 px (it was 224: the run, its resume and the reference embedded 800 photos at 224 px, 49 s of the slow
-    # tier); 401 photos still, so that the kill, once 16 rows are committed, comes with 48 batches of 8 still to go
-    root = make_class_tree(tmp_path / "p", {"a": 200, "b": 200}, size=24)
+    # Stopped between two commits (helpers.stopped_between_commits): 2 batches of 8 committed (the unreadable file,
+    # row 11, among them), 2 more written, then SIGKILL. The timed kill it replaced (helpers.kill_midway, once 16 rows
+    # were committed) needed 401 photos, so that 48 batches of 8 were still to go when it came on a fast machine; the
+    # run, its resume and the reference embedded them all at 96 px. 65 photos leave 4 batches and a row after the stop.
+    root = make_class_tree(tmp_path / "p", {"a": 32, "b": 32}, size=24)
     truncated_jpeg(root / "a" / "a_010b.jpg")
     out = tmp_path / "killed.h5"
     args = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "96",
             "--batch-size", "8", "--layers", f"{EARLY},out_relu", "--out", str(out)]
-    kill_midway(args, partial_path(out), group="files")
+    stopped_between_commits(args, "SIGKILL", commit=2)
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["files"].attrs["rows_done"])
-    assert 0 < done < 401
+    assert 0 < done < 65
     resumed = extract(images=str(root), test_fraction=0.25, weights="random", image_size=96, batch_size=8,
                       layers=f"{EARLY},out_relu", out=out, verbose=False)
-    assert resumed.images == 401 - done  # the unreadable file (row 11) was among the rows done before the kill
+    assert resumed.images == 65 - done  # the unreadable file (row 11) was among the rows done before the kill
     ref = extract(images=str(root), test_fraction=0.25, weights="random", image_size=96, batch_size=8,
                   layers=f"{EARLY},out_relu", out=tmp_path / "ref.h5", verbose=False)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
