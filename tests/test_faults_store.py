@@ -3,6 +3,7 @@ and no file of the user's changed (issue 13: damaged caches and partials, a full
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -254,12 +255,27 @@ def file_size_limit(nbytes: int) -> str:
     return f"import resource\nresource.setrlimit(resource.RLIMIT_FSIZE, ({nbytes}, resource.RLIM_INFINITY))"
 
 
-def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path):
+@contextlib.contextmanager
+def file_size_limit_here(nbytes: int):
+    """``file_size_limit`` in this process, for the ``with`` block: its soft limit, put back after (Python ignores
+    SIGXFSZ, so a write past it is EFBIG, as in a process started under ``ulimit -f``)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path, capsys):
     """EFBIG (ulimit -f here; a FAT32 drive's 4 GB per file) was not taken for a full disk: HDF5's tracebacks, and a
     partial the next run called unreadable and started over; a head write ended in a traceback (an adversarial tester).
 
     The runs are processes: the limit is the process's, and the rerun's one moved-aside line is read from a clean
-    stderr (run_main's would hold this process's other output)."""
+    stderr (run_main's would hold this process's other output). The verify between them, whose exit status alone is
+    checked, runs in this one (run_main): a process of its own was an interpreter and an import for one status."""
     data = make_fashion_dir(tmp_path / "data", n_train=200, n_test=50)
     out = tmp_path / "c.h5"
     args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "32", "--out", str(out)]
@@ -272,7 +288,7 @@ def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path):
     moved = [p for p in tmp_path.iterdir() if p.name.startswith(partial_path(out).name + ".unreadable-")]
     assert proc.returncode == 0 and len(moved) == 1, proc.stdout + proc.stderr
     assert f"it was moved to {moved[0]}" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
-    assert run_cli("verify", str(out)).returncode == 0 and not partial_path(out).exists()
+    assert run_main(capsys, "verify", str(out)).returncode == 0 and not partial_path(out).exists()
     head = tmp_path / "heads" / "h.npz"
     proc = run_cli("train", str(out), "--head", "logreg", "--out", str(head), code=file_size_limit(4096))  # a head: ~50 KB
     assert_one_line(proc, f"file size limit reached writing {head} on ")
@@ -331,17 +347,18 @@ def test_an_out_folder_made_read_only_mid_run_names_it_and_out(tmp_path, capsys,
 def test_extracts_full_disk_and_lock_lines_name_its_storespec_in_a_python_call(tmp_path):
     """extract takes no ``out=``: under a file size limit (as a full disk) its line told a Python call "choose out on
     another file system", and a folder at its lock file's name "choose another --out" (helper-198's review). Here
-    the API's words are StoreSpec's field; the CLI's line stays --out (the test above)."""
+    the API's words are StoreSpec's field; the CLI's line stays --out (the test above).
+
+    The call runs in this process under the limit (``file_size_limit_here``): what is checked is the error the call
+    raises, not anything of a process (its exit, its streams); a ``-c`` process of its own was an interpreter and a
+    TensorFlow import (5-8 s) for that one message."""
     data = make_fashion_dir(tmp_path / "data", n_train=200, n_test=50)
     out = tmp_path / "c.h5"
-    call = (f"import featcache\nfrom featcache.errors import FeatcacheError\n"
-            f"try:\n    featcache.extract(featcache.FashionMNIST(data_dir={str(data)!r}), featcache.ModelSpec(**{TINY!r}), "
-            f"featcache.StoreSpec(out={str(out)!r}), verbose=False)\n"
-            f"except FeatcacheError as e:\n    print(e)")
-    proc = subprocess.run([sys.executable, "-c", file_size_limit(100_000) + "\n" + call], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
-    said = proc.stdout.strip()
-    assert said.startswith(f"file size limit reached writing {partial_path(out)} on "), proc.stdout + proc.stderr
+    with pytest.raises(featcache.FeatcacheError) as exc, file_size_limit_here(100_000):
+        featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(**TINY),
+                          featcache.StoreSpec(out=out), verbose=False)
+    said = str(exc.value)
+    assert said.startswith(f"file size limit reached writing {partial_path(out)} on "), said
     assert said.endswith("; choose StoreSpec(out=...) on another file system"), said
     lock = tmp_path / "e.h5.lock"
     lock.mkdir()
