@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -1177,19 +1178,19 @@ def test_seed_out_of_range(tmp_path, fashion_dir, seed, message, capsys):
 
 
 @pytest.mark.slow
-def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path, capfd):
+def test_nan_weights_stop_the_extraction_naming_the_file(real_weights, fashion_dir, tmp_path, capfd):
     """A weights file with one NaN kernel: every feature would be NaN; the extraction stops at the first batch.
 
     In this process (run_main), not a new interpreter that imported TensorFlow again (~8 s of CPU); capfd, not capsys,
-    so a native line on file descriptor 2 would count against the one line as it did from a process's stderr."""
-    from featcache._lazy import keras
-
-    k = keras()
-    base = k.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
-    kernel = base.get_layer("Conv1").kernel
-    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    so a native line on file descriptor 2 would count against the one line as it did from a process's stderr. The
+    file is the real weights with Conv1's kernel (Keras's layers/conv2d) set to NaN in place, by h5py: a network built
+    here and saved (1-3 s) only to be loaded again gave the same file of another network's numbers."""
     weights = tmp_path / "nan.weights.h5"
-    base.save_weights(str(weights))
+    shutil.copyfile(real_weights, weights)
+    with h5py.File(weights, "r+") as f:
+        kernel = f["layers/conv2d/vars/0"]  # Conv1, the network's first convolution: (3, 3, 3, 32)
+        assert kernel.shape == (3, 3, 3, 32)
+        kernel[...] = np.nan
     out = tmp_path / "c.h5"
     proc = run_main(capfd, "extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
     assert_one_line(proc, f"the weights {weights} give NaN or infinite features (layer out_relu, train rows 0-47)")
