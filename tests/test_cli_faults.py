@@ -1488,29 +1488,54 @@ def test_curve_never_replaces_a_users_files_in_out(tmp_path, capsys):
     capsys.readouterr()
 
 
-def test_a_report_rerun_replaces_only_the_files_still_as_featcache_wrote_them(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def first_reports(tmp_path_factory):
+    """A tiny cache, a head, and each report (evaluate, probe, curve) written once and rerun unchanged (replaced, exit
+    0), its record of digests checked after each: the start both report-edit tests below made for themselves, six
+    report runs each (a confusion matrix, a probe and a curve drawn twice). Each test edits its own copies."""
+    from featcache.validate import REPORT_DIGESTS, file_sha256
+
+    root = tmp_path_factory.mktemp("reports")
+    cache = str(tiny_cache(root / "c.h5", layer="out_relu"))
+    head = root / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    cases = [(["evaluate", str(head), cache], "evaluation.json", ("evaluation.txt", "confusion.png")),
+             (["probe", cache, "--heads", "logreg"], "probe.json", ("probe.png", "probe.csv")),
+             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"], "curve.json", ("curve.png",))]
+    for command, marker, files in cases:
+        folder = root / marker.split(".")[0]
+        for _ in range(2):  # the second run: unchanged, replaced, as before
+            assert main([*command, "--out", str(folder)]) == 0
+            recorded = json.loads((folder / marker).read_text())[REPORT_DIGESTS]
+            assert recorded == {f: file_sha256(folder / f) for f in files}, recorded
+    return cache, head, {marker: (command, root / marker.split(".")[0], files) for command, marker, files in cases}
+
+
+def report_copy(first_reports, marker: str, folder: Path) -> list[str]:
+    """A copy at ``folder`` of ``first_reports``' report whose record is ``marker``; its command."""
+    import shutil
+
+    command, made, _ = first_reports[2][marker]
+    shutil.copytree(made, folder)
+    return command
+
+
+def test_a_report_rerun_replaces_only_the_files_still_as_featcache_wrote_them(tmp_path, capsys, first_reports):
     """Regression (an adversarial tester): where a folder's evaluation.json / probe.csv / curve.json read back as
     featcache's, a rerun replaced every other report file there whatever it held: notes added to evaluation.txt
     were lost, a picture copied over confusion.png, probe.png or curve.png silently replaced. Each report now
     records the SHA-256 of the files it wrote (in evaluation.json, probe.json, curve.json), and a changed one is
-    refused before any work, naming it; an unchanged one is still replaced."""
+    refused before any work, naming it; an unchanged one is still replaced (the record and the unchanged rerun:
+    first_reports)."""
     import featcache
-    from featcache.validate import REPORT_DIGESTS, file_sha256
+    from featcache.validate import REPORT_DIGESTS
 
-    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
-    head = tmp_path / "h.npz"
-    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    cache, head = first_reports[0], first_reports[1]
     picture = tmp_path / "holiday.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n my own picture")
-    cases = [(["evaluate", str(head), cache], "ev", "evaluation.json", ("evaluation.txt", "confusion.png")),
-             (["probe", cache, "--heads", "logreg"], "pr", "probe.json", ("probe.png", "probe.csv")),
-             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"], "cu", "curve.json", ("curve.png",))]
-    for command, name, marker, files in cases:
-        folder = tmp_path / name
-        assert main([*command, "--out", str(folder)]) == 0
-        recorded = json.loads((folder / marker).read_text())[REPORT_DIGESTS]
-        assert recorded == {f: file_sha256(folder / f) for f in files}, recorded
-        assert main([*command, "--out", str(folder)]) == 0  # unchanged: replaced, as before
+    for marker, name in (("evaluation.json", "ev"), ("probe.json", "pr"), ("curve.json", "cu")):
+        folder, files = tmp_path / name, first_reports[2][marker][2]
+        command = report_copy(first_reports, marker, folder)
         for f in files:
             before = (folder / f).read_bytes()
             if f.endswith(".png"):
@@ -2753,19 +2778,14 @@ def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fak
     assert " is damaged" not in err
 
 
-def test_a_users_edits_to_a_reports_own_record_are_refused_not_replaced(tmp_path, capsys):
+def test_a_users_edits_to_a_reports_own_record_are_refused_not_replaced(tmp_path, capsys, first_reports):
     """An adversarial tester: notes added to evaluation.json or probe.json were replaced without a word by the next
     run (exit 0), where every other file of the report was refused once changed: its record of digests covered the
-    other files, not itself. The record now carries its own digest; an edited one is one line naming it."""
-    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
-    head = tmp_path / "h.npz"
-    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
-    runs = [(["evaluate", str(head), cache], "evaluation.json"), (["probe", cache, "--heads", "logreg"], "probe.json"),
-            (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"], "curve.json")]
-    for argv, record in runs:
+    other files, not itself. The record now carries its own digest; an edited one is one line naming it. (Each
+    report as written, and rerun over its own record unchanged, replaced: first_reports.)"""
+    for record in ("evaluation.json", "probe.json", "curve.json"):
         folder = tmp_path / record.split(".")[0]
-        assert main([*argv, "--out", str(folder)]) == 0
-        assert main([*argv, "--out", str(folder)]) == 0  # its own record, as written: replaced
+        argv = report_copy(first_reports, record, folder)
         doc = json.loads((folder / record).read_text())
         doc["my_notes"] = "keep these"
         (folder / record).write_text(json.dumps(doc, indent=2))
