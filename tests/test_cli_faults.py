@@ -1492,7 +1492,8 @@ def test_curve_never_replaces_a_users_files_in_out(tmp_path, capsys):
 def first_reports(tmp_path_factory):
     """A tiny cache, a head, and each report (evaluate, probe, curve) written once and rerun unchanged (replaced, exit
     0), its record of digests checked after each: the start both report-edit tests below made for themselves, six
-    report runs each (a confusion matrix, a probe and a curve drawn twice). Each test edits its own copies."""
+    report runs each (a confusion matrix, a probe and a curve drawn twice), and the whole reports the killed-report
+    test killed its reruns over (three runs). Each test changes its own copies (``report_copy``)."""
     from featcache.validate import REPORT_DIGESTS, file_sha256
 
     root = tmp_path_factory.mktemp("reports")
@@ -2660,34 +2661,34 @@ for line in sys.stdin:
 
 
 @pytest.mark.slow  # a child process per report (forked from one that imported featcache's analysis)
-def test_a_report_killed_midway_is_put_back_by_the_next_run(tmp_path, capsys):
+def test_a_report_killed_midway_is_put_back_by_the_next_run(tmp_path, capsys, first_reports):
     """An adversarial tester: SIGKILL while evaluate, probe or curve wrote its report left its new files beside the
     old record of digests (and hidden .NAME.before-PID links, one set per kill); every later run refused featcache's
     own file as changed by the user. A first report killed halfway left a plot without its JSON, refused the same
     way. The next run puts the old report back (or removes the half-made one) and goes on; nothing hidden stays."""
     import os
 
-    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
-    head, head2 = tmp_path / "h.npz", tmp_path / "h2.npz"
-    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    # the whole reports the reruns are killed over: first_reports' (each written as the first command below), copied
+    cache, head, head2 = first_reports[0], first_reports[1], tmp_path / "h2.npz"
     assert main(["train", cache, "--head", "logreg", "--C", "0.01", "--out", str(head2)]) == 0
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
-    cases = [(["evaluate", str(head), cache], ["evaluate", str(head2), cache], "featcache.analysis.evaluate", "write_text"),
+    cases = [(["evaluate", str(head), cache], ["evaluate", str(head2), cache], "featcache.analysis.evaluate", "write_text",
+              "evaluation.json"),
              (["probe", cache, "--heads", "logreg"], ["probe", cache, "--heads", "logreg", "--C", "0.01"],
-              "featcache.analysis.probe", "write_json"),
+              "featcache.analysis.probe", "write_json", "probe.json"),
              (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"],
               ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg"], "featcache.analysis.plots",
-              "plot_learning_curves")]
+              "plot_learning_curves", "curve.json")]
     # the six killed runs are children of one process (_KILLED_AT): one interpreter and one import of the analysis,
     # scikit-learn and matplotlib, where each was a process of its own (about 3 s of CPU each)
     killer = subprocess.Popen([sys.executable, "-c", _KILLED_AT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               env=env)
     try:
-        for i, (first, second, module, name) in enumerate(cases):
+        for i, (first, second, module, name, record) in enumerate(cases):
             for rerun in (True, False):  # over a whole report, and a first report killed halfway
                 folder = tmp_path / f"r{i}{rerun}"
                 if rerun:
-                    assert main([*first, "--out", str(folder)]) == 0
+                    assert report_copy(first_reports, record, folder) == first
                 old = {p.name: p.read_bytes() for p in folder.iterdir()} if rerun else {}
                 log = tmp_path / f"killed{i}{rerun}.log"
                 killer.stdin.write(json.dumps([module, name, [*second, "--out", str(folder)], str(log)]) + "\n")
