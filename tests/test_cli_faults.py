@@ -1493,7 +1493,8 @@ def first_reports(tmp_path_factory):
     """A tiny cache, a head, and each report (evaluate, probe, curve) written once and rerun unchanged (replaced, exit
     0), its record of digests checked after each: the start both report-edit tests below made for themselves, six
     report runs each (a confusion matrix, a probe and a curve drawn twice), and the whole reports the killed-report
-    test killed its reruns over (three runs). Each test changes its own copies (``report_copy``)."""
+    and stopped-report tests stopped their reruns over (three runs each). Each test changes its own copies
+    (``report_copy``)."""
     from featcache.validate import REPORT_DIGESTS, file_sha256
 
     root = tmp_path_factory.mktemp("reports")
@@ -2423,7 +2424,7 @@ def test_a_value_error_other_than_the_jsons_is_not_called_a_json_fault(tmp_path)
     assert _kind_hint(path, ValueError("negative seek value -12")) == " (negative seek value -12)"
 
 
-def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):
+def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch, first_reports):
     """Regression (a review of the report digests): a rerun stopped between its files and the record of their
     digests (Ctrl-C while probe drew its plot, a full disk at evaluate's JSON, between curve.png and curve.json)
     left new files beside the old digests, and every later run refused them as changed by the user: featcache
@@ -2435,9 +2436,8 @@ def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, cap
     from featcache.analysis import probe as probe_mod
     from featcache.analysis.curve import run as curve_run
 
-    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
-    head, head2 = tmp_path / "h.npz", tmp_path / "h2.npz"
-    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    # the old reports: first_reports' (each written as the first command below), copied
+    cache, head, head2 = first_reports[0], first_reports[1], tmp_path / "h2.npz"
     assert main(["train", cache, "--head", "logreg", "--C", "0.01", "--out", str(head2)]) == 0
 
     def full_disk(path, *a, **k):  # what atomic_path raises for ENOSPC (its message, shortened)
@@ -2446,14 +2446,16 @@ def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, cap
     def ctrl_c(*a, **k):
         raise KeyboardInterrupt
 
-    cases = [(["evaluate", str(head), cache], ["evaluate", str(head2), cache], evaluate_mod, "write_json", full_disk),
+    cases = [(["evaluate", str(head), cache], ["evaluate", str(head2), cache], evaluate_mod, "write_json", full_disk,
+              "evaluation.json"),
              (["probe", cache, "--heads", "logreg"], ["probe", cache, "--heads", "logreg", "--C", "0.01"], probe_mod,
-              "plot_probe", ctrl_c),
+              "plot_probe", ctrl_c, "probe.json"),
              (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"],
-              ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg"], curve_run, "report_digests", ctrl_c)]
-    for i, (first, second, module, name, fault) in enumerate(cases):
+              ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg"], curve_run, "report_digests", ctrl_c,
+              "curve.json")]
+    for i, (first, second, module, name, fault, record) in enumerate(cases):
         folder = tmp_path / f"r{i}"
-        assert main([*first, "--out", str(folder)]) == 0
+        assert report_copy(first_reports, record, folder) == first
         before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
         with monkeypatch.context() as m:
             m.setattr(module, name, fault)
