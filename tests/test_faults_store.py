@@ -211,15 +211,23 @@ def test_a_partial_whose_chunks_reach_past_its_recorded_end_starts_over(made, tm
     assert "has data past the file's recorded end" in said and "starting it over" in said
 
 
-def test_no_space_while_saving_a_head_is_one_line_and_writes_nothing(made, tmp_path):
+def test_no_space_while_saving_a_head_is_one_line_and_writes_nothing(made, tmp_path, capsys, monkeypatch):
+    """The fault injected in this process (run_main): what is checked is the command's status, its line and the
+    files, nothing of a process's own; a ``-c`` process of its own imported featcache and scikit-learn again."""
+    import errno
+
+    from featcache.store import atomic
+
     user = tmp_path / "user"
     user.mkdir()
     shutil.copy(made["cache"], user / "cache.h5")
     before = snapshot(user)
-    full = ("import errno, featcache.store.atomic as a\n"
-            "def full(path):\n    raise OSError(errno.ENOSPC, 'No space left on device')\n"
-            "a.fsync_file = full")
-    proc = run_cli("train", str(user / "cache.h5"), "--head", "logreg", "--out", str(user / "head.npz"), code=full)
+
+    def full(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "fsync_file", full)
+    proc = run_main(capsys, "train", str(user / "cache.h5"), "--head", "logreg", "--out", str(user / "head.npz"))
     assert_one_line(proc, "no space left on", f"writing {user / 'head.npz'}", "choose --out elsewhere")
     assert snapshot(user) == before
 
