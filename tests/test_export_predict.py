@@ -1165,6 +1165,9 @@ def test_a_photo_model_classifies_an_array_as_the_file_of_the_same_pixels(tmp_pa
 
     cache, root = tiny_photo_cache(tmp_path, size=80), tmp_path / "photos"  # PNGs at 80 px, the model at 32
     model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
+    # loaded once for the four predicts (how they read files and arrays is what is compared): each predict of the path
+    # was a Keras load and check of the same file, and a trace (1-3 s a predict here)
+    model = featcache.load_model(model)
     files = sorted((root / "bees").glob("*.png"))
     stack = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
     np.save(tmp_path / "bees.npy", stack)
@@ -1926,14 +1929,11 @@ work = lambda: featcache.predict(loaded, [sys.argv[2]], runtime="tensorflow")
 """ + IN_A_FORKED_WORKER
 
 
-def test_a_forked_child_predicting_with_a_loaded_models_kept_runner_is_refused_at_once(tiny_model, tmp_path):
+def test_a_forked_child_predicting_with_a_loaded_models_kept_runner_is_refused_at_once(forked_parent):
     """Regression (helper-307's brief): a worker forked after a loaded model predicted, predicting with it, hung: its
     kept runner ran TensorFlow, which fork leaves without its thread pools. Refused at once now. Fails on the code
     before: the worker hung (its join bounded)."""
-    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", _FORKED_PREDICTION, str(tiny_model), str(photo)],
-                          capture_output=True, text=True, timeout=300)
+    proc, start = forked_parent("kept tensorflow")
     refused_at_once_in_a_forked_worker(proc, start)
 
 
@@ -1954,16 +1954,12 @@ def work():
 
 
 @pytest.mark.parametrize("runtime", ["xnnpack", "onnxruntime"])
-def test_a_forked_child_predicts_with_a_loaded_models_kept_converted_runner(tiny_model, tmp_path, runtime):
+def test_a_forked_child_predicts_with_a_loaded_models_kept_converted_runner(forked_parent, runtime):
     """Regression (helper-311's brief): a worker forked after TensorFlow ran may predict with a loaded model's runner
     kept on a converted runtime: it runs no TensorFlow op. XNNPACK's was refused untried (helper-307); measured, its
     kept interpreter predicts in the child (the parent's probabilities), so it runs, as ONNX Runtime's did. Fails on
     the code before for xnnpack: "refused"."""
-    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
-    # The session's folder of conversions (conftest), not one of the test's own: the tiny model is converted once
-    # for this test and the two below; what is tested is the child's kept runner, not the conversion.
-    proc = subprocess.run([sys.executable, "-c", _FORKED_CONVERTED_PREDICTION, str(tiny_model), str(photo), runtime],
-                          capture_output=True, text=True, timeout=300)
+    proc, _ = forked_parent(f"kept {runtime}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[0] == "ran", proc.stdout
 
@@ -2000,17 +1996,14 @@ def work():
 """ + IN_A_FORKED_WORKER
 
 
-def test_a_worker_forked_while_a_thread_builds_a_runner_builds_its_own(tiny_model, tmp_path):
+def test_a_worker_forked_while_a_thread_builds_a_runner_builds_its_own(forked_parent):
     """Regression (h314's review): a loaded model's build lock (one build per key for threads, f960bf9) was a plain
     ``threading.Lock``: a worker forked while a thread of the parent held it inherited it held, with no thread to
     release it, and its first predict that built a runner (another batch size) waited for good. Found free in the
     child now (``_lazy.ForkSafeLock``, one per runner's key since h318's review; the parent's builder holds that of
     the child's key): the child builds its runner and predicts the parent's probabilities.
     Fails on the code before: "hung" (after the worker's 60 s)."""
-    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
-    # the session's conversions (as above): the child's runner (another batch size) is built all the same
-    proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_RUNNER_IS_BUILT, str(tiny_model), str(photo)],
-                          capture_output=True, text=True, timeout=300)
+    proc, _ = forked_parent("while a runner is built")  # the child's runner (another batch size) is built all the same
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[0] == "ran", proc.stdout
 
@@ -2026,11 +2019,13 @@ want = featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
 runner = next(iter(loaded._runners.values()))
 images = np.stack([class_image(i % 3, i, 16) for i in range(64)])
 
+stop = threading.Event()  # set by _FORKED_PARENT once this script is done, before the next one runs
+
 def busy():  # a thread of the parent running the kept runner all along, its run lock held most of the time
-    while True:
+    while not stop.is_set():
         runner(images)
 
-threading.Thread(target=busy, daemon=True).start()
+threading.Thread(target=busy, name="busy", daemon=True).start()
 time.sleep(1)
 
 def work():
@@ -2040,18 +2035,75 @@ def work():
 
 
 @pytest.mark.parametrize("runtime", ["xnnpack", "openvino"])
-def test_a_worker_forked_while_a_thread_predicts_on_xnnpack_predicts_too(tiny_model, tmp_path, runtime):
+def test_a_worker_forked_while_a_thread_predicts_on_xnnpack_predicts_too(forked_parent, runtime):
     """Regression (h314's review): a worker forked after TensorFlow ran predicts with a loaded model's kept XNNPACK
     runner (ee19208, measured with the parent idle), but one forked while a thread of the parent ran that runner
     inherited its run lock held (one interpreter, one run at a time) and waited for good: 3 of 3 hung. The lock is
     free in a forked child now (``_lazy.ForkSafeLock``), as OpenVINO's request lock: the child predicts the parent's
     probabilities. Fails on the code before: "hung" (after the worker's 30 s)."""
-    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
-    env = {**os.environ,  # the session's conversions (as above)
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_PREDICTS, str(tiny_model), str(photo), runtime],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc, _ = forked_parent(f"while a thread predicts on {runtime}")
     assert proc.stdout.splitlines()[:1] == ["ran"], (proc.stdout, proc.stderr[-3000:])
+
+
+# The scripts above, run one after another in ONE interpreter (forked_parent): each was a process of its own, whose
+# TensorFlow import, model load and first predict took 7-10 s of the 6 tests' 49 s (load 2, 2026-12-07). Each script
+# loads the tiny model afresh, keeps its runner and forks its worker as it did alone, TensorFlow started in the parent
+# as it was there (load_model builds a Keras network); a script's threads are stopped and joined and ModelRunner put
+# back before the next one runs, so each worker is forked as in its own process. A script's stdout, stderr and exit
+# status are its own (an exception in one is that one's failure, status 1).
+_FORKED_PARENT = """
+import contextlib, io, json, sys, threading, traceback
+import featcache.deploy.model
+
+model, photo, scripts = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+real_init = featcache.deploy.model.ModelRunner.__init__
+outcomes = {}
+for name, script, args in scripts:
+    sys.argv = ["-c", model, photo, *args]
+    out, err, code, names = io.StringIO(), io.StringIO(), 0, {"__name__": "__main__"}
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            exec(script, names)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    if "stop" in names:
+        names["stop"].set()
+    for thread in threading.enumerate():
+        if thread.name in ("busy", "builder"):
+            thread.join(120)
+    featcache.deploy.model.ModelRunner.__init__ = real_init
+    outcomes[name] = [code, out.getvalue(), err.getvalue()]
+print(json.dumps(outcomes))
+"""
+
+
+@pytest.fixture(scope="module")
+def forked_parent(tiny_model, tmp_path_factory):
+    """``forked_parent(name)``: ``(proc, start)``, the outcome of one forked-worker script above (a
+    ``CompletedProcess`` of its own status, stdout and stderr, the process's stderr after it) as its own process gave
+    it, run with the five others in one process (``_FORKED_PARENT``), made once for the module's six tests. The
+    session's folder of conversions (conftest), not one of the tests' own: the tiny model is converted once; what is
+    tested is the child's kept runner, not the conversion."""
+    photo = write_image(tmp_path_factory.mktemp("forked") / "a.png", class_image(0, 0, 16))
+    scripts = [("kept tensorflow", _FORKED_PREDICTION, []),
+               *((f"kept {runtime}", _FORKED_CONVERTED_PREDICTION, [runtime]) for runtime in ("xnnpack", "onnxruntime")),
+               ("while a runner is built", _FORKED_WHILE_A_RUNNER_IS_BUILT, []),
+               *((f"while a thread predicts on {runtime}", _FORKED_WHILE_A_THREAD_PREDICTS, [runtime])
+                 for runtime in ("xnnpack", "openvino"))]
+    env = {**os.environ,  # helpers' class_image for _FORKED_WHILE_A_THREAD_PREDICTS
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", _FORKED_PARENT, str(tiny_model), str(photo), json.dumps(scripts)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-3000:]
+    outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def outcome(name: str) -> tuple[subprocess.CompletedProcess, float]:
+        code, out, err = outcomes[name]
+        return subprocess.CompletedProcess(proc.args, code, out, err + proc.stderr), start
+
+    return outcome
 
 
 def test_a_loaded_model_copied_is_a_loaded_model_and_pickling_one_is_refused(tiny_model, tmp_path):
