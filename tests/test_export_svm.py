@@ -200,11 +200,15 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     assert meta["output"].endswith(svm_numbers(meta))  # this model's words (test_a_models_record_says_...)
     got = np.asarray(model(images[..., None]))
     np.testing.assert_array_equal(got.argmax(1), want)
-    preds = featcache.predict(out, [tmp / "test.npy"], top_k=2, csv=tmp / f"p_{views}.csv", runtime="tensorflow")
+    # predict and the ONNX Runtime runner of the bytes svm_loaded loaded (LoadedModel), not of the path: each was
+    # another Keras load and check of the same file (1-3 s here); the CLI's predict below still reads the path
+    loaded = svm_loaded(views)
+    preds = featcache.predict(loaded, [tmp / "test.npy"], top_k=2, csv=tmp / f"p_{views}.csv", runtime="tensorflow")
     np.testing.assert_array_equal(preds.predicted, want)
-    from featcache.deploy.model import ModelRunner
+    from featcache.embedding.passes import BATCH_SIZE
 
-    onnx = ModelRunner(out, runtime="onnxruntime")  # converted: float64 products, which tf2onnx warned of on stderr
+    # converted: float64 products, which tf2onnx warned of on stderr
+    onnx = loaded.runner("onnxruntime", BATCH_SIZE, expected_images=len(images), views=len(names))
     assert onnx.runtime_used == "onnxruntime" and (onnx(images).argmax(1) == want).all()
     assert "Gemm rewriter" not in caplog.text
     with open(tmp / f"p_{views}.csv", newline="") as fh:
@@ -224,7 +228,8 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     assert (made_by["file"], made_by["views"], made_by["runtime"]) == (out.name, names, "tensorflow")
 
 
-def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them(svm_views_cache, svm_models, capsys):
+def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them(svm_views_cache, svm_models, svm_loaded,
+                                                                                 capsys):
     """Regression (a tester, helper-274): a one-view SVM model of 10 classes printed shares near 0.2 whether its class
     was right or far off, and predict's note said "vote shares, or shares of the averaged decision values with views"
     of every SVM model, its views known. The note (and --json's values_words, the API's values_words) now says the
@@ -247,7 +252,8 @@ def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them
         js = run_main(capsys, "predict", str(out), str(tmp / "test.npy"), "--runtime", "tensorflow", "--json")
         words = json.loads(js.stdout)["values_words"]
         assert f"the numbers are {words} (docs/commands.md, export)" in notes[0]
-        preds = featcache.predict(out, [tmp / "test.npy"], runtime="tensorflow")
+        # the API's words: predict of the module's loaded model (the same file's bytes), not another Keras load of it
+        preds = featcache.predict(svm_loaded(views), [tmp / "test.npy"], runtime="tensorflow")
         assert preds.values_words == words and "not probabilities and no confidence" in words
         shares = preds.probabilities.astype(np.float64)
         if views == "orig":
@@ -261,7 +267,7 @@ def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them
             assert "vote shares" not in words
 
 
-def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, svm_models):
+def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, svm_models, svm_loaded):
     """Regression (a brief, 2026-12-06): the record's ``output`` (featcache.json in the .keras file) said of every SVM
     head's model without probabilities "SVM scores (vote shares, or shares of the averaged decision values with
     views)", though the model's views are known, where predict's note says the one that applies. The record says
@@ -279,7 +285,7 @@ def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, svm_
         output = read_meta(out)["output"]
         assert own in output and other not in output, output
         assert output.startswith("per image, one number a class, in class_names order: ")
-        preds = featcache.predict(out, [tmp / "test.npy"], runtime="tensorflow")
+        preds = featcache.predict(svm_loaded(views), [tmp / "test.npy"], runtime="tensorflow")  # the module's load of out
         assert output.endswith(preds.values_words)  # predict's note, word for word
 
 def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_loaded(svm_views_cache, svm_models,
