@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.legend import Legend
-    from matplotlib.text import Annotation, Text
+    from matplotlib.text import Annotation
     from matplotlib.transforms import Bbox
 
 # A title is wrapped to no fewer characters a line than this, however narrow the figure.
 MIN_TITLE_CHARS = 20
+# The dots an inch of the probe's, the lesson's and the confusion matrix's PNGs (a curve's: plot_learning_curves' dpi).
+PNG_DPI = 120
 
 
 def _matplotlib_config() -> None:
@@ -220,9 +222,8 @@ def learning_curve_figure(
     counts = sorted(n_seeds) or [0]
     seeds = counted(counts[0], "seed") if len(counts) == 1 else "/".join(map(str, counts)) + " seeds"
     what = f"mean of {seeds}; band/bars: min-max"
-    _place_legend(ax, fontsize=9, handlelength=3.5, title=f"{common}\n{what}" if common else what, title_fontsize=8)
-    if title:
-        _fit_title(ax, title, fontsize=11)
+    _fit_layout(ax, title=title or None, title_fontsize=11,
+                legend={"fontsize": 9, "handlelength": 3.5, "title": f"{common}\n{what}" if common else what, "title_fontsize": 8})
     _spread_labels(end_labels)
     return fig
 
@@ -262,16 +263,59 @@ def legend_names(sets: Sequence[CurveSet], point_heads: Sequence[str] = POINT_HE
     return " ".join(words[0][:common]) if common else "", names
 
 
-def _place_legend(ax: Axes, **style: Any) -> Legend:
-    """The legend where matplotlib finds it covers the least (``loc="best"``), or below the axes when that still
-    covers a line, a point or a value label (which "best" does not weigh) or leaves the figure; the figure's
-    constrained layout makes room there. Fixed at the lower right, it covered a from-scratch baseline's line from 500
-    to 1,000 images and touched its point at 500 (a new user)."""
-    legend = ax.legend(loc="best", **style)
-    if _within_figure(legend) and not _covers_data(ax, legend.get_window_extent()):
-        return legend
-    legend.remove()
-    return _legend_below(ax, **style)
+def _fit_layout(ax: Axes, *, title: str | None = None, title_fontsize: float = 10.0,
+                legend: dict[str, Any] | None = None) -> None:
+    """Fit the axes' title and legend to the figure, both judged on the one drawn layout the PNG gets.
+
+    The title (``title``) is wrapped at spaces until it lies within the figure: probe's figure is sized for its
+    layers, and with one or two its one-line title ran off both edges ("...test spli"; a new user). The legend (the
+    ``ax.legend`` style ``legend``) goes where matplotlib finds it covers the least (``loc="best"``), or below the
+    axes when that still covers a line, a point or a value label (which "best" does not weigh) or leaves the figure;
+    the figure's constrained layout makes room there. Fixed at the lower right, it covered a from-scratch baseline's
+    line from 500 to 1,000 images and touched its point at 500 (a new user).
+
+    Each trial draw checks both, so a figure whose title and legend fit is drawn once here; the legend and the title
+    each had a draw of their own, and the legend was judged on the layout before the title took its room (where
+    "best" may put it elsewhere). The figure is left drawn as it stands, so that ``_save`` need not lay it out again.
+    """
+    import textwrap
+
+    fig = ax.figure
+    shown, chars = None, 0
+    if title is not None:
+        text = drawable(title)
+        shown, chars = ax.set_title(text, fontsize=title_fontsize), len(text)
+    placed = ax.legend(loc="best", **legend) if legend is not None else None
+    while True:
+        if fig.stale:  # else the legend below's last trial drew the figure as it stands
+            _draw_layout(fig)  # the layout places the axes, and so the title centred over them and the legend's "best"
+        if shown is not None and chars > MIN_TITLE_CHARS:
+            box, room = shown.get_window_extent(), fig.bbox
+            margin = 0.015 * room.width  # inside by a margin: a 2-layer probe's title ended on the edge pixel (a tester)
+            left, right = room.x0 + margin, room.x1 - margin
+            if not (box.x0 >= left and box.x1 <= right):
+                centre = (box.x0 + box.x1) / 2
+                fits = 2 * min(centre - left, right - centre)  # the widest line centred there that stays inside
+                chars = max(MIN_TITLE_CHARS, min(chars - 1, int(chars * fits / box.width)))
+                shown.set_text(textwrap.fill(text, chars, break_long_words=False))
+                continue
+        fits = placed is None or (_lies_within(placed) and not _covers_data(ax, placed.get_window_extent()))
+        fig.stale = False  # measuring a legend or a text marks it stale, though nothing moved since the draw
+        if not fits:
+            placed.remove()
+            placed = None
+            _legend_below(ax, **legend)
+            continue  # the legend below takes room from the axes: the title is judged again
+        return
+
+
+def _draw_layout(fig: Figure) -> None:
+    """Lay ``fig`` out as it will be drawn, without rendering it."""
+    import warnings
+
+    with warnings.catch_warnings():  # a trial layout: a legend too wide to keep may leave the axes no room
+        warnings.filterwarnings("ignore", "constrained_layout not applied")
+        fig.draw_without_rendering()
 
 
 def _legend_below(ax: Axes, **style: Any) -> Legend:
@@ -298,13 +342,15 @@ def _legend_below(ax: Axes, **style: Any) -> Legend:
 
 def _within_figure(legend: Legend) -> bool:
     """Whether ``legend`` lies within its figure's width, laid out as it will be drawn (and where the points are)."""
-    import warnings
+    _draw_layout(legend.figure)
+    within = _lies_within(legend)
+    legend.figure.stale = False  # measured, not moved: the figure stands as drawn
+    return within
 
-    fig = legend.figure
-    with warnings.catch_warnings():  # a trial layout: a legend too wide to keep may leave the axes no room
-        warnings.filterwarnings("ignore", "constrained_layout not applied")
-        fig.draw_without_rendering()
-    box = legend.get_window_extent()
+
+def _lies_within(legend: Legend) -> bool:
+    """Whether ``legend`` lies within its figure's width as last drawn."""
+    box, fig = legend.get_window_extent(), legend.figure
     return box.x0 >= fig.bbox.x0 and box.x1 <= fig.bbox.x1
 
 
@@ -332,27 +378,6 @@ def drawable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _fit_title(ax: Axes, text: str, fontsize: float) -> Text:
-    """The axes' title, wrapped at spaces until it lies within the figure. Probe's figure is sized for its layers:
-    with one or two, its one-line title ran off both edges ("...test spli"; a new user)."""
-    import textwrap
-
-    text = drawable(text)
-    title = ax.set_title(text, fontsize=fontsize)
-    fig, chars = ax.figure, len(text)
-    while True:
-        fig.draw_without_rendering()  # the layout places the axes, and so the title centred over them
-        box, room = title.get_window_extent(), fig.bbox
-        margin = 0.015 * room.width  # inside by a margin: a 2-layer probe's title ended on the edge pixel (a tester)
-        left, right = room.x0 + margin, room.x1 - margin
-        if (box.x0 >= left and box.x1 <= right) or chars <= MIN_TITLE_CHARS:
-            return title
-        centre = (box.x0 + box.x1) / 2
-        fits = 2 * min(centre - left, right - centre)  # the widest line centred there that stays inside
-        chars = max(MIN_TITLE_CHARS, min(chars - 1, int(chars * fits / box.width)))
-        title.set_text(textwrap.fill(text, chars, break_long_words=False))
-
-
 def _spread_labels(labels: Sequence[Annotation], pad: float = 2.0) -> None:
     """Move value labels (annotations offset in points) apart vertically where two would overlap, each group centred
     where its labels were: two heads ending at 0.853 and 0.849 printed one label over the other (a new user).
@@ -360,7 +385,8 @@ def _spread_labels(labels: Sequence[Annotation], pad: float = 2.0) -> None:
     if len(labels) < 2:
         return
     fig = labels[0].figure
-    fig.draw_without_rendering()
+    if fig.stale:  # else the layout fitting's last draw stands: measured on it, as drawn
+        fig.draw_without_rendering()
     boxes = [label.get_window_extent() for label in labels]
     gap = max(b.height for b in boxes) + pad * fig.dpi / 72
     for group in _overlapping_columns(boxes):
@@ -405,11 +431,53 @@ def _bottom(group: list[float], gap: float) -> float:
     return _mid(group) - (len(group) - 1) * gap / 2
 
 
-def _save(fig, path: str | Path, dpi: int | None = None) -> Path:
+def _save(fig: Figure, path: str | Path, dpi: int | None = None) -> Path:
+    """Write ``fig`` to ``path`` (PNG, atomically) at ``dpi`` (else savefig's).
+
+    savefig lays a figure with a layout engine out in a whole draw of its own (rendering nothing) before the draw it
+    writes. Here that draw is left out: where the layout fitting's last draw laid the figure out as it stands, at the
+    dpi written, or its layout was fixed (``_spread_labels``), the figure is written as drawn and measured; else it is
+    laid out at that dpi without drawing it (``_lay_out``). The same pixels, one draw instead of two.
+    """
+    import matplotlib as mpl
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
     path = Path(path)
+    engine = fig.get_layout_engine()
+    written = dpi or mpl.rcParams["savefig.dpi"]
+    written = fig.dpi if written == "figure" else written
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine) and (fig.stale or written != fig.dpi):
+        _lay_out(fig, written)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
+        if engine is None:
+            fig.savefig(tmp, format="png", dpi=written)
+            return path
+        fig.set_layout_engine(None)  # laid out: savefig draws once (under rcParams that name an engine, it lays out again)
+        try:
+            fig.savefig(tmp, format="png", dpi=written)
+        finally:
+            fig.set_layout_engine(engine)
     return path
+
+
+def _lay_out(fig: Figure, dpi: float) -> None:
+    """Run ``fig``'s layout engine at ``dpi`` as ``Figure.draw`` runs it (each axes' aspect applied first), without
+    drawing the figure; the figure keeps its dpi."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    own = fig.dpi
+    fig.dpi = dpi
+    try:
+        renderer = FigureCanvasAgg(fig).get_renderer()  # the canvas savefig writes with, at the dpi written
+        for ax in fig.axes:
+            locator = ax.get_axes_locator()
+            ax.apply_aspect(locator(ax, renderer) if locator else None)
+        try:
+            fig.get_layout_engine().execute(fig)
+        except ValueError:  # as Figure.draw: a layout with no room left is not applied
+            pass
+    finally:
+        fig.dpi = own
 
 
 def confusion_text(cm: np.ndarray, class_names: list[str]) -> str:
@@ -436,7 +504,7 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, tit
     """A heatmap, true classes down, predicted across: the count in every cell up to ``CONFUSION_NUMBERED_CLASSES``
     classes, the class names on the axes up to ``CONFUSION_NAMED_CLASSES`` (beyond, the classes' numbers, as
     evaluation.txt's matrix numbers them), at most ``CONFUSION_MAX_INCHES`` a side whatever the classes."""
-    return _save(confusion_figure(cm, class_names, title), path, dpi=120)
+    return _save(confusion_figure(cm, class_names, title), path, dpi=PNG_DPI)
 
 
 def confusion_figure(cm: np.ndarray, class_names: list[str], title: str = "") -> Figure:
@@ -471,8 +539,10 @@ def confusion_figure(cm: np.ndarray, class_names: list[str], title: str = "") ->
         threshold = cm.max(initial=0) / 2
         for i in range(n):
             for j in range(n):
+                # not in the layout: centred in its cell, a count lies within the axes, and measuring every one of up
+                # to 900 made the tight layout, run for each savefig, about a third slower (scripts/bench_plots.py)
                 ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
-                        color="white" if cm[i, j] > threshold else "black")
+                        color="white" if cm[i, j] > threshold else "black", in_layout=False)
     return fig
 
 
@@ -489,7 +559,7 @@ def views_label(train_views: str, test_views: str) -> str:
 def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "", backbone: str | None = None) -> Path:
     """Accuracy against depth (``ProbeRow``s), one line per head (and view setting, on a cache with views), the best
     point marked; each layer labelled by a name the commands take (``probe_labels``)."""
-    return _save(probe_figure(rows, best, title, backbone), path, dpi=120)
+    return _save(probe_figure(rows, best, title, backbone), path, dpi=PNG_DPI)
 
 
 def plot_lesson(rows: Sequence[dict[str, Any]], path: str | Path, reported: dict[str, float] | None = None,
@@ -498,7 +568,7 @@ def plot_lesson(rows: Sequence[dict[str, Any]], path: str | Path, reported: dict
     its name), then the lesson's own figures (``reported``, its text's, not measured here) as grey hatched bars, so
     which approach beats which, and at what cost, reads at a glance. The axis starts near the lowest bar: the rows
     differ by a few points."""
-    return _save(lesson_figure(rows, reported or {}, title), path, dpi=120)
+    return _save(lesson_figure(rows, reported or {}, title), path, dpi=PNG_DPI)
 
 
 def lesson_figure(rows: Sequence[dict[str, Any]], reported: dict[str, float], title: str = "") -> Figure:
@@ -529,7 +599,7 @@ def lesson_figure(rows: Sequence[dict[str, Any]], reported: dict[str, float], ti
         ax.text(max(acc, left) + 0.005 * (top - left), y, f"{acc:g}" if theirs else f"{acc:.4f}", va="center", fontsize=8)
     ax.set_xlabel("test accuracy")
     ax.grid(axis="x", alpha=0.3)
-    _fit_title(ax, title or "the lesson's approaches", fontsize=10)
+    _fit_layout(ax, title=title or "the lesson's approaches")
     return fig
 
 
@@ -597,7 +667,7 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
     setting = lambda r: (getattr(r, "train_views", "orig"), getattr(r, "test_views", "orig"))  # noqa: E731
     several = len({setting(r) for r in rows}) > 1
     series = list(dict.fromkeys((r.head, setting(r)) for r in rows))
-    # constrained: _place_legend puts a legend below the axes with room made for it ("tight" drew it over the labels)
+    # constrained: _fit_layout puts a legend below the axes with room made for it ("tight" drew it over the labels)
     fig = Figure(figsize=(_probe_width(rows, layers, setting, several), 4.5), layout="constrained")
     ax = fig.add_subplot()
     views = f", {views_label(*setting(best))}" if several else ""
@@ -625,6 +695,5 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
     ax.margins(y=PROBE_Y_MARGIN)
     ax.grid(alpha=0.3)
     # loc="best" alone left the legend over the points of a one-layer probe (a new-user tester): below when it would
-    _place_legend(ax, fontsize=8)
-    _fit_title(ax, title or "accuracy by layer", fontsize=10)
+    _fit_layout(ax, title=title or "accuracy by layer", legend={"fontsize": 8})
     return fig
