@@ -65,6 +65,32 @@ def tiny(tmp_path_factory) -> dict:
     return {"path": path, "images": images, "want": want}
 
 
+@pytest.fixture(scope="module")
+def other(tmp_path_factory) -> Path:
+    """Another tiny model (another head's weights), made once for the tests that put another model where tiny's was
+    (a build and save each); a test copies its bytes."""
+    return _tiny_model(tmp_path_factory.mktemp("other_model") / "other.keras", seed=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_conversion(tiny, tmp_path_factory) -> list[Path]:
+    """Tiny's ONNX conversion and its checksum, made once (1-2 s each here) for the tests whose conversion is set up
+    as cached (``_cached``); the tests about a conversion being made, counted or said make their own."""
+    from helpers import model_conversion
+
+    folder = tmp_path_factory.mktemp("tiny_conversion")
+    runtimes.build("onnxruntime", ExportedModelSpec.of(model_io.ModelFile.read(tiny["path"])), None, folder)
+    onnx_file = model_conversion(tiny["path"], folder)
+    return [onnx_file, runtimes._digest_path(onnx_file)]
+
+
+def _cached(tiny_conversion: list[Path], runtime_dir: Path) -> None:
+    """Tiny's conversion cached in ``runtime_dir``, as a run converting it leaves it."""
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    for source in tiny_conversion:
+        shutil.copyfile(source, runtime_dir / source.name)
+
+
 @pytest.fixture
 def conversions(tmp_path, monkeypatch) -> list:
     """A fresh folder of converted models; the list grows by one per ONNX conversion made."""
@@ -92,7 +118,7 @@ def test_every_runtime_gives_keras_probabilities_for_any_input(tiny, conversions
 
 
 @pytest.mark.slow
-def test_conversion_is_keyed_by_the_files_content_not_its_path(tiny, conversions, tmp_path):
+def test_conversion_is_keyed_by_the_files_content_not_its_path(tiny, other, conversions, tmp_path):
     ModelRunner(tiny["path"], runtime="onnxruntime")  # converted once by name...
     np.save(tmp_path / "x.npy", tiny["images"]["rgb"])
     preds = predict(tiny["path"], [tmp_path / "x.npy"])  # ...auto then takes the cached conversion, for 5 images
@@ -104,7 +130,7 @@ def test_conversion_is_keyed_by_the_files_content_not_its_path(tiny, conversions
     assert len(conversions) == 1  # a copy elsewhere is the same model
     files = sorted(p.name for p in (tmp_path / "runtimes").iterdir())
     assert files == [f"{conversions[0]}.onnx", f"{conversions[0]}.onnx.sha256"]  # nothing half-written left beside it
-    other = _tiny_model(tmp_path / "elsewhere.keras", seed=1)  # another model under the copy's name
+    other = Path(shutil.copyfile(other, tmp_path / "elsewhere.keras"))  # another model under the copy's name
     runner = ModelRunner(other, runtime="onnxruntime")
     assert len(conversions) == 2 and conversions[1] != conversions[0]
     net, _ = model_io.load_model(other)
@@ -173,7 +199,7 @@ def test_auto_counts_the_forward_passes_of_a_views_model(conversions, capsys, tm
 
 
 def test_predict_says_which_runtime_ran_and_why_auto_took_a_cached_conversion(tiny, conversions, capsys, tmp_path,
-                                                                             progress_on):
+                                                                             progress_on, tiny_conversion):
     """Regression (a new-user tester): predict of 2 images was silent for 27 s while it loaded the model, its text
     output never said which runtime ran (only --json did), and auto's choice of a cached conversion for a few
     images was said nowhere. Status lines as extract's: what it prepares, then what runs it, how soon, and why."""
@@ -185,7 +211,7 @@ def test_predict_says_which_runtime_ran_and_why_auto_took_a_cached_conversion(ti
     assert re.fullmatch(r"model ready on tensorflow in \d+\.\d s", err[1]) and len(err) == 3, err
     assert re.fullmatch(r"predict: predicted 5 images in \d+\.\d s \(\d+ images/s, runtime tensorflow; model ready "
                         r"in \d+\.\d s\)", err[2]), err  # and how fast, as extract's summary says it
-    ModelRunner(tiny["path"], runtime="onnxruntime")  # its conversion, cached
+    _cached(tiny_conversion, tmp_path / "runtimes")  # its conversion, cached
     assert main(args) == 0
     err = capsys.readouterr().err.splitlines()
     assert re.fullmatch(r"model ready on onnxruntime in \d+\.\d s \(runtime auto: its conversion was cached\)",
@@ -196,7 +222,8 @@ def test_predict_says_which_runtime_ran_and_why_auto_took_a_cached_conversion(ti
     assert re.fullmatch(r"model ready on openvino in \d+\.\d s", err[1]), err
 
 
-def test_predict_and_evaluate_on_a_cached_conversion_import_neither_tensorflow_nor_keras(tiny, conversions, tmp_path):
+def test_predict_and_evaluate_on_a_cached_conversion_import_neither_tensorflow_nor_keras(tiny, conversions, tmp_path,
+                                                                                         tiny_conversion):
     """Regression (issue 14): predict and evaluate of an exported model whose conversion was cached imported Keras
     and TensorFlow anyway (the converters' versions in the conversion's key, Keras's backend), 20 s of a start
     at load 9 for a model that runs without them. Now neither is imported, by name and under ``auto``, and the
@@ -206,7 +233,7 @@ def test_predict_and_evaluate_on_a_cached_conversion_import_neither_tensorflow_n
     counts them itself now)."""
     from helpers import HEAVY, cli_imports, make_class_tree
 
-    ModelRunner(tiny["path"], runtime="onnxruntime")  # its conversion, cached
+    _cached(tiny_conversion, tmp_path / "runtimes")  # its conversion, cached
     np.save(tmp_path / "x.npy", tiny["images"]["rgb"])
     for runtime in ("onnxruntime", "auto"):
         proc, imported = cli_imports(tmp_path, "predict", str(tiny["path"]), str(tmp_path / "x.npy"), "--runtime",
@@ -220,7 +247,7 @@ def test_predict_and_evaluate_on_a_cached_conversion_import_neither_tensorflow_n
     proc, imported = cli_imports(tmp_path, "evaluate", str(tiny["path"]), str(tmp_path / "photos"), "--runtime",
                                  "onnxruntime", "--json", modules=tuple(m for m in HEAVY if m != "matplotlib"))
     assert proc.returncode == 0 and imported == [], (imported, proc.stderr[-2000:])
-    assert len(conversions) == 1
+    assert conversions == []
 
 
 def test_auto_falls_back_when_no_fast_runtime_is_installed(tiny, conversions, monkeypatch):
@@ -251,14 +278,14 @@ def test_runtime_errors_are_one_line(tiny, conversions, monkeypatch, capsys, tmp
     assert not (tmp_path / "runtimes").exists() or not list((tmp_path / "runtimes").iterdir())
 
 
-def test_a_model_file_replaced_while_converting_is_converted_from_the_bytes_hashed(tiny, conversions, tmp_path):
+def test_a_model_file_replaced_while_converting_is_converted_from_the_bytes_hashed(tiny, other, conversions, tmp_path):
     """A conversion is cached under the model's SHA-256: made from the file read again after it was hashed, a file
     replaced in between was cached under the first one's key (then refused by hashing the file once more after the
     load). The network is loaded from the bytes hashed now (deploy.model.ModelFile): what is cached under the key
     runs those bytes' model, whatever is at the path since; a spec without them reads the file and refuses another."""
     path = Path(shutil.copy(tiny["path"], tmp_path / "m.keras"))
     spec = ExportedModelSpec.of(model_io.ModelFile.read(path))
-    path.write_bytes(_tiny_model(tmp_path / "other.keras", seed=1).read_bytes())  # another model there now
+    path.write_bytes(other.read_bytes())  # another model there now
     _, forward, _ = runtimes.build("onnxruntime", spec, None, tmp_path / "runtimes")
     x = tiny["images"]["rgb"]
     np.testing.assert_allclose(forward(x)[0], tiny["want"]["rgb"], atol=1e-5)
@@ -300,7 +327,8 @@ def test_predict_bar_leaves_the_models_preparation_out_of_its_rate(tiny, progres
 
 
 @pytest.mark.skipif("openvino" not in CONVERTED, reason="openvino is not installed")
-def test_predict_from_threads_at_once_on_one_loaded_model_on_openvino(tiny, conversions, monkeypatch):
+def test_predict_from_threads_at_once_on_one_loaded_model_on_openvino(tiny, conversions, monkeypatch, tmp_path,
+                                                                     tiny_conversion):
     """Regression (h305, an adversarial tester): predict(loaded, images, runtime='openvino') from threads at once on
     one load_model result shares its runner, whose one OpenVINO infer request refused a second call while it ran one
     ("RuntimeError: Infer Request is busy", a traceback in 2 of 5 threads on a real model). The real request runs
@@ -336,6 +364,7 @@ def test_predict_from_threads_at_once_on_one_loaded_model_on_openvino(tiny, conv
         def create_infer_request(self):
             return HeldRequest(self.compiled.create_infer_request())
 
+    _cached(tiny_conversion, tmp_path / "runtimes")  # OpenVINO runs ONNX Runtime's conversion: made once
     monkeypatch.setattr(runtimes.OpenVinoRuntime, "compile", lambda self, path: HeldModel(compile_real(self, path)))
     loaded = featcache.load_model(tiny["path"])
     images, want = list(tiny["images"]["rgb"]), tiny["want"]["rgb"]
@@ -362,14 +391,14 @@ def test_predict_from_threads_at_once_on_one_loaded_model_on_openvino(tiny, conv
         np.testing.assert_allclose(probabilities, want, atol=1e-4)
 
 
-def test_a_second_predict_on_the_same_bytes_loads_no_network_again(tiny, tmp_path, monkeypatch):
+def test_a_second_predict_on_the_same_bytes_loads_no_network_again(tiny, other, tmp_path, monkeypatch):
     """Each predict and evaluate on TensorFlow loaded its model with Keras (3.2 s for a 32 px MobileNetV2 model) and
     traced it (1.7 s), the same bytes again and again in one process (a notebook, the test suite). The compiled
     forward is kept under the SHA-256 of the bytes it was loaded from (runtimes._model_key): a second predict, of a
     copy elsewhere too, loads nothing and gives the same probabilities; a file replaced with another model under the
     same name is another digest, loaded again, its own probabilities; a file replaced after a kept forward ran is
     still refused (check_unchanged). Fails on the code before: a load per predict."""
-    other_model = _tiny_model(tmp_path / "other.keras", seed=1)
+    other_model = other
     other_want = model_io.load_model(other_model)[0].predict(tiny["images"]["rgb"], verbose=0)
     runtimes.forget_built()
     loads = []
