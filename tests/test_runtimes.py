@@ -1172,6 +1172,23 @@ def shared_runtime_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runtimes")
 
 
+@pytest.fixture
+def one_network_per_spec(monkeypatch) -> None:
+    """TensorFlow's build and each conversion (ONNX, TFLite) built the spec's Keras network anew
+    (``ConversionSpec.build_keras``: MobileNetV2 and a load of the real weights, three times a test): here they take
+    one network, built once, as a process converting after a TensorFlow run could. What is compared is unchanged:
+    each runtime's features of that network against TensorFlow's."""
+    built: dict[ConversionSpec, object] = {}
+    build_keras = ConversionSpec.build_keras
+
+    def once(self):
+        if self not in built:  # weights_id is no part of a spec's equality: TensorFlow's checked spec is the same one
+            built[self] = build_keras(self)
+        return built[self]
+
+    monkeypatch.setattr(ConversionSpec, "build_keras", once)
+
+
 def _features(name: str, spec: ConversionSpec, images: np.ndarray, runtime_dir: Path, batch: int = 64) -> list[np.ndarray]:
     _, forward, _ = runtimes.build(name, spec, batch, runtime_dir)
     outs = [forward(images[i:i + batch]) for i in range(0, len(images), batch)]
@@ -1202,7 +1219,7 @@ def _assert_same_features(spec: ConversionSpec, images: np.ndarray, runtime_dir:
 
 
 @pytest.mark.slow
-def test_fashion_mnist_96px_every_block_layer(real_weights, real_fashion_dir, shared_runtime_dir):
+def test_fashion_mnist_96px_every_block_layer(real_weights, real_fashion_dir, shared_runtime_dir, one_network_per_spec):
     with gzip.open(real_fashion_dir / "t10k-images-idx3-ubyte.gz") as f:
         # 1,024 images (about 10 s more than 192 at load 7): a few hundred stayed within 1e-4, which more broke
         images = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)[:1024]
@@ -1212,7 +1229,7 @@ def test_fashion_mnist_96px_every_block_layer(real_weights, real_fashion_dir, sh
 
 
 @pytest.mark.slow
-def test_photos_224px_every_block_layer(real_weights, shared_runtime_dir):
+def test_photos_224px_every_block_layer(real_weights, shared_runtime_dir, one_network_per_spec):
     from featcache.sources.decode import decode_image
 
     files = sorted((HYMENOPTERA / "val" / "ants").glob("*.jpg"))[:6] + sorted((HYMENOPTERA / "val" / "bees").glob("*.jpg"))[:6]
