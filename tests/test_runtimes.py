@@ -259,7 +259,7 @@ def test_openvino_computes_in_float32_on_every_cpu(tiny_onnx, tiny_reference):
     np.testing.assert_allclose(got, tiny_reference[0], atol=1e-5, rtol=1e-3)
 
 
-def test_xnnpack_runs_batches_of_any_size_and_several_layers_in_keras_order(tmp_path):
+def test_xnnpack_runs_batches_of_any_size_and_several_layers_in_keras_order(tmp_path, one_network_per_spec):
     """The interpreter's input shape is fixed until resized (the last batch is shorter), and its own output list was
     not in the Keras model's order (a 3-layer model listed :1, :0, :2): the signature's outputs are used.
 
@@ -332,7 +332,7 @@ def test_onnxruntime_on_fewer_threads_gives_the_same_features(tiny_onnx, tiny_re
 
 @pytest.mark.slow
 def test_a_cached_conversion_that_fails_its_checksum_is_converted_again(tmp_path, monkeypatch, tiny_reference,
-                                                                        tiny_onnx):
+                                                                        tiny_onnx, one_network_per_spec):
     """Regression (an adversarial tester): 2,000 flipped bytes in a cached model still loaded and gave finite
     (2, D) outputs, so it was used: features off by up to 2.9, the cache marked complete and intact."""
     if "onnxruntime" not in CONVERTED:
@@ -365,7 +365,8 @@ def test_a_cached_conversion_that_fails_its_checksum_is_converted_again(tmp_path
 
 
 @pytest.mark.slow
-def test_another_models_file_under_a_key_is_converted_again_not_run(tmp_path, monkeypatch, tiny_reference, tiny_onnx):
+def test_another_models_file_under_a_key_is_converted_again_not_run(tmp_path, monkeypatch, tiny_reference, tiny_onnx,
+                                                                 one_network_per_spec):
     """Regression (an adversarial tester): the checksum beside a converted model proved only that the file was whole.
     Another model's file copied under this key, with `sha256sum` of it (or that model's own checksum file) beside
     it, was run: a random-weights cache held the other model's features, and info/verify said nothing. The checksum
@@ -375,7 +376,7 @@ def test_another_models_file_under_a_key_is_converted_again_not_run(tmp_path, mo
     (``tiny_onnx``): what is checked is that the file found is not run and a conversion is made (counted), published
     with its checksum and run; tf2onnx's own work (2-4 s a time here) is the same each time, and tested where the
     conversion is the point (``test_conversion_cached_reused_and_equal``). The conversion is still checked against
-    the network built again (``_check_conversion``)."""
+    the network (``_check_conversion``), built once for the four (``one_network_per_spec``: 1.7 s a build here)."""
     import shutil
     import signal
 
