@@ -77,28 +77,17 @@ def test_the_imagenet_file_is_the_one_keras_asks_for(name, sizes, monkeypatch):
 
 def test_kerass_cache_is_found_as_keras_finds_it(tmp_path):
     """Without importing Keras (a cache hit never does), the folder Keras's get_file keeps weights in: KERAS_HOME,
-    made where missing as importing Keras does, and ~/.keras otherwise.
-
-    One process for both homes (two took a TensorFlow import each, 5-6 s): featcache's answers for both before Keras
-    is imported, Keras imported under the second's environment, then its config module (where Keras fixes its home,
-    from the environment, at import) run again under the first's."""
-    code = ("import importlib, os, sys; from featcache.embedding.backbones import keras_models_dir as d;"
-            " os.environ['KERAS_HOME'] = sys.argv[1]; before_kh = d();"
-            " del os.environ['KERAS_HOME']; os.environ['HOME'] = sys.argv[2]; before_home = d();"
+    made where missing as importing Keras does, and ~/.keras otherwise."""
+    code = ("from featcache.embedding.backbones import keras_models_dir as d; import sys; before = d();"
             " assert 'keras' not in sys.modules; import keras.src.backend.config as c;"
-            " print(before_home, d(), c.keras_home());"
-            " os.environ['KERAS_HOME'] = sys.argv[1]; importlib.reload(c);"
-            " print(before_kh, d(), c.keras_home())")
+            " print(before, d(), c.keras_home())")
     (tmp_path / "home").mkdir()
     base = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"}
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "kh"), str(tmp_path / "home")], env=base,
-                         stdout=subprocess.PIPE, text=True)
-    assert run.returncode == 0
-    lines = run.stdout.splitlines()
-    assert len(lines) == 2, lines
-    for line, home in zip(lines, (tmp_path / "home" / ".keras", tmp_path / "kh")):
-        out = line.split()
-        assert out[0] == out[1] == str(home / "models") and out[2] == str(home), out
+    runs = [subprocess.Popen([sys.executable, "-c", code], env=base | env, stdout=subprocess.PIPE, text=True)
+            for env in ({"KERAS_HOME": str(tmp_path / "kh")}, {"HOME": str(tmp_path / "home")})]  # together: 2 imports
+    for run, home in zip(runs, (tmp_path / "kh", tmp_path / "home" / ".keras")):
+        out = run.communicate()[0].split()
+        assert run.returncode == 0 and out[0] == out[1] == str(home / "models") and out[2] == str(home), out
 
 
 def _inbound(layer):
