@@ -193,7 +193,7 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     # a default call (its plot drawn) prints nothing; the later probes, whose claim is what they print, draw none
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "q")
     assert capsys.readouterr().out == ""  # a library call prints nothing unless asked
-    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "v", verbose=True, on_test=True)
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "v", verbose=True, on_test=True, plot=False)
     printed = capsys.readouterr().out
     assert "best layer: out_relu" in printed and "note: chosen on the test split" in printed  # (a tester missed that)
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", verbose=True, plot=False)  # the default
@@ -227,7 +227,7 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
 def test_read_probe_csv_checks_what_it_reads(multi_cache, tmp_path):
     from featcache.analysis.probe import read_probe_csv
 
-    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path)
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path, plot=False)  # the csv is the claim
     text = res.csv.read_text()
     res.csv.write_text(text.replace(f",{res.rows[0].accuracy},", ",7.5,"))
     with pytest.raises(FeatcacheError, match=r"is not a readable probe.csv \(row .* is out of range\)"):
@@ -238,14 +238,14 @@ def test_read_probe_csv_checks_what_it_reads(multi_cache, tmp_path):
 
 def test_C_per_head_and_cv(multi_cache, tmp_path):
     res = featcache.probe(multi_cache, heads="logreg,svm", C={"logreg": 0.5, "svm": "cv"}, layers="out_relu", out=tmp_path, verbose=False,
-                          on_test=True)
+                          on_test=True, plot=False)  # the rows' C and accuracy are the claim, not the picture
     cache = featcache.open_cache(multi_cache)
     X, y = cache.features("train", "out_relu"), cache.labels("train")
     # The C that cross-validation picks on these rows, and the accuracy of the head refitted with it.
     svm = make_head("svm", C="cv", probability=False).fit(X, y)
     assert res.rows[0].C == 0.5 and res.rows[1].C == svm.C_
     assert res.rows[1].accuracy == pytest.approx(svm.score(cache.features("test", "out_relu"), cache.labels("test")))
-    res = featcache.probe(multi_cache, heads="logreg,svm", C=2, layers="out_relu", out=tmp_path, verbose=False)
+    res = featcache.probe(multi_cache, heads="logreg,svm", C=2, layers="out_relu", out=tmp_path, verbose=False, plot=False)
     assert [r.C for r in res.rows] == [2.0, 2.0]
 
 
@@ -267,7 +267,8 @@ def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_p
         return real(self, split, *a, **k)
 
     monkeypatch.setattr(Cache, "features", no_test)
-    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", holdout=0.25, seed=1, out=tmp_path, verbose=False)
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", holdout=0.25, seed=1, out=tmp_path, verbose=False,
+                          plot=False)
     assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
 
 
@@ -413,8 +414,9 @@ def test_scored_rows_are_drawn_once_for_every_fit(multi_cache, tmp_path, monkeyp
 
 @pytest.mark.slow  # n_jobs=2 starts worker processes that import scikit-learn
 def test_parallel_fits_give_the_same_table(multi_cache, tmp_path):
-    one = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "a", verbose=False)
-    two = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "b", n_jobs=2, verbose=False)
+    # plot=False: the claim is the table (two probe.png drawings were most of this process's own CPU)
+    one = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "a", verbose=False, plot=False)
+    two = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "b", n_jobs=2, verbose=False, plot=False)
     assert [(r.layer, r.head, r.accuracy) for r in one.rows] == [(r.layer, r.head, r.accuracy) for r in two.rows]
 
 
@@ -541,7 +543,7 @@ def test_probe_train_and_curve_take_the_block_names_probe_png_shows(multi_cache,
     res = featcache.probe(multi_cache, heads="logreg", layers="block_13,out_relu,block_13_expand_relu", out=tmp_path / "p",
                           plot=False)
     assert [r.layer for r in res.rows] == ["block_13_expand_relu", "out_relu"]  # one row a layer, however named
-    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "block_1", "--out", str(tmp_path / "q")]) == 0
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "block_1", "--out", str(tmp_path / "q"), "--no-plot"]) == 0
     assert main(["train", str(multi_cache), "--head", "logreg", "--layer", "block_13", "--out", str(tmp_path / "h.npz")]) == 0
     assert load_head(tmp_path / "h.npz")[1]["layer"] == "block_13_expand_relu"  # the head records the cached layer's name
     curve = featcache.learning_curve(multi_cache, [20], seeds=1, heads="logreg", layer="block_1", out=tmp_path / "c", plot=False)
@@ -778,7 +780,7 @@ def test_a_heads_own_parameters_reach_every_fit_and_the_suggested_train_command(
 
     assert parse_params(args.params) == {"max_iter": 7, "warm_start": True}
     result = featcache.probe(multi_cache, heads="svm", layers="out_relu", head_params={"svm": {"gamma": 0.5}},
-                             out=tmp_path / "q")
+                             out=tmp_path / "q", plot=False)
     assert seen[-1] == ("svm", {"probability": False, "gamma": 0.5})  # probe's own setting kept, not in the command
     assert result.train_command.endswith("--param gamma=0.5")
 
@@ -831,7 +833,7 @@ def test_a_probe_parameter_the_user_gave_is_carried_to_the_suggested_train_comma
     """Regression (a tester): probe --param svm.probability=false suggested a train command without it and said
     "probe fitted it with probability=False for speed": the user had asked for it, and train then calibrated."""
     result = featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True,
-                             head_params={"svm": {"probability": False}})
+                             head_params={"svm": {"probability": False}}, plot=False)
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
     assert line.endswith(", params={'probability': False})"), line  # a Python call's advice is the call
     assert result.train_command.endswith(" --param probability=false")

@@ -58,9 +58,10 @@ def test_train_returns_the_fitted_estimator_and_evaluate_takes_it(cache, tmp_pat
     ref = LogRegHead(C=0.5).fit(*blobs(60))
     np.testing.assert_array_equal(res.estimator.predict_proba(X), ref.predict_proba(X))
     assert res.accuracy == ref.score(X, y) and res.meta["class_names"] == CLASSES
-    from_result = featcache.evaluate(res, cache, out=tmp_path / "a")
+    # each form scored; the pair's (no head file to name the report by) also writes its report
+    from_result = featcache.evaluate(res, cache, write=False)
     from_pair = featcache.evaluate((res.estimator, res.meta), cache, out=tmp_path / "b")
-    from_file = featcache.evaluate(res.path, cache, out=tmp_path / "c")
+    from_file = featcache.evaluate(res.path, cache, write=False)
     assert from_result.accuracy == from_pair.accuracy == from_file.accuracy == res.accuracy
     assert from_pair.head_path is None and from_file.head_path == res.path
     est, meta = featcache.load_head(res.path)
@@ -509,7 +510,7 @@ def test_evaluate_default_folders_tell_apart_heads_given_by_one_relative_path(ca
 def test_evaluate_lists_the_misclassified_images(tmp_path, capsys):
     noisy = synthetic_cache(tmp_path / "n.h5", n_train=60, n_test=90, d=2, noise=4.0)  # overlapping blobs: many test images wrong
     res = featcache.train(noisy, "logreg", out=tmp_path / "h.npz")
-    ev = featcache.evaluate(res, noisy, out=tmp_path / "ev")
+    ev = featcache.evaluate(res, noisy, write=False)  # the list is on the result; the CLI's run below writes the report
     X, y = blobs(90, 2, 1, noise=4.0)
     wrong = np.flatnonzero(res.estimator.predict(X) != y)
     assert len(wrong) > 20 and [w["row"] for w in ev.misclassified] == wrong.tolist()
@@ -533,12 +534,12 @@ def test_evaluate_warns_when_test_images_were_training_images(tmp_path, capsys, 
     head_cache = synthetic_cache(tmp_path / "a.h5", digests={"train": train_h, "test": test_h})
     res = featcache.train(head_cache, "logreg", out=tmp_path / "h.npz")
     assert len(res.meta["train_digests"]) == 60 and featcache.load_head(res.path)[1]["train_digests"].dtype == np.uint64
-    clean = featcache.evaluate(res, head_cache, out=tmp_path / "e0")
+    clean = featcache.evaluate(res, head_cache, write=False)  # the overlap and the warning come with the scores
     assert clean.overlap["seen"] == 0
     # Another cache whose test split holds 12 of the head's training images.
     leaky = synthetic_cache(tmp_path / "b.h5", digests={"train": _hexes("c", 60), "test": train_h[:12] + test_h[12:]})
     with pytest.warns(LeakageWarning, match="12 of 30 test images were in this head's training data"):
-        ev = featcache.evaluate(res, leaky, out=tmp_path / "e1")
+        ev = featcache.evaluate(res, leaky, write=False)
     assert ev.overlap["seen"] == 12 and ev.overlap["rows"] == list(range(12))
     assert main(["evaluate", str(res.path), str(leaky), "--out", str(tmp_path / "e2"), "--json"]) == 0
     out = capsys.readouterr()
@@ -548,7 +549,7 @@ def test_evaluate_warns_when_test_images_were_training_images(tmp_path, capsys, 
     assert len(out.err.strip().splitlines()) == 1
     # Its own training split: the line names that split (it said "60 of 60 test images", a new user's report).
     with pytest.warns(LeakageWarning, match="^60 of 60 train images were in this head's training data"):
-        featcache.evaluate(res, head_cache, split="train", out=tmp_path / "e3")
+        featcache.evaluate(res, head_cache, split="train", write=False)
     # Regression (a review, 2026-12-05): 'evaluate > file' kept a result without the line, said on stderr alone (a
     # new-user tester had found it said twice on a terminal, on both streams). The text result holds it, as
     # evaluation.txt does; stdout redirected (here), stderr says it on the terminal too, once.
@@ -570,7 +571,7 @@ def test_evaluate_warns_when_test_images_were_training_images(tmp_path, capsys, 
 
 def test_caches_without_digests_report_no_overlap(cache, tmp_path):
     res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
-    assert "train_digests" not in res.meta and featcache.evaluate(res, cache, out=tmp_path / "e").overlap is None
+    assert "train_digests" not in res.meta and featcache.evaluate(res, cache, write=False).overlap is None
 
 
 def _with_digests(cache_path: Path, root: Path) -> Path:
@@ -733,7 +734,7 @@ def test_train_says_when_test_images_were_among_its_training_images(tmp_path, ca
     assert len(said) == 1 and said[0].startswith("2 of 10 test images were in this head's training data"), said
     assert (res.overlap["seen"], res.overlap["images"]) == (2, 10)
     assert load_head(res.path)[1]["test_overlap"] == {k: res.overlap[k] for k in ("seen", "images", "unseen_accuracy")}
-    ev = featcache.evaluate(res.path, cache, out=tmp_path / "ev")  # the same figures as evaluate's
+    ev = featcache.evaluate(res.path, cache, write=False)  # the same figures as evaluate's (the CLI's below writes)
     assert ev.overlap["seen"] == 2 and ev.overlap["unseen_accuracy"] == res.overlap["unseen_accuracy"]
     assert main(["train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h2.npz")]) == 0
     err = capsys.readouterr().err
@@ -802,7 +803,7 @@ def test_the_leakage_line_names_copies_in_the_photo_folder_as_the_cause(tmp_path
     leaky = synthetic_cache(tmp_path / "b.h5", digests={"train": _hexes("c", 60), "test": train_h[:12] + _hexes("d", 18)})
     with pytest.warns(LeakageWarning, match=re.escape("evaluate on images the head has not seen (a cache's test split "
                                                       "it was not trained on)")):
-        featcache.evaluate(res, leaky, out=tmp_path / "e1")
+        featcache.evaluate(res, leaky, write=False)
 
 
 def test_leakage_warnings_name_the_callers_line(tmp_path):
@@ -817,7 +818,7 @@ def test_leakage_warnings_name_the_callers_line(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
-        featcache.evaluate(res, cache, out=tmp_path / "ev")
+        featcache.evaluate(res, cache, write=False)
         featcache.probe(cache, heads="logreg", on_test=True, out=tmp_path / "p", plot=False)
     said = [(w.filename, str(w.message)[:40]) for w in caught if w.category is LeakageWarning]
     assert len(said) == 3 and all(name == __file__ for name, _ in said), said

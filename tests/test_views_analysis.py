@@ -71,7 +71,7 @@ def test_the_original_views_accuracy_is_its_own_predicts_with_one_pass_for_the_s
     real = SVMHead.predict
     monkeypatch.setattr(SVMHead, "predict", lambda self, X: called.append(len(X)) or real(self, X))
     res = featcache.train(views_cache, head, out=tmp_path / f"h{featcache.heads.head_suffix(head)}", **params)
-    ev = featcache.evaluate(res.path, views_cache, out=tmp_path / "ev")
+    ev = featcache.evaluate(res.path, views_cache, write=False)  # the scores, not the report: no confusion PNG
     cache = featcache.open_cache(views_cache)
     Xt, yt = cache.view_features("test", None, NAMES), cache.labels("test")
     assert len(yt) not in called  # (a saved head's check predicts a row)
@@ -99,11 +99,11 @@ def test_evaluate_averages_the_heads_recorded_views_or_those_asked(views_cache, 
     res = featcache.train(views_cache, "logreg", test_views="orig,flip", out=tmp_path / "h.npz")
     cache = featcache.open_cache(views_cache)
     yt = cache.labels("test")
-    ev = featcache.evaluate(res.path, views_cache, out=tmp_path / "e1")
+    ev = featcache.evaluate(res.path, views_cache, write=False)  # the scores and text(), as written or not
     assert ev.test_views == ("orig", "flip") and ev.averaged == "probabilities"
     assert ev.accuracy == score_views(res.estimator, cache.view_features("test", None, ("orig", "flip")), yt) == res.accuracy
     assert "probabilities averaged over 2 views per image: orig, flip" in ev.text()
-    one = featcache.evaluate(res.path, views_cache, test_views="orig", out=tmp_path / "e2")
+    one = featcache.evaluate(res.path, views_cache, test_views="orig", write=False)
     assert one.accuracy == res.estimator.score(cache.features("test"), yt) and one.averaged is None
     assert "orig only (one view per image)" in one.text()
     every = featcache.evaluate(res.path, views_cache, test_views="all", out=tmp_path / "e3")
@@ -125,12 +125,12 @@ def test_evaluate_notes_views_the_head_was_not_trained_on(views_cache, tmp_path,
     assert main(["evaluate", str(head), str(views_cache), "--test-views", "all", "--out", str(tmp_path / "e"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["note"] == note.split(None, 1)[1]
     # the API's words name its keyword; the head's own views: no note
-    api = featcache.evaluate(head, views_cache, test_views="all", out=tmp_path / "a")
+    api = featcache.evaluate(head, views_cache, test_views="all", write=False)  # the note is on the result either way
     assert api.note.endswith("; test_views='orig,flip' scores it on its own views")
-    own = featcache.evaluate(head, views_cache, out=tmp_path / "b")
+    own = featcache.evaluate(head, views_cache, write=False)
     assert own.note is None and not any(line.startswith("note") for line in own.text().splitlines())
     plain = featcache.train(views_cache, "logreg", train_views="orig", out=tmp_path / "o.npz")
-    assert featcache.evaluate(plain.path, views_cache, test_views="only:flip", out=tmp_path / "f").note == (
+    assert featcache.evaluate(plain.path, views_cache, test_views="only:flip", write=False).note == (
         "the head was not trained on the flip view scored here: it was fitted on orig; test_views='orig' scores it on its "
         "own views")
 
@@ -153,7 +153,7 @@ def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("featcache evaluate: error: the head's record of its test views (train "
                                                "--test-views) asks for ") and err[0].endswith(", e.g. --test-views orig")
-    assert featcache.evaluate(head, plain_cache, test_views="orig", out=tmp_path / "e").test_views == ("orig",)
+    assert featcache.evaluate(head, plain_cache, test_views="orig", write=False).test_views == ("orig",)
 
 
 def test_plain_cache_keeps_todays_train_and_evaluate(plain_cache, tmp_path):
@@ -440,8 +440,8 @@ def test_averaging_on_real_features_is_the_by_hand_average(real_weights, real_fa
     assert np.array_equal(predict_views(head, Xt), by_hand)
     assert (by_hand != head.predict(Xo)).sum() > 0  # the flip changes some answers: the test can tell averaging apart
     assert res.accuracy == np.mean(by_hand == yt)
-    assert featcache.evaluate(res.path, path, out=tmp_path / "e").accuracy == res.accuracy
-    assert featcache.evaluate(res.path, path, test_views="orig", out=tmp_path / "o").accuracy == np.mean(head.predict(Xo) == yt)
+    assert featcache.evaluate(res.path, path, write=False).accuracy == res.accuracy  # scores only: no report files
+    assert featcache.evaluate(res.path, path, test_views="orig", write=False).accuracy == np.mean(head.predict(Xo) == yt)
     from featcache.heads import SVMHead
 
     svm = SVMHead(probability=False).fit(*stack_views(cache.view_features("train", layer, ("orig", "flip")), cache.labels("train")))
@@ -579,15 +579,15 @@ def test_only_test_views_score_those_views_without_the_original(views_cache, tmp
     assert ev.test_views == ONLY and ev.accuracy == res.accuracy
     assert "views     probabilities averaged over 2 views per image: flip, shift:+2,+2 (without the original view)" in ev.text()
     assert json.loads(ev.files["json"].read_text())["test_views"] == list(ONLY)
-    one = featcache.evaluate(res.path, views_cache, test_views="only:flip", out=tmp_path / "e2")
+    one = featcache.evaluate(res.path, views_cache, test_views="only:flip", write=False)  # e1 above wrote the report
     assert one.test_views == ("flip",) and one.averaged is None
     assert one.accuracy == _by_hand(res.estimator, cache, ("flip",))
     assert "flip only (one view per image, without the original view)" in one.text()
-    flip = featcache.evaluate(res.path, views_cache, test_views="flip", out=tmp_path / "e3")
+    flip = featcache.evaluate(res.path, views_cache, test_views="flip", write=False)
     assert flip.test_views == ("orig", "flip") and flip.accuracy == _by_hand(res.estimator, cache, ("orig", "flip"))
     # list form: the str's items, only: on the first; only:all is every view but the original
-    assert featcache.evaluate(res.path, views_cache, test_views=["only:flip", "shift:+2,+2"], out=tmp_path / "e4").test_views == ONLY
-    assert featcache.evaluate(res.path, views_cache, test_views="only:all", out=tmp_path / "e5").test_views == ONLY
+    assert featcache.evaluate(res.path, views_cache, test_views=["only:flip", "shift:+2,+2"], write=False).test_views == ONLY
+    assert featcache.evaluate(res.path, views_cache, test_views="only:all", write=False).test_views == ONLY
     # the CLI: the line says which views, and evaluate's default folder is not the orig+flip one
     assert main(["train", str(views_cache), "--head", "logreg", "--train-views", "orig", "--test-views", "only:flip",
                  "--out", str(tmp_path / "c.npz")]) == 0
