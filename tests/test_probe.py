@@ -30,6 +30,23 @@ def multi_cache(tmp_path_factory):
     return tiny_fashion_cache(tmp_path_factory.mktemp("probe"), out="multi.h5", layers=LAYERS)
 
 
+@pytest.fixture(scope="module")
+def small_cache(tmp_path_factory):
+    """30 train / 10 test images, read only: too few for probe's default hold-out and for --C cv in a fit, which both
+    tests of it refuse before any work (each extracted its own)."""
+    from helpers import tiny_fashion_cache
+
+    return tiny_fashion_cache(tmp_path_factory.mktemp("small"), n_train=30, n_test=10, out="s.h5")
+
+
+@pytest.fixture(scope="module")
+def other_multi(tmp_path_factory):
+    """Another cache of multi_cache's layers (150 / 60 images), extracted once; a test that moves it copies it first."""
+    from helpers import tiny_fashion_cache
+
+    return tiny_fashion_cache(tmp_path_factory.mktemp("other"), n_train=150, n_test=60, out="other.h5", layers=LAYERS)
+
+
 def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):
     res = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "run", verbose=False, on_test=True, plot=False)
     assert [(r.layer, r.head) for r in res.rows] == [(l, h) for l in ORDER for h in ("logreg", "svm")]
@@ -340,11 +357,9 @@ def test_a_small_hold_out_says_its_scores_are_coarse_and_points_to_folds(multi_c
     assert small_holdout_note(n, Scoring(folds=3)) is None and small_holdout_note(n, Scoring()) is None
 
 
-def test_a_default_hold_out_too_small_says_what_probe_did_and_every_way_out(tmp_path, capsys):
+def test_a_default_hold_out_too_small_says_what_probe_did_and_every_way_out(small_cache, tmp_path, capsys):
     """The default hold-out on a small cache named a --holdout the user never gave (a review)."""
-    from helpers import tiny_fashion_cache
-
-    small = tiny_fashion_cache(tmp_path, n_train=30, n_test=10, out="s.h5")
+    small = small_cache
     assert main(["probe", str(small), "--out", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err
     assert "probe holds out 20% of the training images by default" in err and "--holdout 0.5, --folds K, or --on-test" in err
@@ -375,14 +390,12 @@ def test_a_hold_out_no_fraction_can_make_says_so_not_a_nearer_fraction(tmp_path)
     assert not (tmp_path / "p").exists()
 
 
-def test_C_cv_with_too_few_images_in_a_fit_is_one_line_before_any_fit(tmp_path, capsys, monkeypatch):
+def test_C_cv_with_too_few_images_in_a_fit_is_one_line_before_any_fit(small_cache, tmp_path, capsys, monkeypatch):
     """--C cv splits each fit's rows into folds: 3 images of a class, 2 folds, left 1 in a fit, and the
     head's own ValueError came out as a traceback (a review)."""
-    from helpers import tiny_fashion_cache
-
     import featcache.analysis.probe as probe
 
-    small = tiny_fashion_cache(tmp_path, n_train=30, n_test=10, out="s.h5")
+    small = small_cache
     monkeypatch.setattr(probe, "_fit_one", lambda *a, **k: pytest.fail("a fit started"))
     for args, needs in ((["--folds", "2"], "--C cv in each of the --folds 2 fits"),
                         (["--holdout", "0.5"], "--C cv on the images --holdout 0.5 leaves to fit")):
@@ -840,17 +853,16 @@ def test_a_probe_parameter_the_user_gave_is_carried_to_the_suggested_train_comma
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_cache_moved_over_the_probed_one_during_its_run_is_refused(multi_cache, tmp_path, monkeypatch, jobs):
+def test_a_cache_moved_over_the_probed_one_during_its_run_is_refused(multi_cache, other_multi, tmp_path, monkeypatch, jobs):
     """probe's fits reopen the cache by its path (each worker, and this process once per file identity): a cache
     moved over it during the run was fitted as if it were the first (curve's case, an adversarial tester). Each
     fit now checks the cache it opened is the one probed: one line, no report."""
     import shutil
 
     from featcache.analysis import probe as probe_mod
-    from helpers import tiny_fashion_cache
 
     cache = Path(shutil.copy(multi_cache, tmp_path / "c.h5"))
-    other = tiny_fashion_cache(tmp_path, n_train=150, n_test=60, out="other.h5", layers=LAYERS)
+    other = Path(shutil.copy(other_multi, tmp_path / "other.h5"))  # moved over the probed copy below
     run_jobs = probe_mod._run_jobs
 
     def swap_before_fitting(*args, **kwargs):
