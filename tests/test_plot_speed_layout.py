@@ -1,4 +1,4 @@
-"""The plots are written as matplotlib's own savefig lays them out, with fewer draws; scripts/bench_plots.py's smoke test.
+"""The plots are written as matplotlib's own savefig lays them out, with fewer draws (scripts/bench_plots.py times them).
 
 savefig lays a figure with a layout engine out in a whole draw of its own before the draw it writes, and the layout
 fitting (the title wrapped to fit, the legend placed, the end labels spread) drew each figure once a step before
@@ -9,14 +9,10 @@ one savefig writes of the same figure, and each figure is drawn no more often th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO, script_in_process
-
-BENCH = REPO / "scripts" / "bench_plots.py"
 
 
 def _figures() -> dict:
@@ -87,17 +83,3 @@ def test_each_plot_is_savefigs_own_pixels_with_fewer_draws(name, tmp_path, monke
     a, b = _pixels(reference), _pixels(ours)
     assert a.shape == b.shape and (a == b).all(), f"{int((a != b).any(axis=-1).sum())} pixels differ"
     assert fig.get_layout_engine() is engine and fig.dpi == own
-
-
-def test_bench_plots(tmp_path):
-    """scripts/bench_plots.py: two cases timed and counted, their PNGs kept, and a folder compared with itself."""
-    out = tmp_path / "pngs"
-    proc = script_in_process(BENCH, "--cases", "curve_no_title,confusion_10", "--repeats", "1", "--out", str(out), "--json")
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    assert [r["case"] for r in report] == ["curve_no_title", "confusion_10"]
-    assert all(r["seconds"] > 0 and r["draws"] >= 1 and r["png_bytes"] == (out / f"{r['case']}.png").stat().st_size
-               for r in report)
-    same = script_in_process(BENCH, "--compare", str(out), str(out))
-    assert same.returncode == 0 and same.stdout.split() == ["confusion_10", "same", "curve_no_title", "same"]
-    assert script_in_process(BENCH, "--cases", "nothing").returncode == 2

@@ -44,6 +44,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_ort_layouts.py": "test_bench_ort_layouts",
     "bench_ort_spinning.py": "test_bench_ort_spinning",
     "bench_pass_memory.py": "test_bench_pass_memory",
+    "bench_plots.py": "test_bench_plots",
     "bench_photo_pipeline.py": "test_bench_photo_pipeline",
     "bench_ray.py": "test_bench_ray",
     "bench_runtimes.py": "test_bench_runtimes",
@@ -651,3 +652,17 @@ def test_fault_cases(tmp_path):
     last = proc.stdout.strip().splitlines()[-1]
     n = int(last.split(" of ")[1].split()[0])
     assert last == f"{n} of {n} clean" and n >= 35, proc.stdout[-4000:]
+
+
+def test_bench_plots(tmp_path):
+    """scripts/bench_plots.py: two cases timed and counted, their PNGs kept, and a folder compared with itself."""
+    out = tmp_path / "pngs"
+    proc = script_in_process(SCRIPTS / "bench_plots.py", "--cases", "curve_no_title,confusion_10", "--repeats", "1", "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [r["case"] for r in report] == ["curve_no_title", "confusion_10"]
+    assert all(r["seconds"] > 0 and r["draws"] >= 1 and r["png_bytes"] == (out / f"{r['case']}.png").stat().st_size
+               for r in report)
+    same = script_in_process(SCRIPTS / "bench_plots.py", "--compare", str(out), str(out))
+    assert same.returncode == 0 and same.stdout.split() == ["confusion_10", "same", "curve_no_title", "same"]
+    assert script_in_process(SCRIPTS / "bench_plots.py", "--cases", "nothing").returncode == 2
