@@ -81,6 +81,7 @@ class ForkSafeLock:
     def __init__(self, reentrant: bool = False) -> None:
         self._new = threading.RLock if reentrant else threading.Lock
         self._lock = self._new()
+        self.held_at_fork = False  # in a forked child: whether a thread of the parent held it at the fork
         _FORK_SAFE_LOCKS.add(self)
 
     def __enter__(self) -> "ForkSafeLock":
@@ -91,12 +92,40 @@ class ForkSafeLock:
         self._lock.release()
 
 
+class NativeRunLock(ForkSafeLock):
+    """The lock around one native runtime's run (an XNNPACK interpreter, an OpenVINO infer request): one call at a
+    time. In a process forked while a thread of the parent held it, that runtime was mid-run: its native state there
+    is the parent's half-done run (the request's state, work handed to pool threads that fork did not copy), so the
+    child is refused at once, in one line, as TensorFlow's is. Run anyway, it failed or hung: in 11 runs of test
+    export_predict's six forked-worker scripts in one process, 4 OpenVINO workers failed (an exception in the
+    request's ``get_input_tensor``) and 2 XNNPACK workers hung; forked from a process of its own, 1 OpenVINO worker of
+    11 hung, 0 XNNPACK of 8 (2026-12-07, AMD EPYC Zen 3, load 1-3). Forked while the runtime was idle, the child runs
+    its kept runner (the parent's probabilities). ``what``: the runtime, for the line."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def __enter__(self) -> "NativeRunLock":
+        if self.held_at_fork:
+            from featcache.errors import FeatcacheError
+
+            raise FeatcacheError(f"featcache cannot run a model on {self.what} in a process forked while another thread "
+                                 "of its parent was running it (the run would fail or wait forever); start the process "
+                                 "with multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no "
+                                 "prediction runs")
+        super().__enter__()
+        return self
+
+
 _FORK_SAFE_LOCKS: "weakref.WeakSet[ForkSafeLock]" = weakref.WeakSet()
 
 
 def _free_fork_safe_locks() -> None:
-    """In a forked child, which runs one thread: every ``ForkSafeLock`` anew."""
+    """In a forked child, which runs one thread: every ``ForkSafeLock`` anew, knowing whether it was held."""
     for lock in list(_FORK_SAFE_LOCKS):
+        locked = getattr(lock._lock, "locked", None)  # an RLock has none before Python 3.14: not asked of one
+        lock.held_at_fork = bool(locked and locked())
         lock._lock = lock._new()
 
 

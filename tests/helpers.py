@@ -898,6 +898,9 @@ def child(queue):
         queue.put(("ran", "", time.monotonic() - start))
     except featcache.FeatcacheError as exc:
         queue.put(("refused", str(exc), time.monotonic() - start))
+    except BaseException:  # said here: the worker's own stderr is the parent's, which a test may not see
+        import traceback
+        queue.put(("failed", traceback.format_exc()[-2000:].replace("\\n", " | "), time.monotonic() - start))
 
 context = multiprocessing.get_context("fork")
 queue = context.Queue()
@@ -908,7 +911,10 @@ if worker.is_alive():
     worker.kill()
     print("hung")
 else:
-    outcome, message, seconds = queue.get(timeout=10)
+    try:
+        outcome, message, seconds = queue.get(timeout=10)
+    except Exception:  # queue.Empty: it died before a word (a signal, os._exit)
+        outcome, message, seconds = "died", f"exit code {worker.exitcode}", 0
     print(outcome)
     print(message)
     print(seconds)

@@ -214,6 +214,53 @@ def test_a_worker_forked_while_a_thread_imports_a_runtime_imports_another(tmp_pa
     assert proc.stdout.splitlines()[:1] == ["ran"], (proc.stdout, proc.stderr[-3000:])
 
 
+_FORKED_WHILE_A_THREAD_RUNS = """
+import os, threading
+from featcache._lazy import NativeRunLock
+from featcache.errors import FeatcacheError
+
+held, idle = NativeRunLock("xnnpack"), NativeRunLock("openvino")
+inside, done = threading.Event(), threading.Event()
+
+def run():  # a thread of the parent mid-run on one runtime: its run lock held
+    with held:
+        inside.set()
+        done.wait()
+
+threading.Thread(target=run).start()
+inside.wait()
+pid = os.fork()
+if pid == 0:
+    for lock in (held, idle):
+        try:
+            with lock:
+                print("ran", flush=True)
+        except FeatcacheError as exc:
+            print("refused:", exc, flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+done.set()
+with held:
+    print("the parent ran", flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+def test_a_worker_forked_while_a_thread_runs_a_native_runtime_is_refused_at_once():
+    """Regression: a worker forked while a thread of the parent ran an XNNPACK interpreter or an OpenVINO request
+    found the run lock free (h314's review) and ran the runtime's half-done native state: it failed or hung now and
+    then (test_export_predict's forked-worker test failed in a whole run, 2026-12-07). Forked mid-run (the lock held
+    at the fork), the worker is refused at once, in the line naming the fix; a runtime idle at the fork runs; the
+    parent's own lock goes on. Fails on the code before: "ran" twice (``ForkSafeLock`` found it free)."""
+    proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_RUNS], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    refused, ran, parent = proc.stdout.splitlines()
+    assert refused == ("refused: featcache cannot run a model on xnnpack in a process forked while another thread of "
+                       "its parent was running it (the run would fail or wait forever); start the process with "
+                       "multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no prediction runs")
+    assert (ran, parent) == ("ran", "the parent ran")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
 def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference, capsys, progress_on):

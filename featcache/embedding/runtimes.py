@@ -568,7 +568,7 @@ class OpenVinoRuntime(_ConvertedRuntime):
         compiled = self.compile(path)
         request = compiled.create_infer_request()
         outputs = list(compiled.outputs)
-        lock = _lazy.ForkSafeLock()  # free in a worker forked while a thread of the parent ran (as xnnpack's)
+        lock = _lazy.NativeRunLock("openvino")  # a worker forked mid-run is refused (as xnnpack's)
 
         def run(x: np.ndarray) -> list[np.ndarray]:
             # one request, one call at a time (as xnnpack's runner): predict from two threads on one LoadedModel
@@ -655,9 +655,10 @@ class XnnpackRuntime(_ConvertedRuntime):
         # The signature's outputs are output_0..output_N in the Keras model's order; the interpreter's own
         # output list is not (a 3-layer model listed its outputs as :1, :0, :2).
         names = sorted(signature["outputs"], key=lambda n: int(n.rsplit("_", 1)[-1]))
-        # free in a worker forked while a thread of the parent ran the interpreter: that worker waited on it for good
-        # (3 of 3), and with it free ran the kept interpreter, the parent's probabilities (h314's review, measured)
-        lock = _lazy.ForkSafeLock()
+        # A worker forked while a thread of the parent ran the interpreter waited on this lock for good (3 of 3, h314's
+        # review); found free, it hung in the interpreter now and then instead: such a worker is refused at once
+        # (``NativeRunLock``), one forked while the interpreter was idle runs it (the parent's probabilities).
+        lock = _lazy.NativeRunLock("xnnpack")
 
         def run(x: np.ndarray) -> list[np.ndarray]:
             with lock:  # the runner resizes its input for a new batch size (the last, shorter batch)
