@@ -7,6 +7,7 @@ only under the latter). Fixtures stay in conftest.py.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import gzip
@@ -887,6 +888,20 @@ def cli_imports(tmp_path: Path, *args: str, modules: Sequence[str] = HEAVY) -> t
 # The end of a script run as ``python -c``: a multiprocessing "fork" worker runs its ``work()`` and says "ran", "refused"
 # (a FeatcacheError: its line and seconds) or "hung" (its join bounded at 60 s; TensorFlow run in a process forked
 # after it started waited for ever: tests/test_forked_child.py).
+def parse_python(source: str) -> ast.Module:
+    """``ast.parse``, again where CPython 3.11's AST constructor says "AST constructor recursion depth mismatch": its
+    depth count is one per interpreter, and another thread building an AST meanwhile (3.11's tracebacks parse the line
+    for their carets) upsets it (CPython gh-106905). test_layering's parse of featcache's sources failed so once, in a
+    whole run at -n 3 (2026-12-07); the sources were sound."""
+    for attempt in range(3):
+        try:
+            return ast.parse(source)
+        except SystemError as exc:
+            if "AST constructor recursion depth mismatch" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 IN_A_FORKED_WORKER = """
 import multiprocessing, time
 import featcache

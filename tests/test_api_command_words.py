@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import run_main
+from helpers import parse_python, run_main
 from test_head_files import _rewrite_npz, synthetic_cache
 
 import featcache
@@ -480,7 +480,7 @@ def run_again_lines(root: Path) -> list[str]:
         rel = path.relative_to(root)
         if rel.parts[0] == "cli":
             continue
-        tree = ast.parse(path.read_text())
+        tree = parse_python(path.read_text())
         skip = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}  # docstrings, bare strings
         for call in ast.walk(tree):
             name = getattr(call.func, "id", getattr(call.func, "attr", None)) if isinstance(call, ast.Call) else None

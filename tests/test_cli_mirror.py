@@ -16,6 +16,7 @@ import pytest
 
 import featcache
 from featcache.cli import build_parser
+from helpers import parse_python
 
 # Keywords of the API that are no flag of their command, and why.
 API_ONLY = {
@@ -240,7 +241,7 @@ def _literal_defaults(source: str) -> list[tuple[int, str]]:
     ';') whose typed text holds a number or a view name, or a "WORD (default)" choice. A value put in from the API
     (an f-string's ``{...}``) is no part of the typed text, so ``f"(default: {DEFAULT_SEED})"`` passes."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse_python(source)):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             for m in re.finditer(r"(?i)default:([^);]*)", node.value):
                 if re.search(r"\d|\borig\b", m[1]):

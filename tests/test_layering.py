@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import featcache
+from helpers import parse_python
 
 STAGES = ("sources", "embedding", "store", "heads", "analysis", "deploy", "recipes")  # recipes: the lesson, on top
 # Which files of a stage may import a later one: (file, stage). Any embedding module had been allowed (a review).
@@ -55,7 +56,7 @@ def backward_imports(root: Path) -> list[str]:
         if stage not in STAGES and not foundation:
             continue
         package = ("featcache", *rel.parts[:-1])
-        for line, module in _runtime_imports(ast.parse(path.read_text()), package):
+        for line, module in _runtime_imports(parse_python(path.read_text()), package):
             other = module.split(".")[1] if module.count(".") else ""
             if other not in STAGES or (rel.as_posix(), other) in ALLOWED:
                 continue
@@ -137,7 +138,7 @@ def missing_hints(root: Path) -> list[str]:
                 visit([c for c in _defs(node.body) if isinstance(c, ast.ClassDef)], rel, owner)
 
     for path in sorted(root.rglob("*.py")):
-        visit(ast.parse(path.read_text()).body, path.relative_to(root), None)
+        visit(parse_python(path.read_text()).body, path.relative_to(root), None)
     return found
 
 

@@ -14,6 +14,7 @@ import pytest
 from featcache import validate as v
 from featcache.errors import FeatcacheError
 from featcache.progress import counted
+from helpers import parse_python
 
 
 def refuses(fn, *args, match: str, **kw):
@@ -225,7 +226,7 @@ def test_no_message_spells_a_count_or_a_list_with_s_in_brackets():
 
     found = []
     for path in sorted((REPO / "featcache").rglob("*.py")):
-        tree = ast.parse(path.read_text())
+        tree = parse_python(path.read_text())
         docstrings = {id(n.body[0].value) for n in ast.walk(tree)
                       if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
                       and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
@@ -254,7 +255,7 @@ def test_no_message_builds_a_plural_or_its_agreement_by_hand():
     found = []
     for path in sorted((REPO / "featcache").rglob("*.py")):
         found += [f"{path.relative_to(REPO)}:{node.lineno}: {node.body.value!r} / {node.orelse.value!r}"
-                  for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.IfExp)
+                  for node in ast.walk(parse_python(path.read_text())) if isinstance(node, ast.IfExp)
                   and all(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in (node.body, node.orelse))
                   and plural_pair(node.body.value, node.orelse.value)]
     assert not found, found
