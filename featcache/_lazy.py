@@ -125,7 +125,8 @@ def _free_fork_safe_locks() -> None:
     """In a forked child, which runs one thread: every ``ForkSafeLock`` anew, knowing whether it was held."""
     for lock in list(_FORK_SAFE_LOCKS):
         locked = getattr(lock._lock, "locked", None)  # an RLock has none before Python 3.14: not asked of one
-        lock.held_at_fork = bool(locked and locked())
+        # sticky: a child of that child has the same half-done runtime state, whatever its own copy of the lock says
+        lock.held_at_fork = lock.held_at_fork or bool(locked and locked())
         lock._lock = lock._new()
 
 

@@ -237,6 +237,15 @@ if pid == 0:
                 print("ran", flush=True)
         except FeatcacheError as exc:
             print("refused:", exc, flush=True)
+    grandchild = os.fork()  # the child's own worker: the same half-done state, its copy of the lock free
+    if grandchild == 0:
+        try:
+            with held:
+                print("the grandchild ran", flush=True)
+        except FeatcacheError:
+            print("the grandchild was refused", flush=True)
+        os._exit(0)
+    os.waitpid(grandchild, 0)
     os._exit(0)
 os.waitpid(pid, 0)
 done.set()
@@ -250,15 +259,15 @@ def test_a_worker_forked_while_a_thread_runs_a_native_runtime_is_refused_at_once
     """Regression: a worker forked while a thread of the parent ran an XNNPACK interpreter or an OpenVINO request
     found the run lock free (h314's review) and ran the runtime's half-done native state: it failed or hung now and
     then (test_export_predict's forked-worker test failed in a whole run, 2026-12-07). Forked mid-run (the lock held
-    at the fork), the worker is refused at once, in the line naming the fix; a runtime idle at the fork runs; the
-    parent's own lock goes on. Fails on the code before: "ran" twice (``ForkSafeLock`` found it free)."""
+    at the fork), the worker is refused at once, in the line naming the fix, and so is a worker it forks (its copy of
+    the lock is free, the runtime's state the same); a runtime idle at the fork runs; the parent's own lock goes on. Fails on the code before: "ran" twice (``ForkSafeLock`` found it free)."""
     proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_RUNS], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    refused, ran, parent = proc.stdout.splitlines()
+    refused, ran, grandchild, parent = proc.stdout.splitlines()
     assert refused == ("refused: featcache cannot run a model on xnnpack in a process forked while another thread of "
                        "its parent was running it (the run would fail or wait forever); start the process with "
                        "multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no prediction runs")
-    assert (ran, parent) == ("ran", "the parent ran")
+    assert (ran, grandchild, parent) == ("ran", "the grandchild was refused", "the parent ran")
 
 
 @pytest.mark.slow
