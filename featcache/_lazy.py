@@ -74,9 +74,9 @@ class ForkSafeLock:
     """A ``threading.Lock`` (as a ``with`` block) found free in a process forked while another thread held it. fork
     copies the lock held and not the thread that would release it, so a worker forked (multiprocessing's "fork") as a
     thread of the parent built a loaded model's runner, or ran its XNNPACK interpreter, waited on it for good at its
-    own first predict (h314's review, measured: 3 of 3 XNNPACK workers hung; with the lock found free each ran, the
-    parent's probabilities, in 0.02 s). What the locks guard is the one thread's alone in the child. ``reentrant``:
-    a ``threading.RLock`` instead, as anew in the child."""
+    own first predict (h314's review, measured: 3 of 3 XNNPACK workers hung). What the locks guard is the one thread's
+    alone in the child; a native runtime's run is not (``NativeRunLock``: such a worker is refused). ``reentrant``: a
+    ``threading.RLock`` instead, as anew in the child."""
 
     def __init__(self, reentrant: bool = False) -> None:
         self._new = threading.RLock if reentrant else threading.Lock
