@@ -81,7 +81,6 @@ class ForkSafeLock:
     def __init__(self, reentrant: bool = False) -> None:
         self._new = threading.RLock if reentrant else threading.Lock
         self._lock = self._new()
-        self.held_at_fork = False  # in a forked child: whether a thread of the parent held it at the fork
         _FORK_SAFE_LOCKS.add(self)
 
     def __enter__(self) -> "ForkSafeLock":
@@ -96,37 +95,48 @@ class NativeRunLock(ForkSafeLock):
     """The lock around one native runtime's run (an XNNPACK interpreter, an OpenVINO infer request): one call at a
     time. In a process forked while a thread of the parent held it, that runtime was mid-run: its native state there
     is the parent's half-done run (the request's state, work handed to pool threads that fork did not copy), so the
-    child is refused at once, in one line, as TensorFlow's is. Run anyway, it failed or hung: in 11 runs of test
-    export_predict's six forked-worker scripts in one process, 4 OpenVINO workers failed (an exception in the
+    child is refused at once, in one line, as TensorFlow's is, on that runtime: a runner it keeps or builds anew
+    (``check_not_forked_mid_run``), and in its own children too. Run anyway, it failed or hung: in 11 runs of
+    test_export_predict's six forked-worker scripts in one process, 4 OpenVINO workers failed (an exception in the
     request's ``get_input_tensor``) and 2 XNNPACK workers hung; forked from a process of its own, 1 OpenVINO worker of
-    11 hung, 0 XNNPACK of 8 (2026-12-07, AMD EPYC Zen 3, load 1-3). Forked while the runtime was idle, the child runs
-    its kept runner (the parent's probabilities). ``what``: the runtime, for the line."""
+    11 hung, 0 XNNPACK of 8; a new OpenVINO runner built in the worker hung 2 of 6 (h344's review; 2026-12-07, AMD EPYC
+    Zen 3, load 1-3). Forked while the runtime was idle, the child runs (the parent's probabilities). ``what``: the
+    runtime's name."""
 
     def __init__(self, what: str) -> None:
         super().__init__()
         self.what = what
 
     def __enter__(self) -> "NativeRunLock":
-        if self.held_at_fork:
-            from featcache.errors import FeatcacheError
-
-            raise FeatcacheError(f"featcache cannot run a model on {self.what} in a process forked while another thread "
-                                 "of its parent was running it (the run would fail or wait forever); start the process "
-                                 "with multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no "
-                                 "prediction runs")
+        check_not_forked_mid_run(self.what)
         super().__enter__()
         return self
+
+
+# The native runtimes a thread of this process's parent (or of an earlier ancestor) was running when it was forked:
+# the state is the process's, not one runner's (a runner built anew in the child hung as the kept one did).
+_MID_RUN_AT_FORK: set[str] = set()
+
+
+def check_not_forked_mid_run(what: str) -> None:
+    """One line, at once, where runtime ``what`` would fail or hang: this process was forked mid-run on it."""
+    if what in _MID_RUN_AT_FORK:
+        from featcache.errors import FeatcacheError
+
+        raise FeatcacheError(f"featcache cannot run a model on {what} in a process forked while another thread of its "
+                             "parent was running it (the run would fail or wait forever); start the process with "
+                             "multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no prediction runs")
 
 
 _FORK_SAFE_LOCKS: "weakref.WeakSet[ForkSafeLock]" = weakref.WeakSet()
 
 
 def _free_fork_safe_locks() -> None:
-    """In a forked child, which runs one thread: every ``ForkSafeLock`` anew, knowing whether it was held."""
+    """In a forked child, which runs one thread: every ``ForkSafeLock`` anew; a native runtime whose run lock was
+    held is remembered (``_MID_RUN_AT_FORK``, kept by this child's own children)."""
     for lock in list(_FORK_SAFE_LOCKS):
-        locked = getattr(lock._lock, "locked", None)  # an RLock has none before Python 3.14: not asked of one
-        # sticky: a child of that child has the same half-done runtime state, whatever its own copy of the lock says
-        lock.held_at_fork = lock.held_at_fork or bool(locked and locked())
+        if isinstance(lock, NativeRunLock) and lock._lock.locked():
+            _MID_RUN_AT_FORK.add(lock.what)
         lock._lock = lock._new()
 
 

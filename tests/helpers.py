@@ -885,9 +885,6 @@ def cli_imports(tmp_path: Path, *args: str, modules: Sequence[str] = HEAVY) -> t
     return proc, json.loads(seen.read_text())
 
 
-# The end of a script run as ``python -c``: a multiprocessing "fork" worker runs its ``work()`` and says "ran", "refused"
-# (a FeatcacheError: its line and seconds) or "hung" (its join bounded at 60 s; TensorFlow run in a process forked
-# after it started waited for ever: tests/test_forked_child.py).
 def parse_python(source: str) -> ast.Module:
     """``ast.parse``, again where CPython 3.11's AST constructor says "AST constructor recursion depth mismatch": its
     depth count is one per interpreter, and another thread building an AST meanwhile (3.11's tracebacks parse the line
@@ -902,6 +899,10 @@ def parse_python(source: str) -> ast.Module:
     raise AssertionError("unreachable")
 
 
+# The end of a script run as ``python -c``: a multiprocessing "fork" worker runs its ``work()`` and says "ran", "refused"
+# (a FeatcacheError: its line and seconds), "failed" (another exception, its traceback's end), "died" (its exit code)
+# or "hung" (its join bounded at 60 s; TensorFlow run in a process forked after it started waited for ever:
+# tests/test_forked_child.py).
 IN_A_FORKED_WORKER = """
 import multiprocessing, time
 import featcache

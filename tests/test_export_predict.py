@@ -2009,47 +2009,53 @@ def test_a_worker_forked_while_a_thread_builds_a_runner_builds_its_own(forked_pa
 
 
 _FORKED_WHILE_A_THREAD_PREDICTS = """
-import sys, threading, time
-import numpy as np
+import sys, threading
 import featcache
-from helpers import class_image
+from featcache import _lazy
 
 loaded = featcache.load_model(sys.argv[1])
-want = featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
-runner = next(iter(loaded._runners.values()))
-images = np.stack([class_image(i % 3, i, 16) for i in range(64)])
-
+featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])  # the kept runner, its run lock a NativeRunLock
+lock = next(lock for lock in list(_lazy._FORK_SAFE_LOCKS)
+            if isinstance(lock, _lazy.NativeRunLock) and lock.what == sys.argv[3])
+held = threading.Event()
 stop = threading.Event()  # set by _FORKED_PARENT once this script is done, before the next one runs
 
-def busy():  # a thread of the parent running the kept runner all along, its run lock held most of the time
-    while not stop.is_set():
-        runner(images)
+def busy():  # a thread of the parent mid-run on the runtime as the worker is forked: the run lock held
+    with lock:
+        held.set()
+        stop.wait()
 
 threading.Thread(target=busy, name="busy", daemon=True).start()
-time.sleep(1)
+held.wait()
 
 def work():
-    got = featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
-    np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-5)
+    try:
+        featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3])
+    except featcache.FeatcacheError as exc:
+        assert "in a process forked while another thread of its parent was running it" in str(exc), exc
+    else:
+        raise AssertionError("the kept runner ran on the runtime's half-done state")
+    featcache.predict(loaded, [sys.argv[2]], runtime=sys.argv[3], batch_size=7)  # a runner built anew: refused too
 """ + IN_A_FORKED_WORKER.replace("worker.join(60)", "worker.join(30)")
 
 
 @pytest.mark.parametrize("runtime", ["xnnpack", "openvino"])
-def test_a_worker_forked_while_a_thread_predicts_on_xnnpack_predicts_or_is_refused_at_once(forked_parent, runtime):
-    """Regression (h314's review): a worker forked after TensorFlow ran predicts with a loaded model's kept XNNPACK
-    runner (ee19208, measured with the parent idle), but one forked while a thread of the parent ran that runner
-    inherited its run lock held (one interpreter, one run at a time) and waited for good: 3 of 3 hung. Found free,
-    the worker ran the runtime mid-run and failed or hung now and then (this test failed so in a whole run, 2026-12-07:
-    OpenVINO's request busy; XNNPACK hung 2 of 7). Forked mid-run it is refused at once now (``_lazy.NativeRunLock``),
-    forked between two runs it predicts the parent's probabilities: the busy thread holds the lock most of the time,
-    so either may come; neither a hang nor a failure may. The rule itself, by a lock held or not: test_runtimes'
-    test_a_worker_forked_while_a_thread_runs_a_native_runtime_is_refused_at_once."""
+def test_a_worker_forked_while_a_thread_predicts_on_xnnpack_or_openvino_is_refused_at_once(forked_parent, runtime):
+    """Regression (h314's review, then 2026-12-07): a worker forked while a thread of the parent ran a loaded model's
+    kept XNNPACK runner inherited its run lock held and waited for good (3 of 3); found free (``ForkSafeLock``), the
+    worker ran the runtime's half-done state and failed or hung now and then (this test, when its parent thread ran
+    the runner in a loop, failed so in two whole runs: OpenVINO's request, an XNNPACK hang), and so did a runner
+    built anew in the worker (OpenVINO: 2 of 6 hung, h344's review). The parent's thread holds the runner's own run
+    lock here as the worker is forked, as it does mid-run: the worker is refused at once, on the kept runner and on a
+    runner of another batch size built in it, in the line naming the fix (``_lazy.NativeRunLock``). Fails on the
+    code before: "failed" (no NativeRunLock; the kept runner ran)."""
     proc, _ = forked_parent(f"while a thread predicts on {runtime}")
     lines = proc.stdout.splitlines()
-    assert lines[:1] in (["ran"], ["refused"]), (proc.stdout, proc.stderr[-3000:])
-    if lines[0] == "refused":
-        assert f"cannot run a model on {runtime} in a process forked while another thread" in lines[1], lines[1]
-        assert "get_context('spawn')" in lines[1] and float(lines[2]) < 5, lines
+    assert lines[:1] == ["refused"], (proc.stdout, proc.stderr[-3000:])
+    assert lines[1] == (f"featcache cannot run a model on {runtime} in a process forked while another thread of its "
+                        "parent was running it (the run would fail or wait forever); start the process with "
+                        "multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no prediction runs")
+    assert float(lines[2]) < 5, lines
 
 
 # The scripts above, run one after another in ONE interpreter (forked_parent): each was a process of its own, whose

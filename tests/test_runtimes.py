@@ -231,7 +231,7 @@ threading.Thread(target=run).start()
 inside.wait()
 pid = os.fork()
 if pid == 0:
-    for lock in (held, idle):
+    for lock in (held, idle, NativeRunLock("xnnpack")):  # the last: a runner of that runtime built in the child
         try:
             with lock:
                 print("ran", flush=True)
@@ -259,14 +259,17 @@ def test_a_worker_forked_while_a_thread_runs_a_native_runtime_is_refused_at_once
     """Regression: a worker forked while a thread of the parent ran an XNNPACK interpreter or an OpenVINO request
     found the run lock free (h314's review) and ran the runtime's half-done native state: it failed or hung now and
     then (test_export_predict's forked-worker test failed in a whole run, 2026-12-07). Forked mid-run (the lock held
-    at the fork), the worker is refused at once, in the line naming the fix, and so is a worker it forks (its copy of
-    the lock is free, the runtime's state the same); a runtime idle at the fork runs; the parent's own lock goes on. Fails on the code before: "ran" twice (``ForkSafeLock`` found it free)."""
+    at the fork), the worker is refused at once on that runtime, in the line naming the fix: on the runner's lock, on
+    a runner built in the worker (a new OpenVINO runner hung 2 of 6 there, h344's review), and in a worker it forks
+    (its copy of the lock is free, the runtime's state the same); a runtime idle at the fork runs; the parent's own
+    lock goes on. test_export_predict's forked-worker test holds the real runners' locks. Fails on the code before: "ran" twice (``ForkSafeLock`` found it free)."""
     proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_RUNS], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    refused, ran, grandchild, parent = proc.stdout.splitlines()
+    refused, ran, built_anew, grandchild, parent = proc.stdout.splitlines()
     assert refused == ("refused: featcache cannot run a model on xnnpack in a process forked while another thread of "
                        "its parent was running it (the run would fail or wait forever); start the process with "
                        "multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no prediction runs")
+    assert built_anew == refused  # the runtime's state is the process's, not one runner's (h344's review)
     assert (ran, grandchild, parent) == ("ran", "the grandchild was refused", "the parent ran")
 
 

@@ -468,6 +468,9 @@ class _ConvertedRuntime(Runtime):
 
     def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
               lock_timeout: float | None = None) -> Forward:
+        # Before any native work: a load's own first run (XNNPACK's) and the conversion's check run the runtime,
+        # outside the run lock, whose refusal a check's ``except Exception`` would have called a damaged file.
+        _lazy.check_not_forked_mid_run(self.name)
         path = converted_model(spec, runtime_dir, self.load, fmt=self.fmt, lock_timeout=lock_timeout)
         try:
             return self._loaded(path, spec)
@@ -632,6 +635,8 @@ class XnnpackRuntime(_ConvertedRuntime):
             return False
         try:
             _interpreter_class()
+        except FeatcacheError:  # TensorFlow refused in a process forked after it started: said as it is (h344)
+            raise
         except Exception:  # ImportError, or a TensorFlow without tf.lite
             return False
         return True
@@ -751,6 +756,7 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     wait = CONVERSION_WAIT_SECONDS if lock_timeout is None else lock_timeout
     if name != "auto":
         runtime = REGISTRY[name]
+        _lazy.check_not_forked_mid_run(name)  # before its availability, which imports (xnnpack: TensorFlow's tf.lite)
         if float64 and not runtime.keeps_float64:
             raise FeatcacheError(float64_refusal(float64))
         if not runtime.available():
