@@ -113,6 +113,9 @@ class NativeRunLock(ForkSafeLock):
         return self
 
 
+# The fix both fork refusals name first (check_not_forked_mid_run, check_not_forked_after_tensorflow).
+_START_FRESH = "start the process with multiprocessing.get_context('spawn') (or 'forkserver')"
+
 # The native runtimes a thread of this process's parent (or of an earlier ancestor) was running when it was forked:
 # the state is the process's, not one runner's (a runner built anew in the child hung as the kept one did).
 _MID_RUN_AT_FORK: set[str] = set()
@@ -124,8 +127,8 @@ def check_not_forked_mid_run(what: str) -> None:
         from featcache.errors import FeatcacheError
 
         raise FeatcacheError(f"featcache cannot run a model on {what} in a process forked while another thread of its "
-                             "parent was running it (the run would fail or wait forever); start the process with "
-                             "multiprocessing.get_context('spawn') (or 'forkserver'), or fork while no prediction runs")
+                             f"parent was running it (the run would fail or wait forever); {_START_FRESH}, or fork "
+                             "while no prediction runs")
 
 
 _FORK_SAFE_LOCKS: "weakref.WeakSet[ForkSafeLock]" = weakref.WeakSet()
@@ -153,8 +156,7 @@ def check_not_forked_after_tensorflow() -> None:
         from featcache.errors import FeatcacheError
 
         raise FeatcacheError("featcache cannot run TensorFlow in a process forked after TensorFlow started (it would "
-                             "wait forever); start the process with multiprocessing.get_context('spawn') (or "
-                             "'forkserver'), or fork before the first extraction, prediction or training")
+                             f"wait forever); {_START_FRESH}, or fork before the first extraction, prediction or training")
 
 
 def _check_temp_dir() -> None:

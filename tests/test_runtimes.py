@@ -262,7 +262,9 @@ def test_a_worker_forked_while_a_thread_runs_a_native_runtime_is_refused_at_once
     at the fork), the worker is refused at once on that runtime, in the line naming the fix: on the runner's lock, on
     a runner built in the worker (a new OpenVINO runner hung 2 of 6 there, h344's review), and in a worker it forks
     (its copy of the lock is free, the runtime's state the same); a runtime idle at the fork runs; the parent's own
-    lock goes on. test_export_predict's forked-worker test holds the real runners' locks. Fails on the code before: "ran" twice (``ForkSafeLock`` found it free)."""
+    lock goes on. test_export_predict's forked-worker test holds the real runners' locks. Fails on the code before:
+    no NativeRunLock (``ForkSafeLock`` found the lock free: "ran"); on a6953dcf's, the lock made after the fork and
+    the grandchild ran."""
     proc = subprocess.run([sys.executable, "-c", _FORKED_WHILE_A_THREAD_RUNS], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
     refused, ran, built_anew, grandchild, parent = proc.stdout.splitlines()
