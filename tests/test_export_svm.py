@@ -408,10 +408,10 @@ def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(tmp_path, c
     collector.emit = lambda record: heard.append(record.getMessage())
     other.addHandler(collector)
 
-    class WarnsWhileConverting:  # the model, with another logger's warning while it converts
-        def export(self, *args, **kwargs):
+    class WarnsWhileConverting:  # the model, with another logger's warning while it is traced for the conversion
+        def __call__(self, *args, **kwargs):
             other.warning("another thread's warning")
-            return net.export(*args, **kwargs)
+            return net(*args, **kwargs)
 
     root = logging.getLogger()
     saved, level = root.handlers[:], root.level

@@ -275,6 +275,37 @@ def test_a_worker_forked_while_a_thread_runs_a_native_runtime_is_refused_at_once
     assert (ran, grandchild, parent) == ("ran", "the grandchild was refused", "the parent ran")
 
 
+def test_onnx_conversion_skips_kerass_savedmodel_walk_and_converts_through_keras_without_its_patch(tmp_path, monkeypatch):
+    """The ONNX conversion hands the model's traced call to tf2onnx itself (runtimes._keras_to_onnx): Keras's own
+    model.export first walks every object the model tracks for a SavedModel it does not write, 20-35% of a
+    MobileNetV2 conversion (docs/benchmarks.md, "ONNX conversion without the SavedModel walk"). Counted here: that walk
+    runs no more, and the file gives the model's outputs. Where Keras has no numpy-2 patch of tf2onnx to lend (its
+    private module gone), the conversion goes through model.export, the walk included, to the same outputs. A dense
+    layer on uint8 rows: what the converter does around the model is the same for any model."""
+    from types import SimpleNamespace
+
+    from keras.src.export.saved_model_export_archive import SavedModelExportArchive
+
+    from featcache._lazy import keras
+
+    k = keras()
+    rows = k.Input(shape=(6,), dtype="uint8", name="images")
+    net = k.Model(rows, k.layers.Dense(3)(k.ops.cast(rows, "float32")))
+    spec = SimpleNamespace(input_shape=(6,), what="a dense layer")  # what _export_onnx reads of a spec
+    x = np.random.default_rng(0).integers(0, 256, size=(4, 6), dtype=np.uint8)
+    walks = []
+    real_walk = SavedModelExportArchive._filter_and_track_resources
+    monkeypatch.setattr(SavedModelExportArchive, "_filter_and_track_resources",
+                        lambda self: walks.append(1) or real_walk(self))
+    runtimes._export_onnx(net, spec, tmp_path / "fast.onnx")
+    assert walks == []
+    np.testing.assert_allclose(runtimes.OnnxRuntime().load(tmp_path / "fast.onnx")(x)[0], np.asarray(net(x)), atol=1e-4)
+    monkeypatch.setitem(sys.modules, "keras.src.export.tf2onnx_lib", None)  # its import fails
+    runtimes._export_onnx(net, spec, tmp_path / "keras.onnx")
+    assert walks == [1]
+    np.testing.assert_allclose(runtimes.OnnxRuntime().load(tmp_path / "keras.onnx")(x)[0], np.asarray(net(x)), atol=1e-4)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
 def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference, capsys, progress_on):

@@ -36,6 +36,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_batch_size.py": "test_bench_batch_size",
     "bench_chunk_rows.py": "test_bench_chunk_rows",
     "bench_commit_fsync.py": "test_bench_commit_fsync",
+    "bench_conversion.py": "test_bench_conversion",
     "bench_curve.py": "test_bench_curve",
     "bench_feature_reads.py": "test_bench_feature_reads",
     "bench_extract.py": "test_bench_extract",
@@ -371,6 +372,19 @@ def test_bench_pass_memory(tmp_path: Path):
     assert report["kind"] == "training" and [r["size"] for r in report["runs"]] == [32, 48]
     assert [r["batch"] for r in report["runs"]] == [1, 1]
     assert all(r["peak"] >= r["before"] > 0 for r in report["runs"]) and isinstance(report["bytes_per_pixel"], float)
+
+
+@pytest.mark.slow
+def test_bench_conversion(tmp_path: Path):
+    # Random weights at 32 px to one early layer, one round: two conversions of the same small network
+    proc = run_script("bench_conversion.py", *TINY, "--image-size", "32", "--layers", "block_1_expand_relu", "--rounds", "1",
+                      "--json", "out.json", cwd=tmp_path)
+    report = last_json(proc.stdout.splitlines()[-1])
+    assert report["layers"] == 1 and report["build_s"] > 0 and report["import_s"] > 0
+    assert all(len(v) == 1 and v[0] > 0 for v in report["seconds"].values()) and len(report["seconds"]) == 2
+    assert report["featcache_over_keras"] == round(report["seconds"]["featcache"][0] / report["seconds"]["keras model.export"][0], 3)
+    assert max(report["max_abs_difference_from_keras"].values()) < 1e-4  # both files give the Keras model's outputs
+    assert json.loads((tmp_path / "out.json").read_text()) == report
 
 
 @pytest.mark.slow
