@@ -24,6 +24,39 @@ def quiet_env() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+# The threads TensorFlow may use in this process (``limit_tensorflow_threads``), None for its own choice.
+_tensorflow_threads: int | None = None
+
+
+def limit_tensorflow_threads(n: int) -> None:
+    """Keep TensorFlow in this process to ``n`` intra-op and ``n`` inter-op threads, without importing it.
+
+    A Ray actor on a cached ONNX conversion never runs TensorFlow, and importing it to set its threads took each actor
+    TensorFlow's import (5-7 s of CPU here). TensorFlow reads TF_NUM_INTRAOP_THREADS and TF_NUM_INTEROP_THREADS when
+    its runtime starts (measured: a MobileNetV2 pass left 7 threads with them set to 1 as with its config calls, 9
+    without, 2 cores); featcache's import of it (``_import_tensorflow_quietly``) also sets the same numbers in its
+    config, where they can be read back. One imported already and not started yet is set now; one started keeps its
+    pools (TensorFlow refuses the change then)."""
+    global _tensorflow_threads
+    _tensorflow_threads = n
+    for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ[var] = str(n)
+    if "tensorflow" in sys.modules:
+        _apply_tensorflow_threads()
+
+
+def _apply_tensorflow_threads() -> None:
+    """``limit_tensorflow_threads``'s numbers in the imported TensorFlow's config, where it asked for any."""
+    threading_config = getattr(getattr(sys.modules.get("tensorflow"), "config", None), "threading", None)
+    if _tensorflow_threads is None or threading_config is None:
+        return
+    try:
+        threading_config.set_intra_op_parallelism_threads(_tensorflow_threads)
+        threading_config.set_inter_op_parallelism_threads(_tensorflow_threads)
+    except RuntimeError:
+        pass  # its runtime had started: its pools are made (with the variables, where set before it started)
+
+
 def _import_tensorflow_quietly() -> None:
     """TensorFlow imported with its native banners off (``quiet_env`` and file descriptor 2 silenced), once."""
     check_not_forked_after_tensorflow()
@@ -41,6 +74,7 @@ def _import_tensorflow_quietly() -> None:
             # Fitting many small heads (curves, probing) builds a new graph per
             # model; TF then warns about "retracing", which is expected here.
             tensorflow.get_logger().setLevel("ERROR")
+            _apply_tensorflow_threads()
         except ImportError:
             pass  # another Keras backend (e.g. JAX on the GPU machine)
         except ValueError:

@@ -200,12 +200,16 @@ def ray_driver(ray_head):
 
 
 def test_features_equal_the_local_engines(ray_driver, real_weights, real_fashion_dir, tmp_path, monkeypatch):
-    """Real weights, real Fashion-MNIST subset: 2 actors give the local engine's cache, row for row."""
+    """Real weights, real Fashion-MNIST subset: a Ray actor gives the local engine's cache, row for row.
+
+    One actor: the order of rows from two is checked by test_join_an_existing_cluster (its re-run's 2 workers on the
+    cluster's 2 CPUs); a second actor here, started beside the first, imported TensorFlow and built the network with
+    the real weights once more on the same two cores."""
     args = dict(data_dir=str(real_fashion_dir), train_limit=40, test_limit=24, weights=str(real_weights), batch_size=16, verbose=False)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
     local = extract(**args)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
-    dist = extract(**args, engine="ray", workers=2)
+    dist = extract(**args, engine="ray", workers=1)
     assert not dist.hit and dist.images == 64
     assert dist.path.name == local.path.name  # the engine is not part of the identity
     assert featcache.open_cache(dist.path).meta["complete"]
@@ -225,7 +229,7 @@ def test_class_folders_equal_the_local_engines(ray_driver, tmp_path, monkeypatch
 
     One worker: two actors started side by side, each importing TensorFlow and building the network, and took about
     twice as long on the two shared cores; the order of rows from two actors is checked by
-    test_features_equal_the_local_engines (real weights) and test_join_an_existing_cluster.
+    test_join_an_existing_cluster.
 
     And the embedding actor is SIGKILLed after the first batch is written: Ray restarts it and the cache is still
     exact. (A test of its own before, test_a_worker_killed_midway_is_retried, on Fashion-MNIST: its Ray run and its
@@ -432,7 +436,8 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
     And the killed driver's process is the fresh one that two more claims need (a test of its own before,
     test_actors_keep_their_share_of_threads_and_the_local_engine_never_imports_ray: 13.6 s of the last whole suite,
     its interpreter and TensorFlow's import). What each embedding actor runs first, limit_threads (in a plain process
-    here: no Ray worker needed to check it), keeps TensorFlow and ONNX Runtime to its share of threads. And a local
+    here: no Ray worker needed to check it), keeps TensorFlow and ONNX Runtime to its share of threads, importing
+    neither (it imported Keras and TensorFlow in every actor, one on ONNX Runtime too). And a local
     extract never imports Ray: ray_engine's module imports none (Ray is imported in its functions), so importing
     limit_threads first leaves that check as it was; any Ray module after the local extract fails it. That local
     extract is the uninterrupted reference, and the driver's build of the network (runtimes' memo) follows it."""
@@ -449,7 +454,9 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
         "import os, sys\n"
         "from featcache.embedding.engines.ray_engine import limit_threads\n"
         "limit_threads(1)\n"
-        "import tensorflow as tf\n"
+        "print('imported', sorted(m for m in ('tensorflow', 'keras', 'onnxruntime') if m in sys.modules), flush=True)\n"
+        "from featcache._lazy import tensorflow\n"
+        "tf = tensorflow()\n"
         "from featcache.embedding.runtimes import REGISTRY\n"
         "print('threads', tf.config.threading.get_intra_op_parallelism_threads(), "
         "tf.config.threading.get_inter_op_parallelism_threads(), os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads, "
@@ -491,9 +498,10 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
         proc.wait()
         kill_all(driver_processes)  # anything the killed driver started (the cluster's processes are the head's)
     assert proc.returncode == -signal.SIGKILL, (tmp_path / "driver.err").read_text()  # killed, not ended
-    said = [line for line in (tmp_path / "driver.out").read_text().splitlines() if line.startswith(("threads ", "ray "))]
-    # ONNX Runtime's threads too (it reads no environment variable); a local extract imported no Ray
-    assert said == ["threads 1 1 1 1", "ray []"]
+    said = [line for line in (tmp_path / "driver.out").read_text().splitlines() if line.startswith(("imported ", "threads ", "ray "))]
+    # Nothing imported to limit them (an actor on ONNX Runtime needs no TensorFlow); TensorFlow's once imported, ONNX
+    # Runtime's too (it reads no environment variable); a local extract imported no Ray
+    assert said == ["imported []", "threads 1 1 1 1", "ray []"]
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])

@@ -279,24 +279,17 @@ def plan_cpus(ray: ModuleType, workers: int, cpus_per_worker: int | None) -> int
 
 
 def limit_threads(n: int) -> None:
-    """Keep TensorFlow and ONNX Runtime in this process to ``n`` threads: its share of the node, not all cores."""
-    for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-        os.environ[var] = str(n)
+    """Keep TensorFlow and ONNX Runtime in this process to ``n`` threads: its share of the node, not all cores.
+
+    Neither is imported here: an actor imports only what its runtime runs (``_lazy.limit_tensorflow_threads``)."""
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    from featcache import _lazy
     from featcache.embedding import runtimes
 
+    _lazy.limit_tensorflow_threads(n)
     # ONNX Runtime reads none of those variables: by default it takes every core of the node in every actor.
     runtimes.REGISTRY["onnxruntime"] = runtimes.OnnxRuntime(threads=n)
     runtimes.REGISTRY["xnnpack"] = runtimes.XnnpackRuntime(threads=n)
-    from featcache._lazy import keras
-
-    keras()
-    try:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
-    except (ImportError, RuntimeError):
-        pass  # another backend, or TF already running (then the env vars above were read at its start)
 
 
 def _decode(rows: dict[str, np.ndarray], read_ref: list) -> dict[str, np.ndarray]:
