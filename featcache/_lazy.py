@@ -34,9 +34,10 @@ def limit_tensorflow_threads(n: int) -> None:
     A Ray actor on a cached ONNX conversion never runs TensorFlow, and importing it to set its threads took each actor
     TensorFlow's import (5-7 s of CPU here). TensorFlow reads TF_NUM_INTRAOP_THREADS and TF_NUM_INTEROP_THREADS when
     its runtime starts (measured: a MobileNetV2 pass left 7 threads with them set to 1 as with its config calls, 9
-    without, 2 cores); featcache's import of it (``_import_tensorflow_quietly``) also sets the same numbers in its
-    config, where they can be read back. One imported already and not started yet is set now; one started keeps its
-    pools (TensorFlow refuses the change then)."""
+    without, 2 cores). Where featcache imports it first (``_import_tensorflow_quietly``), the same numbers go in its
+    config too, where they can be read back; where other code imports it first, the variables alone limit it (its
+    config reads 0). One imported already and not started yet is set now; one started keeps its pools (TensorFlow
+    refuses the change then)."""
     global _tensorflow_threads
     _tensorflow_threads = n
     for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):

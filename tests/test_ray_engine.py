@@ -459,7 +459,8 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
         "tf = tensorflow()\n"
         "from featcache.embedding.runtimes import REGISTRY\n"
         "print('threads', tf.config.threading.get_intra_op_parallelism_threads(), "
-        "tf.config.threading.get_inter_op_parallelism_threads(), os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads, "
+        "tf.config.threading.get_inter_op_parallelism_threads(), os.environ['TF_NUM_INTRAOP_THREADS'], "
+        "os.environ['TF_NUM_INTEROP_THREADS'], os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads, "
         "flush=True)\n"
         "import featcache\n"
         "from featcache.cli import main\n"
@@ -499,9 +500,10 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
         kill_all(driver_processes)  # anything the killed driver started (the cluster's processes are the head's)
     assert proc.returncode == -signal.SIGKILL, (tmp_path / "driver.err").read_text()  # killed, not ended
     said = [line for line in (tmp_path / "driver.out").read_text().splitlines() if line.startswith(("imported ", "threads ", "ray "))]
-    # Nothing imported to limit them (an actor on ONNX Runtime needs no TensorFlow); TensorFlow's once imported, ONNX
-    # Runtime's too (it reads no environment variable); a local extract imported no Ray
-    assert said == ["imported []", "threads 1 1 1 1", "ray []"]
+    # Nothing imported to limit them (an actor on ONNX Runtime needs no TensorFlow); TensorFlow's config once featcache
+    # imports it, and the variables it reads at its start where other code imports it first; ONNX Runtime's threads
+    # (it reads no environment variable); a local extract imported no Ray
+    assert said == ["imported []", "threads 1 1 1 1 1 1", "ray []"]
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])

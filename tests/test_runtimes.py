@@ -277,9 +277,9 @@ def test_a_worker_forked_while_a_thread_runs_a_native_runtime_is_refused_at_once
 
 def test_onnx_conversion_skips_kerass_savedmodel_walk_and_converts_through_keras_without_its_patch(tmp_path, monkeypatch):
     """The ONNX conversion hands the model's traced call to tf2onnx itself (runtimes._keras_to_onnx): Keras's own
-    model.export first walks every object the model tracks for a SavedModel it does not write, 20-35% of a
-    MobileNetV2 conversion (docs/benchmarks.md, "ONNX conversion without the SavedModel walk"). Counted here: that walk
-    runs no more, and the file gives the model's outputs. Where Keras has no numpy-2 patch of tf2onnx to lend (its
+    model.export first walks every object the model tracks for a SavedModel it does not write (without it a
+    MobileNetV2 conversion to its last layer took 0.69-0.71x the time: docs/benchmarks.md, "ONNX conversion without
+    the SavedModel walk"). Counted here: that walk runs no more, and the file gives the model's outputs. Where Keras has no numpy-2 patch of tf2onnx to lend (its
     private module gone), the conversion goes through model.export, the walk included, to the same outputs. A dense
     layer on uint8 rows: what the converter does around the model is the same for any model."""
     from types import SimpleNamespace

@@ -380,7 +380,7 @@ def test_bench_conversion(tmp_path: Path):
     proc = run_script("bench_conversion.py", *TINY, "--image-size", "32", "--layers", "block_1_expand_relu", "--rounds", "1",
                       "--json", "out.json", cwd=tmp_path)
     report = last_json(proc.stdout.splitlines()[-1])
-    assert report["layers"] == 1 and report["build_s"] > 0 and report["import_s"] > 0
+    assert report["layers"] == 1 and report["build_s"] > 0 and report["import_s"] >= 0  # 0 where a test imported Keras
     assert all(len(v) == 1 and v[0] > 0 for v in report["seconds"].values()) and len(report["seconds"]) == 2
     assert report["featcache_over_keras"] == round(report["seconds"]["featcache"][0] / report["seconds"]["keras model.export"][0], 3)
     assert max(report["max_abs_difference_from_keras"].values()) < 1e-4  # both files give the Keras model's outputs
