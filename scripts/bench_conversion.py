@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
+    from featcache import _lazy
     from featcache.embedding.backbones import get_backbone, resolve_layers
     from featcache.embedding.runtimes import ConversionSpec, OnnxRuntime
 
@@ -74,8 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     # Fashion-MNIST's raw images at 96 px (resized in the graph), photos' at their decoded size otherwise
     raw = (28, 28) if args.image_size == 96 else (args.image_size, args.image_size, 3)
     spec = ConversionSpec(backbone.name, weights, args.image_size, layers, raw)
-    from featcache import _lazy
-
     t = time.perf_counter()
     _lazy.keras()  # TensorFlow's import, apart from the build
     import_s = time.perf_counter() - t

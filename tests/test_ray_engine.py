@@ -437,7 +437,7 @@ def test_join_an_existing_cluster_and_resume_after_sigkill_of_the_driver(ray_hea
     test_actors_keep_their_share_of_threads_and_the_local_engine_never_imports_ray: 13.6 s of the last whole suite,
     its interpreter and TensorFlow's import). What each embedding actor runs first, limit_threads (in a plain process
     here: no Ray worker needed to check it), keeps TensorFlow and ONNX Runtime to its share of threads, importing
-    neither (it imported Keras and TensorFlow in every actor, one on ONNX Runtime too). And a local
+    neither (it imported Keras and TensorFlow in every actor, one that runs ONNX Runtime too). And a local
     extract never imports Ray: ray_engine's module imports none (Ray is imported in its functions), so importing
     limit_threads first leaves that check as it was; any Ray module after the local extract fails it. That local
     extract is the uninterrupted reference, and the driver's build of the network (runtimes' memo) follows it."""

@@ -279,9 +279,10 @@ def test_onnx_conversion_skips_kerass_savedmodel_walk_and_converts_through_keras
     """The ONNX conversion hands the model's traced call to tf2onnx itself (runtimes._keras_to_onnx): Keras's own
     model.export first walks every object the model tracks for a SavedModel it does not write (without it a
     MobileNetV2 conversion to its last layer took 0.69-0.71x the time: docs/benchmarks.md, "ONNX conversion without
-    the SavedModel walk"). Counted here: that walk runs no more, and the file gives the model's outputs. Where Keras has no numpy-2 patch of tf2onnx to lend (its
-    private module gone), the conversion goes through model.export, the walk included, to the same outputs. A dense
-    layer on uint8 rows: what the converter does around the model is the same for any model."""
+    the SavedModel walk"). Counted here: that walk runs no more, and the file gives the model's outputs. Where Keras
+    has no numpy-2 patch of tf2onnx to lend (its private module gone), the conversion goes through model.export, the
+    walk included, to the same outputs. A dense layer on uint8 rows: what the converter does around the model is the
+    same for any model."""
     from types import SimpleNamespace
 
     from keras.src.export.saved_model_export_archive import SavedModelExportArchive

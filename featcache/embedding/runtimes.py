@@ -1143,9 +1143,9 @@ def _keras_to_onnx(model, signature: list, out: Path) -> None:
     every object the model tracks for a SavedModel it then does not write (``ExportArchive._filter_and_track_resources``):
     the conversion of MobileNetV2 to its last layer took 0.71x the time at 96 px (medians 5.18 -> 3.70 s) and 0.69x at
     224 px (5.89 -> 4.16 s), to all 17 block layers 0.96x (7.33 -> 6.33 s; docs/benchmarks.md, "ONNX conversion
-    without the SavedModel walk"). The outputs are the same (the same largest difference from Keras, 5.5e-5), and every conversion is checked against the Keras model
-    before it is kept (``_check_conversion``). Keras's numpy-2 patch of tf2onnx lives in a private module; a Keras
-    without it converts through ``model.export`` as before."""
+    without the SavedModel walk"). The outputs are the same (the same largest difference from Keras, 5.5e-5), and
+    every conversion is checked against the Keras model before it is kept (``_check_conversion``). Keras's numpy-2
+    patch of tf2onnx lives in a private module; a Keras without it converts through ``model.export`` as before."""
     tf = _lazy.tensorflow()
     try:
         import tf2onnx
