@@ -42,12 +42,12 @@ def limit_tensorflow_threads(n: int) -> None:
     _tensorflow_threads = n
     for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[var] = str(n)
-    if "tensorflow" in sys.modules:
-        _apply_tensorflow_threads()
+    _apply_tensorflow_threads()  # where TensorFlow is imported already
 
 
 def _apply_tensorflow_threads() -> None:
-    """``limit_tensorflow_threads``'s numbers in the imported TensorFlow's config, where it asked for any."""
+    """``limit_tensorflow_threads``'s numbers in TensorFlow's config, where it asked for any and TensorFlow is
+    imported (nothing otherwise)."""
     threading_config = getattr(getattr(sys.modules.get("tensorflow"), "config", None), "threading", None)
     if _tensorflow_threads is None or threading_config is None:
         return
