@@ -182,9 +182,10 @@ def test_a_fashion_mnist_model_classifies_a_png_as_the_array_of_the_same_pixels(
         got = [p for p in by_file if p.input != str(big)]
         for f, a in zip(got, by_array, strict=True):
             assert [c for c, _ in f.top] == [c for c, _ in a.top], views
-            # 1e-5: batches of 4 against one of 12 differ in float32's last bits (1.07e-6 on a 0.32 in the whole suite on
-            # an AMD EPYC Zen 3, 2026-12-07); other pixels would move a probability by far more
-            np.testing.assert_allclose([q for _, q in f.top], [q for _, q in a.top], atol=1e-5, err_msg=views)
+            # 1e-4: batches of 4 against one of 12 differ in float32's last bits, by how TensorFlow splits the work
+            # (AMD EPYC Zen 3, 2026-12-07: 1.07e-6 on a 0.32 in the whole suite; 1.24e-5 on a 0.47 with TensorFlow on
+            # one thread, TF_NUM_INTRAOP_THREADS=1, which failed 1e-5); the other pixels moved one by up to 0.37
+            np.testing.assert_allclose([q for _, q in f.top], [q for _, q in a.top], atol=1e-4, err_msg=views)
         assert [p.input for p in by_file] == [str(p) for p in [*files[:6], big, *files[6:]]]
     # the size the model's featcache.json says is its network's, checked inside the views model's sub-model too: a
     # --views all model said 224 over a 32 px network and predicted (its Preprocess is one level down; a tester)
