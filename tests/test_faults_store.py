@@ -395,3 +395,96 @@ def test_a_partial_copied_or_renamed_away_says_no_rerun_finishes_it_under_that_n
     assert proc.returncode == 0 and f"NO (running or interrupted; {said})" in proc.stdout
     with pytest.raises(featcache.FeatcacheError, match=r"q\.h5\.partial\.h5 is an incomplete cache \(extraction was interrupted\); re-run"):
         featcache.open_cache(partial)
+
+
+@pytest.mark.parametrize("put, when", [
+    ("a user's HDF5 file", "before the seal"), ("another featcache cache", "before the seal"), ("nothing", "before the seal"),
+    ("a user's HDF5 file", "as the seal's room is reserved"), ("a user's HDF5 file", "after the seal's room"),
+    ("nothing", "after the seal's room"), ("a user's HDF5 file", "after the seal"),
+])
+def test_a_partial_replaced_or_removed_during_the_extraction_is_never_sealed_nor_published(made, tmp_path, monkeypatch,
+                                                                                           capsys, put, when):
+    """Regression (an adversarial tester, 2026-12-07): a user's HDF5 file, or a copy of another cache, moved over the
+    partial while extract ran was sealed where it stood and published at --out, exit 0 (verify then called the
+    other cache intact under these settings; the rows extracted were gone with the file it replaced); a partial
+    removed was a traceback (exit 1). The seal reopens the partial by its name: the file found there must be the one
+    written, at each step: before the seal, as its room is reserved (``_reserve_room``, which would grow another
+    file), before HDF5 reopens it (whose open and close would cut another file's bytes past its end: the user's
+    file here has 100,000 of them), and before the sealed partial is published."""
+    from featcache.store import writer
+
+    out = tmp_path / "c.h5"
+    partial = partial_path(out)
+    other = tmp_path / "other.h5"
+    if put == "a user's HDF5 file":
+        with h5py.File(other, "w") as f:
+            f["mydata"] = list(range(10))
+        with open(other, "ab") as f:
+            f.write(b"\0" * 100_000)
+    elif put == "another featcache cache":
+        shutil.copy(made["cache"], other)
+    before = other.read_bytes() if other.exists() else None
+
+    def swap() -> None:
+        os.replace(other, partial) if before is not None else partial.unlink()
+
+    def then_swap(real):
+        return lambda *a, **kw: (real(*a, **kw), swap())[0]
+
+    if when == "before the seal":
+        monkeypatch.setattr(writer.CacheWriter, "_check_done", then_swap(writer.CacheWriter._check_done))
+    elif when == "as the seal's room is reserved":
+        real_room = writer._reserve_room
+        monkeypatch.setattr(writer, "_reserve_room", lambda *a, **kw: (swap(), real_room(*a, **kw))[1])
+    elif when == "after the seal's room":
+        monkeypatch.setattr(writer, "_reserve_room", then_swap(writer._reserve_room))
+    else:
+        monkeypatch.setattr(writer.CacheWriter, "_seal_partial", then_swap(writer.CacheWriter._seal_partial))
+    args = ["extract", "--data-dir", str(made["data"]), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    proc = run_main(capsys, *args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    # its one line, last (a copy of this very cache was said first: it holds these features, at another name)
+    error = proc.stderr.strip().splitlines()[-1]
+    if before is not None:
+        assert error == (f"featcache extract: error: {partial} was replaced by another program during the extraction, so "
+                         "it was left untouched and no cache was published; move it away (it is not this run's) and run "
+                         "the same command again"), proc.stderr
+        assert partial.read_bytes() == before  # not grown, cut, sealed or written: the file put there, byte for byte
+    else:
+        assert error == (f"featcache extract: error: {partial} was moved or removed by another program during the "
+                         "extraction, so no cache was published; run the same command again (it starts over)"), proc.stderr
+        assert not partial.exists()
+    assert not out.exists()
+    if when != "before the seal":
+        return
+    # the next run judges what is there as any partial: a file featcache did not put there is named and left
+    monkeypatch.undo()
+    if before is not None:
+        proc = run_main(capsys, *args)
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith(
+            f"featcache extract: error: {partial} is in the way of featcache's partial file"), proc.stderr
+        assert partial.read_bytes() == before
+        partial.unlink()  # moved away, as the line says
+    assert run_main(capsys, *args).returncode == 0 and featcache.open_cache(out).meta["complete"]
+
+
+def test_a_photo_folders_partial_replaced_during_the_extraction_is_left_and_the_cache_published(tmp_path, monkeypatch,
+                                                                                                 capsys):
+    """A photo folder's cache is a copy of the rows read from the partial it has open, so a file moved over the
+    partial's name meanwhile changes nothing of it; that file is left where it is (it was removed as the partial)."""
+    from featcache.store import writer
+
+    photos = make_class_tree(tmp_path / "photos", {"cat": 6, "dog": 6})
+    out = tmp_path / "c.h5"
+    user = tmp_path / "user.h5"
+    with h5py.File(user, "w") as f:
+        f["mydata"] = list(range(10))
+    before = user.read_bytes()
+    real = writer.StagedWriter._check_done
+    monkeypatch.setattr(writer.StagedWriter, "_check_done", lambda self: (real(self), os.replace(user, partial_path(out)))[0])
+    proc = run_main(capsys, "extract", "--images", str(photos), "--test-fraction", "0.3", "--weights", "random",
+                    "--image-size", "32", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert partial_path(out).read_bytes() == before
+    cache = featcache.open_cache(out)
+    assert cache.meta["complete"] and sum(len(cache.labels(s)) for s in ("train", "test")) == 12

@@ -423,6 +423,28 @@ def test_onnxruntime_on_fewer_threads_gives_the_same_features(tiny_onnx, tiny_re
     np.testing.assert_array_equal(one(_images())[0], runtimes.OnnxRuntime().load(path)(_images())[0])
 
 
+def test_a_file_at_a_conversions_name_is_hashed_only_beside_a_checksum_and_within_the_bound(tmp_path, monkeypatch):
+    """Regression (an adversarial tester, 2026-12-07): a 20 GB sparse file put under a conversion's name, beside a
+    checksum file holding "deadbeef", was read whole, twice (before and after the conversion's lock), before it was
+    converted again: 195 s of "model build" (46 s for 4 GB). A file is hashed only beside 64 hex digits and within
+    the bound a conversion is read under (``MAX_FILE_BYTES``, as ``_checked_conversion``)."""
+    hashed = []
+    real = runtimes.keyed_digest
+    monkeypatch.setattr(runtimes, "keyed_digest", lambda path, key: (hashed.append(path), real(path, key))[1])
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"a small model")
+    good = real(model, "k")
+    _digest_path(model).write_text("deadbeef\n")
+    assert not runtimes._digest_matches(model, "k") and hashed == []  # no checksum to match: not read
+    _digest_path(model).write_text(good + "\n")
+    assert runtimes._digest_matches(model, "k") and hashed == [model]  # a checksum: the file hashed, and matched
+    big = tmp_path / "big.onnx"
+    with open(big, "wb") as f:
+        f.truncate(runtimes.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    _digest_path(big).write_text(good + "\n")
+    assert not runtimes._digest_matches(big, "k") and hashed == [model]  # past the bound: not read
+
+
 @pytest.mark.slow
 def test_a_cached_conversion_that_fails_its_checksum_is_converted_again(tmp_path, monkeypatch, tiny_reference,
                                                                         tiny_onnx, one_network_per_spec):

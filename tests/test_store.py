@@ -2851,9 +2851,9 @@ def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_p
     peaks = []
     real_reserve = writer_module._reserve_room
 
-    def reserve(path, room):
+    def reserve(path, room, check=None):
         peaks.append(os.path.getsize(path) + room)  # the file's size while the seal's room is held
-        return real_reserve(path, room)
+        return real_reserve(path, room, check)
 
     monkeypatch.setattr(writer_module, "_reserve_room", reserve)
     path = tmp_path / "c.h5"

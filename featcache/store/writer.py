@@ -112,6 +112,9 @@ class CacheWriter:
         self.verbose = verbose
         self.repairs: list[str] = []  # what a resume found damaged and does again
         self._file: h5py.File | None = None
+        # The partial this run writes (device, inode of its open file): the seal reopens it, and a staged write
+        # removes it, by its name, which another program may have given another file meanwhile (``_check_ours``)
+        self._identity: tuple[int, int] | None = None
         self._written: dict[str, int] = {}  # rows written per split, committed or not
         self._last_commit = 0.0
         # What was at the cache's name when the run began (``file_state``, taken by the runner under the lock as it
@@ -134,6 +137,7 @@ class CacheWriter:
                 self._file = self._resume()
             if self._file is None:
                 self._file = self._create()
+            self._identity = _handle_identity(self._file)
             done = {s.name: int(self._file[s.name].attrs["rows_done"]) for s in self.splits}
         self._written = dict(done)
         self._last_commit = time.monotonic()
@@ -421,7 +425,9 @@ class CacheWriter:
         if not any(self._written.values()) and self._file is not None:
             self._file.close()
             self._file = None
-            self.partial.unlink(missing_ok=True)
+            with suppress(FeatcacheError):  # not a file another program put at its name meanwhile (``_check_ours``)
+                self._check_ours()
+                self.partial.unlink(missing_ok=True)
         raise FeatcacheError(f"{why}; use {option('--dtype float32', 'StoreSpec(dtype=' + repr('float32') + ')')}")
 
     def _by_view(self, values: np.ndarray) -> np.ndarray:
@@ -477,8 +483,10 @@ class CacheWriter:
             raise RuntimeError("only a staged write is finished with regroup")
         self._check_done()
         self._check_out_unchanged()  # before the seal: refused, the partial is one a rerun finishes
+        self._check_ours()
         self._seal_partial(extra_attrs or {})
         self._check_out_unchanged()
+        self._check_ours()
         with self._writable_folder():
             publish(self.partial, self.path, self._needed())
         return self.path
@@ -501,9 +509,20 @@ class CacheWriter:
         f, self._file = self._file, None
         with self._guard(self.partial, count=False, needed=self._seal_room()):
             f.close()  # every row counted (_check_done): the partial is whole on disk before the seal
-            _reserve_room(self.partial, self._seal_room())
+            _reserve_room(self.partial, self._seal_room(), self._check_ours)
             # a resume's open (``_open_partial``): the file's own format
-            self._file = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
+            # HDF5's open and close of another file would change it (its bytes past its end of allocation cut): its
+            # name is checked first, and what was opened after; a file put there between the two is the race left
+            self._check_ours()
+            try:
+                opened = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
+            except OSError:
+                self._check_ours()  # gone, or another file that is no HDF5 file, since the line above: says so
+                raise
+            if (identity := _handle_identity(opened)) is not None and identity != self._identity:
+                opened.close()
+                self._check_ours(identity)
+            self._file = opened
             for key, value in extra_attrs.items():
                 self._file.attrs[key] = encode(value)
             _seal(self._file)
@@ -529,6 +548,29 @@ class CacheWriter:
                 f"extraction, so it was left untouched; the extracted rows are kept in {self.partial.name}: move "
                 f"{self.path.name} away (or choose another {out_option()}) and run the same {command_word()} again to "
                 "finish the cache")
+
+    def _check_ours(self, identity: tuple[int, int] | None = None) -> None:
+        """Refuse to seal, publish or remove what is at the partial's name unless it is the file this run wrote
+        (``identity``: of a file opened there; else the name's own). A partial removed or replaced by another
+        program during the run (another featcache cache, a user's HDF5 file) was sealed where it stood and published
+        as the cache, exit 0, the rows extracted gone with the file it replaced; one removed was a traceback (an
+        adversarial tester, 2026-12-07). What is there is left as it is; a rerun judges it as any partial. A file put
+        there between the last check and the rename that publishes the partial is the one race left (a plain rename
+        cannot ask what it replaces). No check where the open file's identity could not be read (``_handle_identity``)."""
+        if self._identity is None:
+            return
+        if identity is None:
+            try:
+                st = os.lstat(self.partial)
+                identity = (st.st_dev, st.st_ino)
+            except FileNotFoundError:
+                raise FeatcacheError(f"{self.partial} was moved or removed by another program during the extraction, "
+                                     f"so no cache was published; run the same {command_word()} again (it starts "
+                                     "over)") from None
+        if identity != self._identity:
+            raise FeatcacheError(f"{self.partial} was replaced by another program during the extraction, so it was left "
+                                 f"untouched and no cache was published; move it away (it is not this run's) and run "
+                                 f"the same {command_word()} again")
 
     def _check_done(self) -> None:
         self.commit()
@@ -702,8 +744,11 @@ class StagedWriter(CacheWriter):
                 tmp.unlink(missing_ok=True)
         self._file.close()
         self._file = None
-        # A crash before this leaves the partial beside the complete cache; the next hit removes it.
-        self.partial.unlink(missing_ok=True)
+        # A crash before this leaves the partial beside the complete cache; the next hit removes it. The cache came
+        # from the open partial; a file another program put at its name since is not removed (``_check_ours``).
+        with suppress(FileNotFoundError, FeatcacheError):
+            self._check_ours()
+            self.partial.unlink()
         return self.path
 
     def _copy_rows(self, out: h5py.File, splits: list[SplitSpec]) -> None:
@@ -840,7 +885,17 @@ SEAL_ROOM = 1 << 20
 HDF5_OVERHEAD, HDF5_SLACK = 1.05, 1 << 16
 
 
-def _reserve_room(path: Path, nbytes: int) -> None:
+def _handle_identity(f: h5py.File) -> tuple[int, int] | None:
+    """(device, inode) of the file ``f`` has open, whatever its name names now; None for a driver without a file
+    descriptor (as ``_fsync`` and ``_opened_as_judged`` take it)."""
+    try:
+        st = os.fstat(f.id.get_vfd_handle())
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _reserve_room(path: Path, nbytes: int, check: Callable[[tuple[int, int]], None] | None = None) -> None:
     """Allocate ``nbytes`` of disk past the end of the closed file ``path``, for HDF5's next writes to land in;
     a full disk (or a file size limit) is its OSError, with the file cut back to its size: unchanged.
 
@@ -849,10 +904,22 @@ def _reserve_room(path: Path, nbytes: int) -> None:
     allocation HDF5 records is the file's slack, which HDF5 cuts off when it closes the file (or a resume's
     open and close does, after a crash). On a copy-on-write file system (btrfs, ZFS) allocated room is no
     promise: there a full disk in the seal is still one line, but the partial may not resume.
+
+    ``check``: called with the (device, inode) of the file opened at ``path`` before anything is written to it, or
+    with None where no file is there (then it looks at the name itself); it raises where that is not the file
+    expected, which is left unchanged.
     """
-    size = os.path.getsize(path)
-    fd = os.open(path, os.O_RDWR)
     try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        if check is not None:
+            check(None)
+        raise
+    try:
+        st = os.fstat(fd)
+        if check is not None:
+            check((st.st_dev, st.st_ino))
+        size = st.st_size
         try:
             try:
                 os.posix_fallocate(fd, size, nbytes)
