@@ -61,7 +61,8 @@ def _switched_on(flag: ContextVar[bool]) -> Iterator[None]:
 
 
 def bars_when_quiet() -> contextlib.AbstractContextManager[None]:
-    """Within it, work run with ``verbose=False`` still draws its progress bars (``bars_wanted``): the CLI's --json."""
+    """Within it, work run with ``verbose=False`` still draws its progress bars (``bars_wanted``), and says on stderr
+    what a network's preparation is doing (extract's, predict's and export's status lines): the CLI's --json."""
     return _switched_on(_BARS_WHEN_QUIET)
 
 

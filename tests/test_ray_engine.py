@@ -666,3 +666,31 @@ def test_the_bar_and_the_summary_say_one_rate_after_an_engines_slow_start(fashio
     # 1.5 s; the bounds leave room for a loaded machine's scheduling between the two clocks.
     assert res.seconds < 1.5 and int(bar[1]) <= 1
     assert abs(int(bar[2]) - res.images_per_s) <= 0.25 * res.images_per_s
+
+
+@pytest.mark.parametrize("connected, address, said", [
+    (False, None, "starting Ray on this machine, then 2 embedding actors building the network (seconds to a minute) ..."),
+    (False, "10.0.0.5:6379", "joining the Ray cluster at 10.0.0.5:6379, then starting 2 embedding actors building the network ..."),
+    (True, None, "starting 2 embedding actors building the network on the Ray cluster this process is connected to ..."),
+])
+def test_a_ray_run_says_what_it_starts_before_the_wait(connected, address, said, monkeypatch, capsys, progress_on):
+    """A new-user tester (2026-12-07): after "network ready" a Ray run was 21-25 s without a word (Ray's start, its
+    actors' imports and builds), then a bar whose first line said 22 s. The line comes first, as extract's status
+    lines do (within ``status_lines``); here the start stops at once, so no Ray is started."""
+    from featcache.embedding.batches import Batch
+    from featcache.progress import status_lines
+
+    def stop(*args, **kwargs):
+        raise featcache.FeatcacheError("stopped before Ray")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: connected)
+    monkeypatch.setattr(ray_engine, "start_local", stop)
+    monkeypatch.setattr(ray_engine, "_join", stop)
+    monkeypatch.setattr(ray_engine, "plan_cpus", stop)
+    monkeypatch.setattr(ray, "shutdown", lambda: None)  # a connection of this process's own stays
+    with status_lines(), pytest.raises(featcache.FeatcacheError, match="stopped before Ray"):
+        ray_engine.run([Batch("train", 0, 4)], None, None, None, address=address, workers=2)
+    assert capsys.readouterr().err.splitlines() == [said]
+    with pytest.raises(featcache.FeatcacheError, match="stopped before Ray"):  # said only within status_lines
+        ray_engine.run([Batch("train", 0, 4)], None, None, None, address=address, workers=2)
+    assert capsys.readouterr().err == ""

@@ -17,7 +17,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
                                            weights_arg, weights_identity, weights_path_words)
 from featcache.errors import FeatcacheError, command, given, given_path, one_line, option
-from featcache.progress import status
+from featcache.progress import bars_wanted, status
 from featcache.validate import (ONLY, Written, check_source, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
                                 without_words)
 
@@ -528,6 +528,7 @@ def _built(est: BaseEstimator, meta: dict[str, Any], head: Path, w: str, names: 
     """``(model, its record)``: the head's form's whole model (raw images -> its output, averaging ``names``) and
     ``model_meta``'s record of it; the build's start and seconds said when ``verbose``."""
     start = time.perf_counter()
+    verbose = bars_wanted(verbose)  # said under the CLI's --json too, on stderr (bars_when_quiet; a new-user tester)
     if verbose:  # Keras's import and the network's build: 21-64 s under load before the one line (a new-user tester)
         status(one_line(f"exporting {head}: building its model on {meta['backbone']} at {meta['image_size']} px ..."))
     form = head_form(est)

@@ -1402,14 +1402,16 @@ def model_runner(model: str | Path | LoadedModel, runtime: str, batch_size: int,
     from featcache.deploy.model import LoadedModel
     from featcache.embedding.runtimes import preparing_line
     from featcache.errors import one_line
-    from featcache.progress import counted, status
+    from featcache.progress import bars_wanted, counted, status
 
     # Said as extraction says it, and now, before the first batch is decoded (the model is built then): loading the
     # model (TensorFlow's import, a conversion) took 27 s before the predictions of 2 images without a word (a
     # new-user tester), and said in net() this line waited for the first batch's decoding too (a reader). Status
-    # lines: on stderr, off with FEATCACHE_PROGRESS=off.
+    # lines: on stderr, off with FEATCACHE_PROGRESS=off; with the bars under the CLI's --json too (bars_when_quiet),
+    # as extraction's (a new-user tester, 2026-12-07).
     loaded = model if isinstance(model, LoadedModel) else None
     path = model if loaded is None else loaded.path
+    verbose = bars_wanted(verbose)
     if verbose:
         what = counted(n_images, "image") if what is None else what
         status(one_line(f"{verb} {what} with {path}; {preparing_line('the model', runtime)}"))

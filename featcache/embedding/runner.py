@@ -552,9 +552,12 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # "extracting 398 files ..." and the build, as if all 398 were to do (a tester)
     found = _found_partial(path, ident, data, other)
     resumed = found.rows if found.fate == RESUME else 0
-    if verbose and resumed:
+    # What the run is doing, on stderr with its bar: also under the CLI's --json (bars_when_quiet), whose stdout is
+    # the JSON alone; it hid these, and a first conversion was 17 s of silence before the bar (a new-user tester)
+    shown = bars_wanted(verbose)
+    if shown and resumed:
         status(_resume_line(path, resumed, rows))
-    if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
+    if shown:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
         status(f"extracting {_rows_words(rows)}{views} with {ident.backbone} at {ident.image_size} px "
                f"({counted(len(ident.layers), 'layer')}); {preparing_line('the network', engine.runtime)}")
@@ -571,16 +574,16 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     from featcache.embedding.runtimes import cached_choice, conversions_made, ready_line
 
     converted_before = conversions_made()
-    with status_lines() if verbose else contextlib.nullcontext():  # a conversion says so (runtimes.converted_model)
+    with status_lines() if shown else contextlib.nullcontext():  # a conversion says so (runtimes.converted_model)
         make_embed, widths = _build(rows, model, ident, per_pass, engine.runtime, store.lock_timeout)
     converted = conversions_made() > converted_before
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
-    if verbose:
+    if shown:
         why = cached_choice(engine.runtime, make_embed.runtime_used, rows.images, n_views)
         status(ready_line("network", make_embed.runtime_used, startup, why))
-        if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
-            status(make_embed.runtime_note)
+    if verbose and make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest); --json: in it
+        status(make_embed.runtime_note)
     # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)
     # had moved someone's partial for nothing. Still under the lock.
     aside, started_over = _acted_on(path, found, data, store, verbose)
@@ -590,7 +593,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
                          out_at_start=out_at_start, found=found)
     done = writer.open()
     batches = plan(rows.sizes, done, per_pass.rows)
-    if verbose and any(done.values()) and sum(done.values()) != resumed:  # the writer's checks took back some rows
+    if shown and any(done.values()) and sum(done.values()) != resumed:  # the writer's checks took back some rows
         status(_resume_line(path, sum(done.values()), rows))
     total = sum(len(b) for b in batches)
     # A resume on another runtime: the cache says which runtimes made its rows, recorded once this run's first
@@ -611,7 +614,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
 
     t0 = time.perf_counter()
     try:
-        engine_startup = engine.run(batches, rows.read, rows.embedder(make_embed), write) or 0.0
+        with status_lines() if shown else contextlib.nullcontext():  # an engine's start says so (Ray's: 10-30 s)
+            engine_startup = engine.run(batches, rows.read, rows.embedder(make_embed), write) or 0.0
         seconds = time.perf_counter() - t0 - engine_startup
         if bar:  # its total and rate are the embedding's, as the summary's: Ray's start-up left out of both
             bar.leave_out(engine_startup)

@@ -34,7 +34,7 @@ import numpy as np
 from featcache.embedding.batches import Batch
 from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
 from featcache.errors import FeatcacheError, command_word, example, first_line, for_process, given, option
-from featcache.progress import counted
+from featcache.progress import counted, say
 
 INSTALL_HINT = "pip install 'featcache[ray]'"
 DEFAULT_PORT = 6379  # what `ray start --head` listens on unless told otherwise
@@ -407,13 +407,20 @@ def run(
     ray = require()
     workers = workers or DEFAULT_WORKERS
     started = not ray.is_initialized()
+    # Said before it (a status line of extract's): Ray's start and its actors' were 21-25 s after "network ready"
+    # without a word, then a bar whose first line said 22 s (a new-user tester, 2026-12-07)
+    actors = f"{counted(workers, 'embedding actor')} building the network"
     if started and address is None:
         from featcache.validate import check_worker_cpus, usable_cores
 
         check_worker_cpus(workers, cpus_per_worker)  # as check() does: never more actors than the cores hold
+        say(f"starting Ray on this machine, then {actors} (seconds to a minute) ...")
         start_local(usable_cores())
     elif started:
+        say(f"joining the Ray cluster at {address}, then starting {actors} ...")
         _join(ray, address)
+    else:
+        say(f"starting {actors} on the Ray cluster this process is connected to ...")
     try:
         per = plan_cpus(ray, workers, cpus_per_worker)
         with _data_context(ray):
