@@ -210,7 +210,7 @@ def test_features_equal_the_local_engines(ray_driver, real_weights, real_fashion
     local = extract(**args)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
     dist = extract(**args, engine="ray", workers=1)
-    assert not dist.hit and dist.images == 64
+    assert not dist.hit and dist.images == 64 and dist.to_dict()["engine"] == "ray"
     assert dist.path.name == local.path.name  # the engine is not part of the identity
     assert featcache.open_cache(dist.path).meta["complete"]
     assert_same_cache(dist.path, local.path)
@@ -623,6 +623,7 @@ def test_extract_leaves_an_engines_start_up_out_of_its_seconds_and_images_per_se
     res = featcache.extract(parts.source, parts.model, parts.store, engine)
     assert res.engine_startup_seconds == 1.5 and abs(res.seconds - engine.embedding) < 0.3
     assert res.to_dict()["engine_startup_seconds"] == 1.5 and res.images_per_s == res.images / res.seconds
+    assert res.to_dict()["engine"] == "SlowStart"  # an engine of the caller's, without a name: its class's
     _report(res)
     line = capsys.readouterr().out
     assert f"in {res.seconds:.1f} s ({res.images_per_s:.0f} images/s" in line
@@ -630,6 +631,8 @@ def test_extract_leaves_an_engines_start_up_out_of_its_seconds_and_images_per_se
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
     local = featcache.extract(*from_options(data_dir=str(fashion_dir), **options))
     assert local.engine_startup_seconds == 0 and local.to_dict()["engine_startup_seconds"] == 0
+    assert local.to_dict()["engine"] == "local" and featcache.extract(*from_options(data_dir=str(fashion_dir),
+                                                                                  **options)).engine is None  # a hit
     _report(local)
     assert "engine start-up" not in capsys.readouterr().out
 

@@ -57,6 +57,9 @@ class ExtractResult:
     # The engine's own start-up, not in ``seconds`` either: Ray's cluster and actors, each building the network (~19 s
     # of a 22.6 s run of 1,400 images, which said 62 images/s, Ray 5x slower than local; a new-user tester). 0: local.
     engine_startup_seconds: float = 0.0
+    # What ran the embedding: the engine's ``name`` ("local", "ray"; a class of the caller's without one: its class's
+    # name); None on a hit. A Ray run's --json said its start-up alone (a new-user tester, 2026-12-07)
+    engine: str | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)  # files not used, with the reason
     # A photo's copies in its class folder, counted once (``decode.left_out_parts``): (path, same_as: its row). They were
     # among ``skipped`` until 2026-12-06, where --json listed them while the lines counted them apart (a brief).
@@ -128,7 +131,8 @@ class ExtractResult:
     def to_dict(self) -> dict[str, Any]:
         """What ``extract --json`` prints (the API's result as the CLI's)."""
         return {"path": str(self.path), "hit": self.hit,
-                **self.throughput.to_dict(engine_startup_seconds=self.engine_startup_seconds), "runtime": self.runtime,
+                **self.throughput.to_dict(engine_startup_seconds=self.engine_startup_seconds), "engine": self.engine,
+                "runtime": self.runtime,
                 "cache_runtime": self.cache_runtime, "runtime_note": self.runtime_note,
                 **left_out_json(self.skipped, self.copies), "cached": self.cached,
                 "converted": self.converted, "replaced_incomplete": self.replaced_incomplete,
@@ -629,7 +633,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # the rows the partial held, less the files its run skipped: what the cache holds that this run did not embed
     resumed = sum(cached.values()) - counts["embedded"] if any(done.values()) else 0
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
-                           engine_startup_seconds=engine_startup, resumed_images=resumed,
+                           engine_startup_seconds=engine_startup, engine=getattr(engine, "name", type(engine).__name__),
+                           resumed_images=resumed,
                            **left_out_parts(data.skipped), runtime=make_embed.runtime_used,
                            cache_runtime=make_embed.runtime_used, views=n_views,
                            runtime_note=make_embed.runtime_note, cached=cached, converted=converted,

@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as NotYet  # the builtin TimeoutError from 3.11, its own class in 3.10
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -26,6 +26,7 @@ PREFETCH = 2
 class LocalEngine:
     """This process: reading ahead and writing behind in threads; ``runtime`` runs the network."""
 
+    name: ClassVar[str] = "local"  # what extract's result names (ExtractResult.engine, --json "engine")
     runtime: str = DEFAULT_RUNTIME
 
     def __post_init__(self):

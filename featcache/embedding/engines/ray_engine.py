@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
 
@@ -69,6 +69,7 @@ class RayEngine:
     ``pip install 'featcache[ray]'``; Ray is imported only when it runs.
     """
 
+    name: ClassVar[str] = "ray"  # what extract's result names (ExtractResult.engine, --json "engine")
     address: str | None = None
     workers: int | None = None  # default: DEFAULT_WORKERS
     cpus_per_worker: int | None = None  # default: the smallest node's CPUs shared among the workers
