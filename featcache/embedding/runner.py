@@ -603,7 +603,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # A resume on another runtime: the cache says which runtimes made its rows, recorded once this run's first
     # batch is committed (recorded before any row, a run killed at once was listed as a maker; a tester).
     runtimes = runtimes_used(writer.recorded(), make_embed.runtime_used) if any(done.values()) else []
-    bar = Progress(total, unit="image") if bars_wanted(verbose) and total else None
+    bar = Progress(total, unit="image") if shown and total else None
     counts = {"seen": 0, "embedded": 0}
 
     def write(b: Batch, out: dict[str, np.ndarray]) -> None:

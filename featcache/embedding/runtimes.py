@@ -1064,8 +1064,7 @@ def _checked_conversion(path: Path, key: str) -> bytes:
         # bounded as the model converted is (a conversion holds its weights, as float32): a file of many GB put under
         # a conversion's name was read whole; refused unread, it is converted again
         data = read_at_most(path, MAX_FILE_BYTES, "converted model", "delete it and run again")
-        with open(side, "rb") as f:
-            want = f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
+        want = _recorded_digest(side)
     except OSError as exc:
         raise BadConversion(f"cannot read {path} or its checksum ({type(exc).__name__}); delete them and run again") from None
     except FeatcacheError as exc:  # past the bound (read_at_most's line): a file at fault, which build converts again
@@ -1074,6 +1073,12 @@ def _checked_conversion(path: Path, key: str) -> bytes:
         raise BadConversion(f"{path} does not match its checksum {side.name} (changed since it was checked); "
                              "delete it and run again")
     return data
+
+
+def _recorded_digest(side: Path) -> str:
+    """The checksum written beside a conversion (``_digest_path``), as text; at most ``DIGEST_FILE_BYTES`` read."""
+    with open(side, "rb") as f:
+        return f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
 
 
 def _keyed(data: bytes, key: str) -> str:
@@ -1097,8 +1102,7 @@ def _digest_matches(path: Path, key: str) -> bool:
     if not (_regular(path) and _regular(side)):
         return False
     try:
-        with open(side, "rb") as f:
-            want = f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
+        want = _recorded_digest(side)
         # Hashed only where a checksum is there to match and the file could be a conversion (``_checked_conversion``'s
         # bound): a 20 GB sparse file under a conversion's name, beside "deadbeef", was read whole, twice, before it
         # was converted again (195 s of "model build"; an adversarial tester, 2026-12-07). A file within the bound

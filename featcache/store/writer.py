@@ -483,8 +483,7 @@ class CacheWriter:
             raise RuntimeError("only a staged write is finished with regroup")
         self._check_done()
         self._check_out_unchanged()  # before the seal: refused, the partial is one a rerun finishes
-        self._check_ours()
-        self._seal_partial(extra_attrs or {})
+        self._seal_partial(extra_attrs or {})  # the partial's name checked as its room is reserved (_check_ours)
         self._check_out_unchanged()
         self._check_ours()
         with self._writable_folder():
@@ -995,11 +994,8 @@ def _opened_as_judged(f: h5py.File, found: FoundPartial) -> bool:
     """Whether the file HDF5 opened (its file descriptor) is the one ``found`` judged (device and inode): the name
     checked (``check_as_judged``) can be swapped in the moment before HDF5 opens it. A driver without a descriptor
     is taken on that check alone."""
-    try:
-        st = os.fstat(f.id.get_vfd_handle())
-    except (OSError, ValueError, TypeError, AttributeError):
-        return True
-    return found.state is not None and (st.st_dev, st.st_ino) == found.state[:2]
+    identity = _handle_identity(f)
+    return identity is None or (found.state is not None and identity == found.state[:2])
 
 
 def make_writer(path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
