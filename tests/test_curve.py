@@ -1176,6 +1176,57 @@ def test_a_cache_moved_over_the_curves_during_its_run_is_refused_not_mixed_in(ti
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["curve.csv", "curve.json"])
+def test_a_file_saved_over_the_curves_own_during_its_run_is_left_as_it_is(tiny_cache, tmp_path, monkeypatch, name):
+    """The folder's lock keeps other curve runs out, not other programs: a table the user saved over curve.csv while
+    the fits ran was replaced by the next fit's, exit 0 (an adversarial tester). Now each write replaces only what
+    this run last wrote there: the user's file stays byte for byte, one line says so, and after the advice (move it
+    away) the same command finishes the curve."""
+    from featcache.analysis.curve import run as curve_run
+
+    out = tmp_path / "cv"
+    mine = b"size,my notes\n100,0.99\n"
+    fitted = curve_run._tasks.execute
+
+    def saved_over_after_the_first_fit(*args, **kwargs):
+        for i, item in enumerate(fitted(*args, **kwargs)):
+            if i == 1:  # the first task's table is written (a task: one head and seed, every size warm-started);
+                (out / name).write_bytes(mine)  # the user's file goes over it before the next write
+            yield item
+
+    monkeypatch.setattr(curve_run._tasks, "execute", saved_over_after_the_first_fit)
+    with pytest.raises(FeatcacheError, match=rf"^{re.escape(str(out / name))} was changed by another program while the "
+                                             r"curve ran, so it was left as it is and the run stopped; move it away"):
+        curve(tiny_cache, out, heads=("logreg",), seeds=2)
+    assert (out / name).read_bytes() == mine
+    assert not (out / "curve.png").exists()
+    monkeypatch.undo()
+    (out / name).rename(tmp_path / "mine")
+    if name == "curve.json":  # the advice: curve.csv goes with it (its rows are vouched for by the record replaced)
+        (out / "curve.csv").rename(tmp_path / "rows")
+    done = curve(tiny_cache, out, heads=("logreg",), seeds=2)
+    assert len(done.rows) == 2 * len(SIZES) and done.meta["complete"] and (out / "curve.png").exists()
+
+
+def test_a_curve_file_removed_during_the_run_is_written_again(tiny_cache, tmp_path, monkeypatch):
+    """A file of the curve's removed meanwhile holds nothing of anyone's: the next write puts it back, no error."""
+    from featcache.analysis.curve import run as curve_run
+
+    out = tmp_path / "cv"
+    fitted = curve_run._tasks.execute
+
+    def removed_after_the_first_fit(*args, **kwargs):
+        for i, item in enumerate(fitted(*args, **kwargs)):
+            if i == 1:
+                (out / "curve.csv").unlink()  # the first task's table
+            yield item
+
+    monkeypatch.setattr(curve_run._tasks, "execute", removed_after_the_first_fit)
+    done = curve(tiny_cache, out, heads=("logreg",), seeds=2)
+    assert len(read_rows(out / "curve.csv")) == len(done.rows) == 2 * len(SIZES)
+
+
+@pytest.mark.slow
 def test_verify_of_a_curves_record_checks_its_plot_and_its_rows_checksums(tiny_cache, tmp_path, capsys):
     """verify curve.json: the record's seal, curve.png's digest, and curve.csv's rows by their own checksums (a row
     edited by hand is named), where verify refused the file (a new-user tester)."""

@@ -427,10 +427,10 @@ def write_text(path: str | Path, text: str, advice: str | None = None, recheck: 
     return write_bytes(path, text.encode("utf-8", "surrogateescape"), advice, recheck)
 
 
-def write_json(path: str | Path, obj: Any) -> Path:
+def write_json(path: str | Path, obj: Any, recheck: Callable[[], Any] | None = None) -> Path:
     """``obj`` as indented JSON, atomically; a report's record (it holds ``REPORT_DIGESTS``) sealed with its own
-    digest (``validate.record_seal``), over what it reads back as."""
+    digest (``validate.record_seal``), over what it reads back as. ``recheck``: as ``atomic_path``'s."""
     if isinstance(obj, dict) and REPORT_DIGESTS in obj:
         obj = json.loads(json.dumps(obj, default=str))
         obj[RECORD_DIGEST] = record_seal(obj)
-    return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+    return write_text(path, json.dumps(obj, indent=2, default=str) + "\n", recheck=recheck)

@@ -26,16 +26,18 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from featcache import paths
 from featcache.errors import FeatcacheError, command, command_word, given_path, option
 from featcache.progress import counted, note
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
-from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir, recorded_digests, views_words
+from featcache.validate import (SEED_LIMIT, check_report_files, check_writable_dir, file_sha256, recorded_digests,
+                                views_words)
 
 if TYPE_CHECKING:
     from featcache.analysis.plots import CurveSet
@@ -179,8 +181,9 @@ def _keep_old_table(csv_path: Path) -> Path | None:
     return None
 
 
-def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "") -> None:
-    """``rows`` as curve.csv, each with its checksum under the curve's ``key`` (``curve_key``)."""
+def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "", recheck: Callable[[], Any] | None = None) -> None:
+    """``rows`` as curve.csv, each with its checksum under the curve's ``key`` (``curve_key``); ``recheck``: as
+    ``store.atomic.atomic_path``'s, run just before the rename."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=(*CSV_FIELDS, CHECKSUM), lineterminator="\n", extrasaction="ignore")
     w.writeheader()
@@ -188,7 +191,7 @@ def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "") -> Non
         secs = r["fit_seconds"]  # None: a row repeated from another seed's fit (plan.copy_shared), written empty
         values = {**{k: str(r[k]) for k in CSV_FIELDS}, "fit_seconds": "" if secs is None else f"{secs:.4f}"}
         w.writerow({**values, CHECKSUM: row_checksum([values[k] for k in CSV_FIELDS], key)})
-    write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue(), recheck=recheck)
 
 
 def read_meta(path: Path) -> dict[str, Any] | None:
@@ -215,6 +218,10 @@ class CurveFolder:
 
     path: Path
     key: str = ""  # curve_key of the curve written here: its rows' checksums are under it
+    # the SHA-256 of curve.csv and curve.json as this run last wrote them (``write``): the run's lock keeps other
+    # featcache runs out, not other programs, and a table the user saved over curve.csv during the fits was replaced
+    # by the next fit's (an adversarial tester)
+    written: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def csv(self) -> Path:
@@ -300,10 +307,39 @@ class CurveFolder:
         return dict(heads) if isinstance(heads, dict) else {}
 
     def write(self, rows: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None) -> None:
-        """The table first, then the settings (whose heads' parameters cover every row the table holds)."""
-        write_rows(self.csv, rows, self.key)
+        """The table first, then the settings (whose heads' parameters cover every row the table holds).
+
+        Each replaces only the file this run last wrote there (or none: a file removed is written again); one
+        changed by another program meanwhile is left as it is and the run stops (``_check_unchanged``).
+        """
+        write_rows(self.csv, rows, self.key, recheck=lambda: self._check_unchanged(self.csv))
+        self._wrote(self.csv)
         if meta is not None:
-            write_json(self.json, {**meta, ROW_CHECKSUMS: True})
+            write_json(self.json, {**meta, ROW_CHECKSUMS: True}, recheck=lambda: self._check_unchanged(self.json))
+            self._wrote(self.json)
+
+    def _wrote(self, path: Path) -> None:
+        try:
+            self.written[path.name] = file_sha256(path)
+        except OSError:  # removed at once: nothing to compare the next write with, so nothing is refused
+            self.written.pop(path.name, None)
+
+    def _check_unchanged(self, path: Path) -> None:
+        before = self.written.get(path.name)
+        if before is None or not os.path.lexists(path):
+            return
+        try:
+            same = not os.path.islink(path) and file_sha256(path) == before
+        except OSError:
+            same = False
+        if same:
+            return
+        # curve.csv's rows are vouched for by curve.json: with the record gone they are refused, so they go with it
+        then = ("move it away and run the same" if path == self.csv else
+                f"move it away, and {self.csv.name} with it (its rows belong to the record it replaced), then run the same")
+        raise FeatcacheError(f"{path} was changed by another program while the curve ran, so it was left as it is and "
+                             f"the run stopped; {then} {command('curve')} {command_word()} again"
+                             + (" (the points it no longer holds are fitted again)" if path == self.csv else ""))
 
 
 def unfinished(json_path: Path, meta: dict[str, Any], rows: int) -> str | None:
