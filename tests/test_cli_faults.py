@@ -3422,11 +3422,15 @@ def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model
                                                   "its record .p.csv.featcache holds")
         line = _info_line(capsys, given, f"'featcache verify {out}' checks it against that record")
         assert ": 1 prediction, written " in line, line  # what it holds: one row, and when
-        assert featcache.info(given)["rows"] == 1
+        assert featcache.info(given)["rows"] == 1 and featcache.info(given)["matches_record"] is True
     assert featcache.verify(out).to_dict()["record"] == str(record)
     out.write_text(out.read_text() + "# checked by hand\n")
     one_line_error(capsys, ["verify", str(out)], f"{out} was changed since featcache wrote it (its SHA-256 is not the one "
                    ".p.csv.featcache records beside it)", "--force")
+    for given in (out, record):  # info called the edited CSV a predictions CSV to check, not one that fails (a tester)
+        _info_line(capsys, given, "changed since featcache wrote it (its SHA-256 is not the one .p.csv.featcache "
+                          f"records beside it; 'featcache verify {out}' says so)")
+        assert featcache.info(given)["matches_record"] is False
     copy = tmp_path / "copy.csv"
     copy.write_text(out.read_text().replace("# checked by hand\n", ""))
     for command in ("verify", "info"):  # info said "none of the files featcache describes" of it (a code read)

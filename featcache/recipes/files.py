@@ -274,8 +274,8 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
     if found is not None:
         csv, record, digests = found
         if digests is None and csv.is_file():  # its hidden record: verify's line where none vouches for the CSV
-            recorded_csv(csv)
-        return _predictions_info(given, csv, record, record == path)
+            digests = recorded_csv(csv)[1]
+        return _predictions_info(given, csv, record, record == path, digests)
     listed = listed_by(path)
     if listed is not None:
         record, doc = listed
@@ -288,10 +288,11 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
     return None
 
 
-def _predictions_info(given: str, csv: Path, record: Path, is_record: bool) -> dict[str, Any]:
+def _predictions_info(given: str, csv: Path, record: Path, is_record: bool, digests: list[str] | None) -> dict[str, Any]:
     """``report_file_info`` of a predictions CSV (``is_record``: of its record ``record``): what it holds, counted here,
-    when it was written (the CSV's time), and the model that made it, as its record names it (a record of before
-    2026-12-06 holds the CSV's name and SHA-256 alone)."""
+    when it was written (the CSV's time), whether its SHA-256 is one its record accepts (``digests``; info called an
+    edited CSV a predictions CSV without a word of it: a new-user tester), and the model that made it, as its record
+    names it (a record of before 2026-12-06 holds the CSV's name and SHA-256 alone)."""
     import csv as csv_module
     from datetime import datetime
 
@@ -304,11 +305,17 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool) -> d
     what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if is_record else
             f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
     made_by = csv_model(record)
+    from featcache.validate import file_sha256
+
+    matches = digests is None or file_sha256(csv) in digests  # read whole above to count its rows: as cheap again
+    check = (f"{_verify_words(csv)} checks it against that record" if matches else
+             f"changed since featcache wrote it (its SHA-256 is not the one {record.name} records beside it; "
+             f"{_verify_words(csv)} says so)")
     return {"path": given, "kind": "predictions record" if is_record else "predictions CSV", "record": str(record),
-            "csv": str(csv), "rows": rows, "written": written,
+            "csv": str(csv), "rows": rows, "written": written, "matches_record": matches,
             "model": made_by.to_record() if made_by is not None else None,
-            "about": f"{given} is {what}: {counted(rows, 'prediction')}, written {written}; {_verify_words(csv)} "
-                     f"checks it against that record\n{_made_by_words(made_by)}"}
+            "about": f"{given} is {what}: {counted(rows, 'prediction')}, written {written}; {check}\n"
+                     f"{_made_by_words(made_by)}"}
 
 
 def _verify_words(path: object) -> str:
