@@ -1464,8 +1464,8 @@ def test_extract_force_with_a_cache_of_these_settings_is_still_a_hit(fashion_dir
     proc = run_main(capsys, *base, "--force")
     assert proc.returncode == 0 and proc.stdout == (f"cache hit: {out} already holds these features; nothing to do; "
                                                     "--force replaces only a cache of other settings; --runtime tensorflow "
-                                                    "did not run: the cache was made by tensorflow (as its provenance "
-                                                    "records); to time tensorflow, give another --out\n"), proc
+                                                    "did not run again: the cache was made by it (as its provenance "
+                                                    "records); to time it again, give another --out\n"), proc
     assert (os.stat(out).st_ino, os.stat(out).st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
     doc = json.loads(run_main(capsys, *base, "--force", "--json").stdout)
     assert doc["hit"] is True and doc["replaced"] is False and doc["replaced_cache"] is None

@@ -482,10 +482,14 @@ def _not_run_words(runtime: str | None, attrs: dict, out_given: bool) -> str:
     if runtime is None or runtime == DEFAULT_RUNTIME:
         return ""
     made = [r for r in attrs.get("runtimes") or [attrs.get("runtime")] if isinstance(r, str)]
+    named = option(f'--runtime {runtime}', f'runtime={runtime!r}')
+    if made == [runtime]:  # "did not run: the cache was made by onnxruntime" of onnxruntime read as a contradiction (a tester)
+        fix = f"; to time it again, give another {out_option()}" if out_given else ""
+        return f"; {named} did not run again: the cache was made by it (as its provenance records){fix}"
     by = (", then ".join(made) + " (as its provenance records)" if made
           else "a runtime it does not record (made before featcache recorded one)")
     fix = f"; to time {runtime}, give another {out_option()}" if out_given else ""
-    return f"; {option(f'--runtime {runtime}', f'runtime={runtime!r}')} did not run: the cache was made by {by}{fix}"
+    return f"; {named} did not run: the cache was made by {by}{fix}"
 
 
 def _fingerprint_now(path: Path) -> str | None:
