@@ -1865,6 +1865,20 @@ def test_extract_to_another_name_says_where_a_complete_cache_of_the_same_setting
     # a cache of other settings (another image size) beside --out is not named
     other = run_main(capsys, *args[:-4], "--image-size", "48", "--views", "orig,flip", "--out", str(tmp_path / "b.h5"))
     assert other.returncode == 0 and "already holds these features" not in other.stderr, other.stderr
+    # timing another runtime on purpose (docs/benchmarks.md's way): said, without "stop now" (a new-user tester was
+    # told to stop); the runtime that made the twin named again is told to stop as before
+    twin = tmp_path / "fashion_views.h5"  # named first now (the folder's caches in name order)
+    made_by = featcache.open_cache(twin).meta["runtime"]
+    for runtime in ("onnxruntime", "tensorflow"):
+        said = run_main(capsys, *args, "--runtime", runtime, "--out", str(tmp_path / f"{runtime}.h5"))
+        line = [line for line in said.stderr.splitlines() if "already holds these features" in line]
+        assert said.returncode == 0 and len(line) == 1, said.stderr
+        if runtime == made_by:
+            assert line[0].startswith(f"{twin} already holds these features (a complete cache of the same settings"), line
+            assert "To skip that, stop now" in line[0], line
+        else:
+            assert line[0] == (f"{twin} already holds these features, made by {made_by}; extracting them again to "
+                               f"{tmp_path / (runtime + '.h5')} with {runtime}"), line
 
 
 def test_extract_to_the_default_name_says_where_a_complete_cache_of_the_same_settings_already_is(tmp_path, capsys):

@@ -228,7 +228,7 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
         # the default name too: docs/photos.md's Python lines, after the README's --out ants_bees.h5, embedded the
         # same photos again under data/cache without a word (a new-user tester, h316)
         if verbose:
-            twin = _same_cache_beside(path, ident.fingerprint)
+            twin = _same_cache_beside(path, ident.fingerprint, engine.runtime)
             if twin:
                 note(one_line(twin))
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
@@ -290,11 +290,15 @@ def _start_over_changed_data(path: Path, found: FoundPartial, data: DataSource, 
     return rows
 
 
-def _same_cache_beside(path: Path, fingerprint: str) -> str | None:
+def _same_cache_beside(path: Path, fingerprint: str, runtime: str | None = None) -> str | None:
     """The line for a complete cache of these settings under another name in ``path``'s folder, None where there is
     none. After 'featcache lesson', 'extract --views ... --out data/cache/fashion_4views.h5' (docs/views.md) computed
     the lesson's views cache again, 106 s, without a word (a new-user tester). Only the files' attributes are read
-    (milliseconds): it is said, never used, so the features are not verified here; a copy at ``path`` is, as a hit."""
+    (milliseconds): it is said, never used, so the features are not verified here; a copy at ``path`` is, as a hit.
+    ``runtime``: the one named (not ``auto``); where the cache there was made by another, this run is taken as timing
+    it (docs/benchmarks.md's way), and "stop now" is not said (a new-user tester did just that, and was told to stop)."""
+    from featcache.embedding.runtimes import DEFAULT_RUNTIME
+
     for other in sorted(path.parent.glob(f"*{CACHE_SUFFIX}")):
         try:
             if other.name == path.name or not other.is_file() or other.resolve() == path.resolve():
@@ -303,6 +307,10 @@ def _same_cache_beside(path: Path, fingerprint: str) -> str | None:
         except (FeatcacheError, OSError):  # a damaged or foreign file beside it is not this run's business
             continue
         if attrs.get("complete") and attrs.get("fingerprint") == fingerprint:
+            made = [r for r in attrs.get("runtimes") or [attrs.get("runtime")] if isinstance(r, str)]
+            if runtime not in (None, DEFAULT_RUNTIME) and made and runtime not in made:
+                return (f"{other} already holds these features, made by {', then '.join(made)}; extracting them again "
+                        f"to {path} with {runtime}")
             return (f"{other} already holds these features (a complete cache of the same settings, fingerprint "
                     f"{fingerprint[:12]}); extracting them again to {path}. To skip that, stop now and pass {other} "
                     f"instead, or copy it to {path} and run this extract again (it checks the copy and finds it a hit)")
