@@ -195,6 +195,12 @@ def _remove_empty(folders: list[Path]) -> None:
 # time (Linux's /proc/PID/stat; a random token elsewhere), HOST the host and pid namespace it ran in. A pid alone, reused by another process or by the next run itself (one pid every time in a
 # container), left the marks in place, and a later run then put back a report older than the newest (a review).
 BEFORE, NEW = "before", "new"
+# ``.NAME.put-TAG``: the stamp (``store.atomic.stat_stamp`` without ctime: device, inode, size, mtime) of the file the
+# block published at NAME, written just before the rename. A killed run's file edited by the user afterwards was put
+# back to the old report (BEFORE) or removed (NEW) by the next run, the edit lost without a word (an adversarial
+# tester: a note appended to evaluation.txt). Now that is done only to the file the killed run published, unchanged.
+PUT = "put"
+_PUT_HEADER = "featcache-put"
 # Made in the folder once the block's files are all written, before its marks go, and removed after them: a kill
 # while the marks were being removed left some old files' links, and the next run put back those alone beside the new
 # others, a report refused from then on (an adversarial tester). With it the marks of a finished block are only removed.
@@ -282,8 +288,40 @@ def parse_writer(text: str) -> Writer | None:
 def _writer(mark: Path, f: Path) -> tuple[str, int, str, str] | None:
     """``(kind, pid, start, host)`` of a mark of ``f``; None for any other name (a user's file named like one)."""
     kind, sep, rest = mark.name[len(f.name) + 2:].partition("-")
-    written = parse_writer(rest) if sep and kind in (BEFORE, NEW) else None
+    written = parse_writer(rest) if sep and kind in (BEFORE, NEW, PUT) else None
     return None if written is None else (kind, *written)
+
+
+def file_stamp_now(path: str | Path) -> tuple[int, ...] | None:
+    """The stamp a put mark records (``PUT``) of the file at ``path`` now (not following a link); None where none is."""
+    from featcache.store.atomic import stat_stamp
+
+    try:
+        return stat_stamp(os.lstat(path), ctime=False)
+    except OSError:
+        return None
+
+
+def write_put_mark(mark: Path, stamp: tuple[int, ...]) -> None:
+    """``mark`` (``kept_mark(f, PUT)``) recording ``stamp``; nothing where it cannot be written (a full disk): a killed
+    run's file without one is then kept as someone's (``restore_killed``), never lost."""
+    try:
+        mark.write_text(f"{_PUT_HEADER} {' '.join(map(str, stamp))}\n")
+    except OSError:
+        pass
+
+
+def _put_stamp(mark: Path | None) -> tuple[int, ...] | None:
+    """The stamp ``mark`` records; None for none, or a file that is not one (``write_put_mark``'s form)."""
+    if mark is None:
+        return None
+    try:
+        words = mark.read_text(encoding="ascii", errors="strict")[:200].split()
+    except (OSError, ValueError):
+        return None
+    if len(words) != 5 or words[0] != _PUT_HEADER or not all(w.isdigit() for w in words[1:]):
+        return None
+    return tuple(int(w) for w in words[1:])
 
 
 def is_own(writer: Writer) -> bool:
@@ -346,9 +384,14 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
         except OSError:  # no folder yet, or one it may not list: nothing to restore there
             continue
         folders.add(f.parent)
+        puts = {}  # the put marks of f, by writer
+        for m in marks:
+            writer = _writer(m, f)
+            if writer is not None and writer[0] == PUT:
+                puts[writer[1:]] = m
         for m in sorted(marks):
             writer = _writer(m, f)
-            if writer is None:
+            if writer is None or writer[0] == PUT:
                 continue
             kind, who = writer[0], writer[1:]
             if is_own(who):
@@ -368,17 +411,32 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
                     continue
                 if kind == NEW and m.stat().st_size:  # featcache's are empty: this one is someone's file
                     continue
-                if kind == BEFORE and os.path.lexists(f) and os.path.samefile(m, f):
+                there = os.path.lexists(f)
+                if kind == BEFORE and there and os.path.samefile(m, f):
                     os.unlink(m)  # not replaced before the kill: rename(2) between two links of one file does nothing
-                elif kind == BEFORE:
+                    continue
+                # f as the killed run published it, unchanged; else written since (by the user: kept, and judged
+                # as the user's by the report's checks), or put there by another program (no put mark of f)
+                theirs = there and (_put_stamp(puts.get(who)) or ()) != file_stamp_now(f)
+                if kind == BEFORE and theirs:
+                    continue  # kept for when f is moved away: the old contents go back then
+                if kind == BEFORE:
                     os.replace(m, f)  # the old contents, back under the name
                 else:
-                    if os.path.lexists(f):
+                    if there and not theirs:
                         os.unlink(f)
                     os.unlink(m)
             except OSError:
                 continue
             done.append(f)
+        for who, m in puts.items():  # a gone writer's, once it has no other mark of f left
+            if is_own(who) or writer_running(who, m) or any(_writer(o, f) in ((BEFORE, *who), (NEW, *who))
+                                                            for o in marks if os.path.lexists(o)):
+                continue
+            try:
+                os.unlink(m)
+            except OSError:
+                pass
     for folder in folders:  # a finished block's own mark, once its other marks are gone
         for d in folder.glob(f"{DONE_PREFIX}*"):
             written = parse_writer(d.name[len(DONE_PREFIX):])

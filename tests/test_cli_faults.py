@@ -2820,6 +2820,7 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     # this very pid, started at another time: the killed run before this one in a container
     host = paths._HOST
     (tmp_path / f".evaluation.json.before-{pid}-1-{host}").write_text("old")
+    paths.write_put_mark(tmp_path / f".evaluation.json.put-{pid}-1-{host}", paths.file_stamp_now(f))  # it published f
     assert paths.restore_killed([f]) == [f] and f.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evaluation.json"]
     # a user's files named like marks, and a pid too large for the system: not featcache's, left alone
@@ -2863,6 +2864,7 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     foreign = tmp_path / ".evaluation.json.before-77-123-0000beef"
     os.link(older, foreign)
     older.unlink()
+    paths.write_put_mark(tmp_path / ".evaluation.json.put-77-123-0000beef", paths.file_stamp_now(f))
     with pytest.raises(FeatcacheError, match=r"another featcache process \(pid 77, on another host or in another "
                                              r"container\) may be writing .*less than an hour old"):
         paths.restore_killed([f])
@@ -2875,6 +2877,7 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     # adversarial tester): the line names FEATCACHE_TAKE_OVER=1, which takes a foreign writer's marks for a killed one's
     fresh = tmp_path / ".evaluation.json.before-78-123-0000beef"
     fresh.write_text("oldest")
+    paths.write_put_mark(tmp_path / ".evaluation.json.put-78-123-0000beef", paths.file_stamp_now(f))
     with pytest.raises(FeatcacheError, match=r"if it was killed \(a container stopped\), run again with "
                                              r"FEATCACHE_TAKE_OVER=78-123-0000beef to put back"):
         paths.restore_killed([f])
@@ -2885,6 +2888,92 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
                 paths.restore_killed([f])
         mp.setenv(paths.TAKE_OVER, "78-123-0000beef")
         assert paths.restore_killed([f]) == [f] and f.read_text() == "oldest" and not fresh.exists()
+
+
+def test_a_killed_reports_file_changed_before_the_next_run_is_kept_not_put_back(tmp_path):
+    """helper-349: a report killed just after it replaced evaluation.txt, the user's note then appended to that file,
+    and the next run put the old evaluation.txt back over it (then wrote the report anew, exit 0): the note was lost.
+    Each file a report block publishes gets a put mark recording its stamp (device, inode, size, mtime); the next
+    run puts back the old report, or removes a first report's file, only where the file there is the one the killed
+    run published, unchanged. Else it is kept, with the old contents beside it until it is moved away."""
+    import os
+
+    from featcache import paths
+
+    tag = f"{os.getpid()}-1-{paths._HOST}"  # this pid started at another time: a killed run before this one
+    f, g = tmp_path / "evaluation.txt", tmp_path / "confusion.png"
+
+    def killed_after_publishing(edit: bool) -> None:
+        old = tmp_path / "old"
+        old.write_text("old report")
+        os.link(old, tmp_path / f".evaluation.txt.before-{tag}")
+        old.unlink()
+        (tmp_path / f".confusion.png.new-{tag}").write_text("")  # a file the killed run made for the first time
+        for path, text in ((f, "new report"), (g, "new plot")):
+            path.write_text(text)
+            paths.write_put_mark(tmp_path / f".{path.name}.put-{tag}", paths.file_stamp_now(path))
+            if edit:
+                with open(path, "a") as h:  # in place: its inode kept, its size and mtime not
+                    h.write(" MY NOTE")
+
+    killed_after_publishing(edit=False)
+    assert sorted(paths.restore_killed([f, g])) == sorted([f, g]) and f.read_text() == "old report" and not g.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evaluation.txt"]
+    killed_after_publishing(edit=True)
+    assert paths.restore_killed([f, g]) == [g]  # g: its mark gone, the file kept as it is
+    assert f.read_text() == g.read_text().replace("plot", "report") == "new report MY NOTE"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".evaluation.txt.before-{tag}", f".evaluation.txt.put-{tag}",
+                                                          "confusion.png", "evaluation.txt"]
+    assert paths.restore_killed([f, g]) == [] and f.read_text() == "new report MY NOTE"  # again: still kept
+    f.rename(tmp_path / "mine.txt")  # moved away, as the report's check says: the old report back
+    assert paths.restore_killed([f, g]) == [f] and f.read_text() == "old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.png", "evaluation.txt", "mine.txt"]
+    # a killed run's mark beside a file it did not publish (no put mark: another program's, put there since): kept
+    (tmp_path / f".confusion.png.new-{tag}").write_text("")
+    assert paths.restore_killed([g]) == [g] and g.read_text() == "new plot MY NOTE"
+
+
+# A report run SIGKILLed just after it published one file (``os.replace`` onto a name ending in argv[1]); the
+# command is argv[2:].
+_KILLED_AFTER = """
+import os, signal, sys
+from featcache.cli import main
+real = os.replace
+def replace(src, dst, *a, **k):
+    real(src, dst, *a, **k)
+    if str(dst).endswith(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.slow  # a process of its own, killed
+def test_a_note_added_to_a_killed_evaluations_file_survives_the_next_run(tmp_path, capsys, first_reports):
+    """helper-349's recipe: evaluate killed just after it replaced evaluation.txt, 'MY NOTE' appended to it, the same
+    evaluate again: exit 0 and the note gone. Now the rerun refuses the changed file in one line and keeps it byte
+    for byte; once it is moved away, the old report comes back and the rerun writes the new one whole."""
+    cache, head = first_reports[0], first_reports[1]
+    folder = tmp_path / "ev"
+    report_copy(first_reports, "evaluation.json", folder)
+    head2 = tmp_path / "h2.npz"
+    assert main(["train", cache, "--head", "logreg", "--C", "0.01", "--out", str(head2)]) == 0
+    argv = ["evaluate", str(head2), cache, "--out", str(folder)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", _KILLED_AFTER, "evaluation.txt", *argv], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    txt = folder / "evaluation.txt"
+    with open(txt, "a") as h:
+        h.write("MY NOTE\n")
+    mine = txt.read_bytes()
+    capsys.readouterr()
+    one_line_error(capsys, argv, f"{txt} was changed since featcache wrote it", "move")
+    assert txt.read_bytes() == mine
+    txt.rename(tmp_path / "mine.txt")
+    assert main(argv) == 0, capsys.readouterr().err
+    assert b"MY NOTE" not in txt.read_bytes() and (tmp_path / "mine.txt").read_bytes() == mine
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], sorted(os.listdir(folder))
 
 
 def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, capsys):

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from featcache.errors import FeatcacheError, command_word, exception_chain, is_no_space, no_space, option  # noqa: F401 (their home, re-exported)
-from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, folders_made_for, is_own, kept_mark,  # noqa: F401 (folders_made_for: the store's, re-exported)
-                             parse_writer, restore_killed, writer_running, writer_tag)
+from featcache.paths import (BEFORE, NEW, PUT, STALE_SECONDS, done_mark, file_stamp_now, folders_made_for, is_own,  # noqa: F401 (folders_made_for: the store's, re-exported)
+                             kept_mark, parse_writer, restore_killed, write_put_mark, writer_running, writer_tag)
 from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
 
 
@@ -121,6 +121,7 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
         os.chmod(tmp, replacing_mode(path))
         fsync_file(tmp)
         _PUBLISHED.add(_identity(tmp))  # before the rename, which keeps the inode: a Ctrl-C between cannot miss it
+        _record_put(tmp, path)
         os.replace(tmp, path)
     except OSError as exc:
         if is_no_space(exc):
@@ -139,6 +140,32 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
 # new files, never one the user saved there during the run (a probe refused such a picture, then deleted it). One
 # set for the process: an inode freed and reused by a user's file within one long-lived process is not told apart.
 _PUBLISHED: set[tuple[int, int]] = set()
+# The files of the ``output_files`` blocks running in this process, by absolute path: their put marks
+# (``paths.PUT``), and the stamp each was published with, for the block's own failure path.
+_BLOCK_PUTS: dict[str, Path] = {}
+_PUT_STAMPS: dict[str, tuple[int, ...]] = {}
+
+
+def _record_put(tmp: str | Path, path: str | Path) -> None:
+    """Before ``tmp`` becomes ``path``, a file of a running block: its stamp in the put mark (the rename keeps it)."""
+    key = os.path.abspath(path)
+    mark = _BLOCK_PUTS.get(key)
+    stamp = file_stamp_now(tmp) if mark is not None else None
+    if stamp is not None:
+        write_put_mark(mark, stamp)
+        _PUT_STAMPS[key] = stamp
+
+
+def _as_published(f: Path) -> bool:
+    """Whether ``f`` is the file this process's block published there, unchanged since (not edited in place nor
+    replaced); a block file published without a stamp: by its device and inode, as before."""
+    stamp = _PUT_STAMPS.get(os.path.abspath(f))
+    if stamp is not None:
+        return file_stamp_now(f) == stamp
+    try:
+        return _identity(f) in _PUBLISHED
+    except OSError:
+        return False
 
 
 def stat_stamp(st: os.stat_result, ctime: bool = True) -> tuple[int, ...]:
@@ -341,12 +368,15 @@ def _writing_together(directory: Path, files: Iterable[str | Path]) -> Iterator[
     new = [f for f in files if not os.path.lexists(f)]
     marks = _mark_new(new)
     kept = _keep_before(f for f in files if f not in new)
+    puts = {os.path.abspath(f): kept_mark(f, PUT) for f in files}
+    _BLOCK_PUTS.update(puts)
+    left = []  # put marks a failure leaves beside a kept old file, for the next run (paths.restore_killed)
     try:
         yield
     except BaseException:
         for f in new:
             try:
-                if _identity(f) in _PUBLISHED:  # written by this process, not put there by someone since
+                if _as_published(f):  # written by this process, not put there nor edited by someone since
                     os.unlink(f)
             except OSError:
                 pass
@@ -355,11 +385,18 @@ def _writing_together(directory: Path, files: Iterable[str | Path]) -> Iterator[
             try:
                 if os.path.lexists(f) and os.path.samefile(f, before):
                     os.unlink(before)  # not replaced: rename(2) between two links of one file does nothing
-                else:
+                elif not os.path.lexists(f) or _as_published(f):
                     os.replace(before, f)
+                else:  # changed by someone since this run wrote it: theirs stays, the old back once it is moved
+                    left.append(puts[os.path.abspath(f)])
             except OSError:
                 pass
+        _unlink(m for m in puts.values() if m not in left)
         raise
+    finally:
+        for key in puts:
+            _BLOCK_PUTS.pop(key, None)
+            _PUT_STAMPS.pop(key, None)
     done = done_mark(directory)
     try:
         done.touch()  # the block's files are all written: a kill from here on keeps them (paths.restore_killed)
@@ -367,6 +404,7 @@ def _writing_together(directory: Path, files: Iterable[str | Path]) -> Iterator[
         done = None
     _unlink(before for _, before in kept)
     _unlink(marks)
+    _unlink(puts.values())
     if done is not None:
         _unlink([done])
 
