@@ -3,6 +3,7 @@
 import hashlib
 import os
 import socket
+import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -195,12 +196,16 @@ def _remove_empty(folders: list[Path]) -> None:
 # time (Linux's /proc/PID/stat; a random token elsewhere), HOST the host and pid namespace it ran in. A pid alone, reused by another process or by the next run itself (one pid every time in a
 # container), left the marks in place, and a later run then put back a report older than the newest (a review).
 BEFORE, NEW = "before", "new"
-# ``.NAME.put-TAG``: the stamp (``store.atomic.stat_stamp`` without ctime: device, inode, size, mtime) of the file the
-# block published at NAME, written just before the rename. A killed run's file edited by the user afterwards was put
-# back to the old report (BEFORE) or removed (NEW) by the next run, the edit lost without a word (an adversarial
-# tester: a note appended to evaluation.txt). Now that is done only to the file the killed run published, unchanged.
+# ``.NAME.put-TAG``: what the block published at NAME (its size and SHA-256, written just before the rename), or
+# ``UNPUBLISHED`` (written as the block starts: nothing yet). A killed run's file edited by the user afterwards was
+# put back to the old report (BEFORE) or removed (NEW) by the next run, the edit lost without a word (an adversarial
+# tester: a note appended to evaluation.txt). Now that is done only to the file the killed run published, as it
+# published it. Its bytes, not its inode and times: a report's files are small (hashed for its record anyway), an
+# edit that keeps the size and the mtime (``touch -r``, ``rsync -t``) is still one, and a remount's new device
+# number is not. A block of an older featcache wrote no put mark at all: its marks are acted on as before.
 PUT = "put"
 _PUT_HEADER = "featcache-put"
+UNPUBLISHED = "unpublished"
 # Made in the folder once the block's files are all written, before its marks go, and removed after them: a kill
 # while the marks were being removed left some old files' links, and the next run put back those alone beside the new
 # others, a report refused from then on (an adversarial tester). With it the marks of a finished block are only removed.
@@ -292,36 +297,54 @@ def _writer(mark: Path, f: Path) -> tuple[str, int, str, str] | None:
     return None if written is None else (kind, *written)
 
 
-def file_stamp_now(path: str | Path) -> tuple[int, ...] | None:
-    """The stamp a put mark records (``PUT``) of the file at ``path`` now (not following a link); None where none is."""
-    from featcache.store.atomic import stat_stamp
+def file_stamp_now(path: str | Path) -> tuple[int, str] | None:
+    """What a put mark records (``PUT``) of the regular file at ``path`` now, its size and SHA-256 (a link or any other
+    kind of file: None, as for none)."""
+    from featcache.validate import file_sha256
 
     try:
-        return stat_stamp(os.lstat(path), ctime=False)
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        return os.path.getsize(path), file_sha256(path)
     except OSError:
         return None
 
 
-def write_put_mark(mark: Path, stamp: tuple[int, ...]) -> None:
-    """``mark`` (``kept_mark(f, PUT)``) recording ``stamp``; nothing where it cannot be written (a full disk): a killed
-    run's file without one is then kept as someone's (``restore_killed``), never lost."""
+def write_put_mark(mark: Path, stamp: tuple[int, str] | None) -> None:
+    """``mark`` (``kept_mark(f, PUT)``) recording ``stamp`` (None: ``UNPUBLISHED``); nothing where it cannot be
+    written (a full disk): a killed run's file is then judged without it (``restore_killed``)."""
+    body = UNPUBLISHED if stamp is None else f"{stamp[0]} {stamp[1]}"
     try:
-        mark.write_text(f"{_PUT_HEADER} {' '.join(map(str, stamp))}\n")
+        mark.write_text(f"{_PUT_HEADER} {body}\n")
     except OSError:
         pass
 
 
-def _put_stamp(mark: Path | None) -> tuple[int, ...] | None:
-    """The stamp ``mark`` records; None for none, or a file that is not one (``write_put_mark``'s form)."""
+def _put_record(mark: Path | None) -> tuple[int, str] | str | None:
+    """What ``mark`` records: ``(size, sha256)``, ``UNPUBLISHED``, or None (no mark, or a file not in
+    ``write_put_mark``'s form, such as a user's file named like one: never acted on)."""
     if mark is None:
         return None
     try:
-        words = mark.read_text(encoding="ascii", errors="strict")[:200].split()
+        if not stat.S_ISREG(mark.lstat().st_mode) or mark.lstat().st_size > 200:
+            return None
+        words = mark.read_text(encoding="ascii", errors="strict").split()
     except (OSError, ValueError):
         return None
-    if len(words) != 5 or words[0] != _PUT_HEADER or not all(w.isdigit() for w in words[1:]):
-        return None
-    return tuple(int(w) for w in words[1:])
+    if words == [_PUT_HEADER, UNPUBLISHED]:
+        return UNPUBLISHED
+    if len(words) == 3 and words[0] == _PUT_HEADER and words[1].isdigit() and len(words[2]) == 64:
+        return int(words[1]), words[2]
+    return None
+
+
+def _published_as_killed(f: Path, put: Path | None) -> bool:
+    """Whether ``f`` is the file a killed block published there, unchanged; with no put mark of that block (an older
+    featcache's, or a full disk), whether it is there at all, as before put marks."""
+    record = _put_record(put)
+    if put is None or record is None:
+        return os.path.lexists(f)
+    return record != UNPUBLISHED and file_stamp_now(f) == record
 
 
 def is_own(writer: Writer) -> bool:
@@ -371,9 +394,10 @@ def writer_running(writer: Writer, made: Path) -> bool:
 
 def restore_killed(files: Iterable[str | Path]) -> list[Path]:
     """Put back what a killed rewrite of ``files`` left half done: each ``.NAME.before-PID-START-HOST`` of a process that
-    is gone back over NAME, each file its ``.NAME.new-PID-START-HOST`` marks removed, with the marks. Returns the files put
-    back or removed. Marks of another featcache process still running are one line (it is writing the report now:
-    wait for it); this process's own are its block's and left alone."""
+    is gone back over NAME, each file its ``.NAME.new-PID-START-HOST`` marks removed, with the marks; a file changed
+    since that process published it (``.NAME.put-...``) is left as it is. Returns the files put back or removed.
+    Marks of another featcache process still running are one line (it is writing the report now: wait for it); this
+    process's own are its block's and left alone."""
     from featcache.errors import FeatcacheError, option
 
     done = []
@@ -415,23 +439,25 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
                 if kind == BEFORE and there and os.path.samefile(m, f):
                     os.unlink(m)  # not replaced before the kill: rename(2) between two links of one file does nothing
                     continue
-                # f as the killed run published it, unchanged; else written since (by the user: kept, and judged
-                # as the user's by the report's checks), or put there by another program (no put mark of f)
-                theirs = there and (_put_stamp(puts.get(who)) or ()) != file_stamp_now(f)
-                if kind == BEFORE and theirs:
-                    continue  # kept for when f is moved away: the old contents go back then
+                if there and not _published_as_killed(f, puts.get(who)):
+                    # written since the kill (the user's edit), or put there by another program: kept, and judged by
+                    # the report's own checks (refused as changed); the old contents go, so nothing hidden is left
+                    os.unlink(m)
+                    continue
                 if kind == BEFORE:
                     os.replace(m, f)  # the old contents, back under the name
                 else:
-                    if there and not theirs:
+                    if there:
                         os.unlink(f)
                     os.unlink(m)
             except OSError:
                 continue
             done.append(f)
-        for who, m in puts.items():  # a gone writer's, once it has no other mark of f left
-            if is_own(who) or writer_running(who, m) or any(_writer(o, f) in ((BEFORE, *who), (NEW, *who))
-                                                            for o in marks if os.path.lexists(o)):
+        for who, m in puts.items():  # a gone writer's (or one taken over), once it has no other mark of f left
+            tag = "-".join(map(str, who))
+            if (is_own(who) or _put_record(m) is None
+                    or (writer_running(who, m) and not (is_foreign(who) and _taking_over() == tag))
+                    or any(_writer(o, f) in ((BEFORE, *who), (NEW, *who)) for o in marks if os.path.lexists(o))):
                 continue
             try:
                 os.unlink(m)

@@ -2888,14 +2888,17 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
                 paths.restore_killed([f])
         mp.setenv(paths.TAKE_OVER, "78-123-0000beef")
         assert paths.restore_killed([f]) == [f] and f.read_text() == "oldest" and not fresh.exists()
+        # its put mark too: the take-over ends it as any killed writer's (helper-350's review: it was left)
+        assert not [p.name for p in tmp_path.iterdir() if ".put-" in p.name], os.listdir(tmp_path)
 
 
 def test_a_killed_reports_file_changed_before_the_next_run_is_kept_not_put_back(tmp_path):
     """helper-349: a report killed just after it replaced evaluation.txt, the user's note then appended to that file,
     and the next run put the old evaluation.txt back over it (then wrote the report anew, exit 0): the note was lost.
-    Each file a report block publishes gets a put mark recording its stamp (device, inode, size, mtime); the next
-    run puts back the old report, or removes a first report's file, only where the file there is the one the killed
-    run published, unchanged. Else it is kept, with the old contents beside it until it is moved away."""
+    Each file a report block publishes gets a put mark recording its size and SHA-256 (``UNPUBLISHED`` until then);
+    the next run puts back the old report, or removes a first report's file, only where the file there is the one
+    the killed run published, as published. Else it is kept (the report's check refuses it), and no hidden file stays.
+    A block of an older featcache left no put mark: its marks are acted on as before (helper-350's review)."""
     import os
 
     from featcache import paths
@@ -2903,34 +2906,73 @@ def test_a_killed_reports_file_changed_before_the_next_run_is_kept_not_put_back(
     tag = f"{os.getpid()}-1-{paths._HOST}"  # this pid started at another time: a killed run before this one
     f, g = tmp_path / "evaluation.txt", tmp_path / "confusion.png"
 
-    def killed_after_publishing(edit: bool) -> None:
+    def killed_after_publishing(edit: str = "", put: bool = True) -> None:
         old = tmp_path / "old"
         old.write_text("old report")
         os.link(old, tmp_path / f".evaluation.txt.before-{tag}")
         old.unlink()
         (tmp_path / f".confusion.png.new-{tag}").write_text("")  # a file the killed run made for the first time
-        for path, text in ((f, "new report"), (g, "new plot")):
+        for path, text in ((f, "new report"), (g, "new plot!")):
             path.write_text(text)
-            paths.write_put_mark(tmp_path / f".{path.name}.put-{tag}", paths.file_stamp_now(path))
-            if edit:
+            if put:
+                paths.write_put_mark(tmp_path / f".{path.name}.put-{tag}", paths.file_stamp_now(path))
+            if edit == "append":
                 with open(path, "a") as h:  # in place: its inode kept, its size and mtime not
                     h.write(" MY NOTE")
+            elif edit == "same size":  # the same size, the mtime set back (touch -r, rsync -t): its bytes tell
+                st = path.stat()
+                path.write_text(text.upper())
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
-    killed_after_publishing(edit=False)
+    def hidden() -> list[str]:
+        return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+
+    killed_after_publishing()
     assert sorted(paths.restore_killed([f, g])) == sorted([f, g]) and f.read_text() == "old report" and not g.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["evaluation.txt"]
-    killed_after_publishing(edit=True)
-    assert paths.restore_killed([f, g]) == [g]  # g: its mark gone, the file kept as it is
-    assert f.read_text() == g.read_text().replace("plot", "report") == "new report MY NOTE"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f".evaluation.txt.before-{tag}", f".evaluation.txt.put-{tag}",
-                                                          "confusion.png", "evaluation.txt"]
-    assert paths.restore_killed([f, g]) == [] and f.read_text() == "new report MY NOTE"  # again: still kept
-    f.rename(tmp_path / "mine.txt")  # moved away, as the report's check says: the old report back
-    assert paths.restore_killed([f, g]) == [f] and f.read_text() == "old report"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.png", "evaluation.txt", "mine.txt"]
-    # a killed run's mark beside a file it did not publish (no put mark: another program's, put there since): kept
+    assert hidden() == []
+    for edit, kept in (("append", ("new report MY NOTE", "new plot! MY NOTE")), ("same size", ("NEW REPORT", "NEW PLOT!"))):
+        killed_after_publishing(edit)
+        assert paths.restore_killed([f, g]) == [], edit  # both kept as they are, nothing hidden left
+        assert (f.read_text(), g.read_text()) == kept and hidden() == [], (edit, hidden())
+        f.unlink()
+        g.unlink()
+    # an older featcache's block (no put marks): its file put back and its new one removed, as before
+    killed_after_publishing(edit="append", put=False)
+    assert sorted(paths.restore_killed([f, g])) == sorted([f, g]) and f.read_text() == "old report" and not g.exists()
+    assert hidden() == []
+    # killed before its first rename (its put marks say nothing published): a file another program put at the new
+    # file's name since is kept
     (tmp_path / f".confusion.png.new-{tag}").write_text("")
-    assert paths.restore_killed([g]) == [g] and g.read_text() == "new plot MY NOTE"
+    paths.write_put_mark(tmp_path / f".confusion.png.put-{tag}", None)
+    g.write_text("another program's")
+    assert paths.restore_killed([g]) == [] and g.read_text() == "another program's" and hidden() == []
+    # a user's file named like a put mark is not one: never removed
+    mine = tmp_path / f".confusion.png.put-{tag}"
+    mine.write_text("my precious data")
+    assert paths.restore_killed([g]) == [] and mine.read_text() == "my precious data"
+
+
+def test_a_report_block_failing_after_the_user_changed_its_file_keeps_it_and_leaves_nothing_hidden(tmp_path):
+    """helper-350's review: a block that published a file, which the user then changed, and then failed (a full disk,
+    Ctrl-C) kept its hard link to the old file and the put mark under this live process's tag: other runs into the
+    folder were refused as "another featcache process is writing" while it lived, and the oldest report came back
+    later. The changed file stays, the block's marks go; an unchanged one is put back as before."""
+    import os
+
+    from featcache.store.atomic import output_files, write_text
+
+    f, g = tmp_path / "evaluation.txt", tmp_path / "evaluation.json"
+    f.write_text("old report")
+    g.write_text("old record")
+    with pytest.raises(KeyboardInterrupt):
+        with output_files(tmp_path, [f, g]):
+            write_text(f, "new report")
+            write_text(g, "new record")
+            with open(f, "a") as h:
+                h.write(" MY NOTE")
+            raise KeyboardInterrupt
+    assert f.read_text() == "new report MY NOTE" and g.read_text() == "old record"
+    assert sorted(os.listdir(tmp_path)) == ["evaluation.json", "evaluation.txt"]
 
 
 # A report run SIGKILLed just after it published one file (``os.replace`` onto a name ending in argv[1]); the

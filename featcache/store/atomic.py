@@ -141,13 +141,14 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
 # set for the process: an inode freed and reused by a user's file within one long-lived process is not told apart.
 _PUBLISHED: set[tuple[int, int]] = set()
 # The files of the ``output_files`` blocks running in this process, by absolute path: their put marks
-# (``paths.PUT``), and the stamp each was published with, for the block's own failure path.
+# (``paths.PUT``), and what each was published as (size, SHA-256), for the block's own failure path.
 _BLOCK_PUTS: dict[str, Path] = {}
-_PUT_STAMPS: dict[str, tuple[int, ...]] = {}
+_PUT_STAMPS: dict[str, tuple[int, str]] = {}
 
 
 def _record_put(tmp: str | Path, path: str | Path) -> None:
-    """Before ``tmp`` becomes ``path``, a file of a running block: its stamp in the put mark (the rename keeps it)."""
+    """Before ``tmp`` becomes ``path``, a file of a running block: what it is, in the put mark (a report's file: a
+    few KB to a few MB, hashed once more here)."""
     key = os.path.abspath(path)
     mark = _BLOCK_PUTS.get(key)
     stamp = file_stamp_now(tmp) if mark is not None else None
@@ -157,8 +158,8 @@ def _record_put(tmp: str | Path, path: str | Path) -> None:
 
 
 def _as_published(f: Path) -> bool:
-    """Whether ``f`` is the file this process's block published there, unchanged since (not edited in place nor
-    replaced); a block file published without a stamp: by its device and inode, as before."""
+    """Whether ``f`` is the file this process's block published there, unchanged since (not edited nor replaced);
+    a block file published without a stamp: by its device and inode, as before."""
     stamp = _PUT_STAMPS.get(os.path.abspath(f))
     if stamp is not None:
         return file_stamp_now(f) == stamp
@@ -369,8 +370,10 @@ def _writing_together(directory: Path, files: Iterable[str | Path]) -> Iterator[
     marks = _mark_new(new)
     kept = _keep_before(f for f in files if f not in new)
     puts = {os.path.abspath(f): kept_mark(f, PUT) for f in files}
+    outer = {key: (_BLOCK_PUTS.get(key), _PUT_STAMPS.get(key)) for key in puts}  # a block around this one, as it was
+    for mark in puts.values():  # "nothing published yet": a kill before the first rename is told from an older
+        write_put_mark(mark, None)  # featcache's block, which wrote no put mark (paths.restore_killed)
     _BLOCK_PUTS.update(puts)
-    left = []  # put marks a failure leaves beside a kept old file, for the next run (paths.restore_killed)
     try:
         yield
     except BaseException:
@@ -387,16 +390,19 @@ def _writing_together(directory: Path, files: Iterable[str | Path]) -> Iterator[
                     os.unlink(before)  # not replaced: rename(2) between two links of one file does nothing
                 elif not os.path.lexists(f) or _as_published(f):
                     os.replace(before, f)
-                else:  # changed by someone since this run wrote it: theirs stays, the old back once it is moved
-                    left.append(puts[os.path.abspath(f)])
+                else:  # changed by someone since this run wrote it: theirs stays (the report's check refuses it)
+                    os.unlink(before)
             except OSError:
                 pass
-        _unlink(m for m in puts.values() if m not in left)
+        _unlink(puts.values())
         raise
     finally:
-        for key in puts:
-            _BLOCK_PUTS.pop(key, None)
-            _PUT_STAMPS.pop(key, None)
+        for key, (mark, stamp) in outer.items():
+            for table, value in ((_BLOCK_PUTS, mark), (_PUT_STAMPS, stamp)):
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
     done = done_mark(directory)
     try:
         done.touch()  # the block's files are all written: a kill from here on keeps them (paths.restore_killed)
