@@ -3508,10 +3508,16 @@ def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
         assert featcache.verify(out / name).to_dict()["given"] == str(out / name)
         _info_line(capsys, out / name, f"{out / name} is a file of the report {record} records",
                    f"'featcache verify {record}' checks it")
+        assert featcache.info(out / name)["matches_record"] is True and featcache.info(out / name)["problem"] is None
     text = (out / "evaluation.txt").read_text()
     (out / "evaluation.txt").write_text(text + "mine\n")
     one_line_error(capsys, ["verify", str(out / "confusion.png")], f"{out / 'evaluation.txt'} was changed since "
                    "featcache wrote it (its SHA-256 is not the one evaluation.json records)")
+    # info said only that each is the report's (helper-349): it says what verify refuses, exit 0 (it describes)
+    for given in (out / "evaluation.txt", out / "confusion.png", record):
+        _info_line(capsys, given, f"verify refuses it now: {out / 'evaluation.txt'} was changed "
+                   "since featcache wrote it (its SHA-256 is not the one evaluation.json records)")
+        assert featcache.info(given)["matches_record"] is False
     notes = out / "notes.txt"  # beside a record but not listed by it: none of featcache's
     notes.write_text("mine")
     one_line_error(capsys, ["verify", str(notes)], f"{notes} is none of the files featcache describes",
@@ -3552,7 +3558,7 @@ def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model
         assert capsys.readouterr().out.startswith(f"ok: {out} is intact (a predictions CSV): its SHA-256 is the one "
                                                   "its record .p.csv.featcache holds")
         line = _info_line(capsys, given, f"'featcache verify {out}' checks it against that record")
-        assert ": 1 prediction, written " in line, line  # what it holds: one row, and when
+        assert ": 1 prediction, last modified " in line, line  # what it holds: one row, and when
         assert featcache.info(given)["rows"] == 1 and featcache.info(given)["matches_record"] is True
     assert featcache.verify(out).to_dict()["record"] == str(record)
     out.write_text(out.read_text() + "# checked by hand\n")
@@ -3569,6 +3575,27 @@ def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model
                        "beside it (.copy.csv.featcache", "run predict --csv again to have it checked")
     out.unlink()
     one_line_error(capsys, ["verify", str(record)], f"{out}, the predictions CSV its record {record} vouches for, is gone")
+    # given the record, info opened what stood at the CSV's name: a folder was a traceback, a FIFO or a link to
+    # /dev/zero waited for good; verify called a folder or a FIFO "gone" (helper-349)
+    import signal
+
+    before = signal.signal(signal.SIGALRM, lambda *a: pytest.fail("info or verify waited on what stands at the CSV's name"))
+    signal.alarm(60)
+    try:
+        for make, said in ((lambda: None, "is gone"), (out.mkdir, "is a folder now"),
+                           (lambda: os.mkfifo(out), "is no longer a regular file (a FIFO, socket or device now)"),
+                           (lambda: os.symlink("/dev/zero", out), "is no longer a regular file (a FIFO")):
+            make()
+            for command in ("info", "verify"):
+                one_line_error(capsys, [command, str(record)],
+                               f"{out}, the predictions CSV its record {record} vouches for, {said}")
+            if out.is_dir() and not out.is_symlink():
+                out.rmdir()
+            elif os.path.lexists(out):
+                out.unlink()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
 
 
 def _damage_csv_record(record: Path, sha256: object) -> None:

@@ -117,7 +117,13 @@ def test_verify_says_an_unfinished_curve_is_unfinished_and_not_ok(tiny_cache, tm
     assert answer["ok"] is False and "unfinished curve (3 of 6 points" in answer["error"]
     assert main(["verify", str(record), str(tiny_cache)]) == 2  # among several: said, the others still checked
     assert capsys.readouterr().err.strip() == said
+    # info of it or of its curve.csv said only what they are (helper-348): it says what verify refuses, exit 0
+    for given in (record, out / "curve.csv"):
+        assert main(["info", str(given)]) == 0
+        assert ("verify refuses it now: " + said.split("error: ", 1)[1]) in capsys.readouterr().out
+        assert featcache.info(given)["matches_record"] is False
     curve(tiny_cache, out, heads=("logreg",))
+    assert featcache.info(record)["matches_record"] is True
     assert main(["verify", str(record)]) == 0
     assert capsys.readouterr().out.startswith(f"ok: {record} is intact")
 

@@ -1242,7 +1242,8 @@ def test_info_of_a_model_shows_how_many_training_digests_it_keeps(tiny, split, t
         assert got.returncode == 0 and json.loads(got.stdout)["train_digest_count"] == want, got.stderr
         got = run_main(capsys, "info", str(old))
         rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in got.stdout.splitlines() if line[:1] != " "}
-        assert rows["train_digests"].startswith(f"{kept} kept (evaluate MODEL FOLDER says which photos" if want else
+        assert rows["train_digests"].startswith(f"{kept} kept (of the training images: for a model of a photo folder, "
+                                                "evaluate MODEL FOLDER says which photos" if want else
                                                      "none (exported before 2026-12-06, or from a head without them"), got.stdout
 
 

@@ -181,7 +181,10 @@ def _value_words(key: str, value: Any) -> str:
     from featcache.recipes.files import DIGEST_COUNT
 
     if key == DIGEST_COUNT:  # what the count is for, and what none means
-        return (f"{value} kept (evaluate MODEL FOLDER says which photos the model was trained on)" if value is not None
+        # a Fashion-MNIST model's digests are of arrays, which a photo folder's never match (docs/photos.md): the
+        # advice is a photo-folder model's, said so (a new-user tester was sent to check photos with one)
+        return (f"{value} kept (of the training images: for a model of a photo folder, evaluate MODEL FOLDER says "
+                "which photos it was trained on)" if value is not None
                 else "none (exported before 2026-12-06, or from a head without them: evaluate MODEL FOLDER cannot "
                      "tell which photos the model was trained on)")
     if key.endswith("_seconds") and isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -138,6 +138,19 @@ def predictions_csv(path: Path) -> tuple[tuple[Path, Path, list[str] | None] | N
     return (None if beside.digests is None else (path, beside.record, beside.digests)), beside
 
 
+def check_csv_there(csv: Path, record: Path) -> None:
+    """The predictions CSV ``record`` vouches for is a regular file (links followed), or one line: gone, or something
+    else there now. Given the record, info opened a folder there (a traceback), or a FIFO or a link to /dev/zero,
+    and waited for good; verify called a folder or a FIFO "gone" (helper-349)."""
+    from featcache.deploy.predict import rerun_csv_words
+
+    if csv.is_file():
+        return
+    what = ("is gone" if not csv.exists() else
+            "is a folder now" if csv.is_dir() else "is no longer a regular file (a FIFO, socket or device now)")
+    raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, {what}; run {rerun_csv_words()}")
+
+
 def recorded_csv(csv: Path) -> tuple[Path, list[str]]:
     """The record that vouches for the predictions CSV ``csv`` (beside the file it leads to, ``csv_target``) and the
     SHA-256s it accepts, read as a rerun's ``check_csv`` reads it; where there is none, or it is damaged, the line
@@ -210,15 +223,13 @@ def model_words(made_by: CsvModel | None, status: str, checked: Path | None) -> 
 def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
     """``verify`` of a file that is neither a cache, a head, a model nor a record: a predictions CSV (or its hidden
     record) checked against that record, a report's file through the record that lists it; None for any other."""
-    from featcache.deploy.predict import check_csv_digests, csv_model, csv_target, rerun_csv_words
+    from featcache.deploy.predict import check_csv_digests, csv_model, csv_target
 
     t0 = time.perf_counter()
     found, beside = predictions_csv(path)
     if found is not None:
         csv, record, digests = found
-        if not csv.is_file():
-            raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, is gone; run "
-                                 f"{rerun_csv_words()}")
+        check_csv_there(csv, record)
         if digests is None:  # given the hidden record: the one that vouches for the CSV, or a line (never "ok")
             record, digests = recorded_csv(csv)
         # else the record predictions_csv read: not read and parsed a second time
@@ -273,16 +284,19 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
     found, beside = predictions_csv(path)
     if found is not None:
         csv, record, digests = found
-        if digests is None and csv.is_file():  # its hidden record: verify's line where none vouches for the CSV
+        check_csv_there(csv, record)  # before it is opened: a FIFO there waited for good
+        if digests is None:  # its hidden record: verify's line where none vouches for the CSV
             digests = recorded_csv(csv)[1]
         return _predictions_info(given, csv, record, record == path, digests)
     listed = listed_by(path)
     if listed is not None:
         record, doc = listed
         record_seal_check(record, doc)  # a record edited vouches for nothing: verify's line
-        return {"path": given, "kind": "report file", "record": str(record),
+        problem = report_problem(record, doc)
+        return {"path": given, "kind": "report file", "record": str(record), "matches_record": problem is None,
+                "problem": problem,
                 "about": (f"{given} is a file of the report {record} records (open it as it is); {_verify_words(record)} "
-                          "checks it and the report's other files")}
+                          "checks it and the report's other files" + _problem_words(problem))}
     if beside is not None and (line := unvouched_line(path, given, beside)) is not None:  # None: a record (found above)
         raise FeatcacheError(line)
     return None
@@ -290,7 +304,7 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
 
 def _predictions_info(given: str, csv: Path, record: Path, is_record: bool, digests: list[str] | None) -> dict[str, Any]:
     """``report_file_info`` of a predictions CSV (``is_record``: of its record ``record``): what it holds, counted here,
-    when it was written (the CSV's time), whether its SHA-256 is one its record accepts (``digests``; info called an
+    when it was last modified (the CSV's time), whether its SHA-256 is one its record accepts (``digests``; info called an
     edited CSV a predictions CSV without a word of it: a new-user tester), and the model that made it, as its record
     names it (a record of before 2026-12-06 holds the CSV's name and SHA-256 alone)."""
     import csv as csv_module
@@ -301,7 +315,9 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool, dige
 
     with open(csv, newline="", encoding="utf-8", errors="replace") as f:  # a row per image after the header (write_csv);
         rows = max(sum(1 for _ in csv_module.reader(f)) - 1, 0)  # read as CSV: a quoted name may hold a newline
-    written = datetime.fromtimestamp(csv.stat().st_mtime).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+    # the file's own time: an edit or a plain cp moves it, and the record keeps none, so it is not called "written"
+    # (that said the time of a user's edit as predict's; two testers)
+    modified = datetime.fromtimestamp(csv.stat().st_mtime).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
     what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if is_record else
             f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
     made_by = csv_model(record)
@@ -312,9 +328,9 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool, dige
              f"changed since featcache wrote it (its SHA-256 is not the one {record.name} records beside it; "
              f"{_verify_words(csv)} says so)")
     return {"path": given, "kind": "predictions record" if is_record else "predictions CSV", "record": str(record),
-            "csv": str(csv), "rows": rows, "written": written, "matches_record": matches,
+            "csv": str(csv), "rows": rows, "modified": modified, "matches_record": matches,
             "model": made_by.to_record() if made_by is not None else None,
-            "about": f"{given} is {what}: {counted(rows, 'prediction')}, written {written}; {check}\n"
+            "about": f"{given} is {what}: {counted(rows, 'prediction')}, last modified {modified}; {check}\n"
                      f"{_made_by_words(made_by)}"}
 
 
@@ -336,6 +352,22 @@ def _made_by_words(made_by: CsvModel | None) -> str:
             f"run on {made_by.runtime}")
 
 
+def report_problem(record: Path, doc: dict[str, Any]) -> str | None:
+    """What verify would refuse in the report ``record`` (its ``doc`` as read) records, in verify's words; None where
+    it is whole. info said of an edited evaluation.txt, a picture copied over confusion.png, an edited row of
+    curve.csv and an unfinished curve only that they are the report's, where verify refuses each (helper-349 and
+    helper-348). The files are a report's (a table, a picture, a few KB to a few MB): hashed at once."""
+    try:
+        verify_report(record, doc)
+    except FeatcacheError as exc:
+        return str(exc)
+    return None
+
+
+def _problem_words(problem: str | None) -> str:
+    return "" if problem is None else f"\nverify refuses it now: {problem}"
+
+
 def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str, Any]:
     """What ``info`` says of a report's record whose own digest matches (``record_seal_check``; an edited one is
     verify's line): what it is, and an evaluation's head, cache and accuracy, which it holds (it said "error: ... is
@@ -343,7 +375,9 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
     from featcache.validate import REPORT_DIGESTS
 
     record_seal_check(path, doc, given)
-    info = {"path": given, "kind": "report record", "record": given, "files": sorted(doc[REPORT_DIGESTS])}
+    problem = report_problem(path, doc)
+    info = {"path": given, "kind": "report record", "record": given, "files": sorted(doc[REPORT_DIGESTS]),
+            "matches_record": problem is None, "problem": problem}
     about = f"{given} is a report's record (JSON: open it as it is); {_verify_words(given)} checks the report's files against it"
     if path.name == "evaluation.json":
         # a model's names its model and folder (records since 2026-12-06 have no head, cache and split: a brief)
@@ -360,7 +394,7 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
             if isinstance(info.get("values_words"), str):
                 about += f"\n{_values_words_line(info['values_words'])}"
             about += "".join(f"\n{line}" for line in _evaluation_warnings(doc))
-    return {**info, "about": about}
+    return {**info, "about": about + _problem_words(problem)}
 
 
 def _evaluation_words(doc: dict[str, Any]) -> str:
