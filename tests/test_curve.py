@@ -1214,6 +1214,34 @@ def test_a_file_saved_over_the_curves_own_during_its_run_is_left_as_it_is(tiny_c
     assert len(done.rows) == 2 * len(SIZES) and done.meta["complete"] and (out / "curve.png").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("record", ["removed", "kept"])
+def test_a_picture_saved_as_curve_png_during_the_run_is_refused_whatever_became_of_curve_json(tiny_cache, tmp_path,
+                                                                                               monkeypatch, record):
+    """helper-349: curve.json removed and a picture of the user's copied over curve.png during the fits: the finished
+    run took the folder for a report from before digests and replaced the picture, exit 0 (with curve.json left, it
+    was refused). The check after the fits takes what this run found at its start, not curve.json from disk."""
+    from featcache.analysis.curve import run as curve_run
+
+    out = tmp_path / "cv"
+    mine = b"\x89PNG my own picture"
+    fitted = curve_run._tasks.execute
+
+    def picture_saved_after_the_first_fit(*args, **kwargs):
+        for i, item in enumerate(fitted(*args, **kwargs)):
+            if i == 1:
+                if record == "removed":
+                    (out / "curve.json").unlink()
+                (out / "curve.png").write_bytes(mine)
+            yield item
+
+    monkeypatch.setattr(curve_run._tasks, "execute", picture_saved_after_the_first_fit)
+    with pytest.raises(FeatcacheError, match=rf"^{re.escape(str(out / 'curve.png'))} is not a file featcache wrote in "
+                                             r"this report .*move .*curve\.png away"):
+        curve(tiny_cache, out, heads=("logreg",), seeds=2)
+    assert (out / "curve.png").read_bytes() == mine
+
+
 def test_a_curve_file_removed_during_the_run_is_written_again(tiny_cache, tmp_path, monkeypatch):
     """A file of the curve's removed meanwhile holds nothing of anyone's: the next write puts it back, no error."""
     from featcache.analysis.curve import run as curve_run
@@ -1325,3 +1353,13 @@ def test_the_progress_bar_names_the_seed_of_each_accuracy_it_shows(tiny_cache, t
     assert all(rows[key] == value for key, value in named.items()), (named, rows)
     last = re.findall(r" - (logreg at \d+, seed \d+): ([\d.]+)", capsys.readouterr().err)
     assert last and last[-1][0] == "{} at {}, seed {}".format(*[said[-1][0][i] for i in (1, 2, 3)]), last
+    # a size added between two kept ones: each seed's chain is re-run up to 50 (warm starts), and the bar named 50
+    # with the refit's accuracy, which curve.csv never holds (a new-user tester); it names the new point, as stored
+    shown.clear()
+    res = curve(tiny_cache, tmp_path / "s", heads=("logreg",), seeds=2, sizes=[20, 35, 50], jobs=1, verbose=True,
+                plot=False)
+    after = {(r["head"], r["seed"], r["size"]): r["accuracy"] for r in read_rows(res.csv)}
+    assert all(after[k] == v for k, v in rows.items())  # the kept rows as they were
+    said = [(re.fullmatch(r"(\w+) at (\d+), seed (\d+)", label), value) for label, value in shown]
+    assert sorted((m[1], int(m[3]), int(m[2])) for m, _ in said) == [("logreg", 0, 35), ("logreg", 1, 35)], shown
+    assert all(after[(m[1], int(m[3]), int(m[2]))] == value for m, value in said), (said, after)

@@ -245,7 +245,7 @@ class CurveFolder:
     def check_writable(self) -> None:
         check_writable_dir(self.path, "--out")
 
-    def check_outputs(self) -> dict[str, str]:
+    def check_outputs(self, known: dict[str, str] | None = None) -> dict[str, str]:
         """Before anything here is read: curve.csv, curve.json and curve.png replace only a curve featcache wrote.
 
         Then ``finished_rows`` vouches for a curve.csv, with a line of its own
@@ -258,7 +258,14 @@ class CurveFolder:
         its rows carry checksums. Returns the curve.png's digest when it may be
         replaced (``validate.check_report_files``), for curve.json to record
         again until a new plot is drawn.
+
+        ``known``: after the fits, the digests this run found replaceable at its start (the first call's result):
+        the folder is this run's, and curve.json on disk is not asked again. Read from there, a curve.json removed
+        during the run made a picture the user saved as curve.png one of a report from before digests, replaced
+        without a word (helper-349).
         """
+        if known is not None:
+            return check_report_files([self.png], lambda: True, digests=lambda: known, recorded=[self.png])
         return check_report_files([self.csv, self.json, self.png],
                                   lambda: self.csv.exists() or isinstance((read_meta(self.json) or {}).get("identity"), dict),
                                   digests=lambda: recorded_digests(self.json), recorded=[self.png])
@@ -328,8 +335,8 @@ class CurveFolder:
         before = self.written.get(path.name)
         if before is None or not os.path.lexists(path):
             return
-        try:
-            same = not os.path.islink(path) and file_sha256(path) == before
+        try:  # a regular file only: a FIFO put there would block the read
+            same = path.is_file() and not path.is_symlink() and file_sha256(path) == before
         except OSError:
             same = False
         if same:

@@ -127,13 +127,17 @@ def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: b
         with showing_fits(bars_wanted(verbose)):
             for task, results in _tasks.execute(work, bound.spec.jobs):
                 fits_run += len(task[2])
+                head, seed, sizes = task
+                # a chain re-run to reach a new size (warm starts) ends at sizes the folder keeps: the bar named the
+                # last of those, with a refit's accuracy curve.csv never holds (a new-user tester adding a size)
+                new = [(n, r[0]) for n, r in zip(sizes, results) if (head, seed, n) not in plan.rows] or [(sizes[-1], results[-1][0])]
                 added += plan.add(task, results)
                 folder.write(plan.stored())
                 if bar is not None:
                     # which fit the accuracy is of: "acc" alone jumped 0.94 -> 0.59 -> 0.67 between heads (a new user),
                     # and "keras at 25: 0.5882" then "keras at 25: 0.6732" looked contradictory without the seed
                     # (another training subset: curve.csv's seed column; a new user)
-                    bar.update(added, values=[(f"{task[0]} at {task[2][-1]}, seed {task[1]}", results[-1][0])])
+                    bar.update(added, values=[(f"{head} at {new[-1][0]}, seed {seed}", new[-1][1])])
     finally:
         _tasks.clear_arrays()
     return fits_run
@@ -151,7 +155,7 @@ def _finish(plan: CurvePlan, folder: CurveFolder, meta: dict[str, Any], fits_run
     # Its files checked again after the fits: a curve.png the user saved there during the run was replaced (an
     # adversarial tester). Refused here, the rows stay in curve.csv: once the picture is moved away, the same
     # command resumes with nothing left to fit.
-    folder.check_outputs()
+    folder.check_outputs(known=dict(meta.get(REPORT_DIGESTS) or {}))
     # the plot, then curve.json recording its SHA-256 (a rerun replaces it only while unchanged): both or neither
     with output_files(folder.path, [folder.png, folder.csv, folder.json]):  # (folder.png: drawn, or one from before dropped)
         if plot:
