@@ -259,7 +259,9 @@ def test_a_resume_is_said_before_the_extraction_it_goes_on_with(fashion_dir, tmp
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     resumed = [n for n, line in enumerate(lines) if line == f"resuming {out}: {done} of 72 images already done"]
-    extracting = [n for n, line in enumerate(lines) if line.startswith("extracting 72 images with mobilenet_v2")]
+    # and what is left, not all 72: "extracting 72 images" read as starting over (a new-user tester)
+    extracting = [n for n, line in enumerate(lines)
+                  if line.startswith(f"extracting the other {72 - done} of 72 images with mobilenet_v2")]
     assert len(resumed) == 1 and len(extracting) == 1 and resumed[0] < extracting[0], proc.stderr
 
 
@@ -1879,6 +1881,24 @@ def test_extract_to_another_name_says_where_a_complete_cache_of_the_same_setting
         else:
             assert line[0] == (f"{twin} already holds these features, made by {made_by}; extracting them again to "
                                f"{tmp_path / (runtime + '.h5')} with {runtime}"), line
+
+
+@pytest.mark.parametrize("runtimes", ["5", '"onnxruntime"', '{"a": 1}'])
+def test_a_same_settings_cache_beside_out_with_a_damaged_runtimes_record_is_no_traceback(tmp_path, capsys, runtimes):
+    """helper-349: a cache beside --out of the same settings whose `runtimes` attribute was edited to 5 (verify calls it
+    damaged) made extract --runtime X a TypeError traceback, exit 1, in the line naming that cache; a string there was
+    read letter by letter. Such a record names no runtime (``runner.recorded_runtimes``); the run goes on."""
+    from featcache.embedding.runner import recorded_runtimes
+
+    twin = tiny_fashion_cache(tmp_path, out="twin.h5")
+    with h5py.File(twin, "a") as f:
+        f.attrs["runtimes"] = runtimes
+    args = ["extract", "--data-dir", str(tmp_path / "fm"), "--weights", "random", "--image-size", "32"]
+    said = run_main(capsys, *args, "--runtime", "tensorflow", "--out", str(tmp_path / "new.h5"))
+    assert said.returncode == 0, said.stderr
+    line = [line for line in said.stderr.splitlines() if "already holds these features" in line]
+    assert len(line) == 1 and line[0].startswith(f"{twin} already holds these features (a complete cache"), said.stderr
+    assert recorded_runtimes({"runtimes": runtimes}) == [] and recorded_runtimes({"runtime": "openvino"}) == ["openvino"]
 
 
 def test_extract_to_the_default_name_says_where_a_complete_cache_of_the_same_settings_already_is(tmp_path, capsys):

@@ -307,7 +307,7 @@ def _same_cache_beside(path: Path, fingerprint: str, runtime: str | None = None)
         except (FeatcacheError, OSError):  # a damaged or foreign file beside it is not this run's business
             continue
         if attrs.get("complete") and attrs.get("fingerprint") == fingerprint:
-            made = [r for r in attrs.get("runtimes") or [attrs.get("runtime")] if isinstance(r, str)]
+            made = recorded_runtimes(attrs)
             if runtime not in (None, DEFAULT_RUNTIME) and made and runtime not in made:
                 return (f"{other} already holds these features, made by {', then '.join(made)}; extracting them again "
                         f"to {path} with {runtime}")
@@ -489,7 +489,7 @@ def _not_run_words(runtime: str | None, attrs: dict, out_given: bool) -> str:
 
     if runtime is None or runtime == DEFAULT_RUNTIME:
         return ""
-    made = [r for r in attrs.get("runtimes") or [attrs.get("runtime")] if isinstance(r, str)]
+    made = recorded_runtimes(attrs)
     named = option(f'--runtime {runtime}', f'runtime={runtime!r}')
     if made == [runtime]:  # "did not run: the cache was made by onnxruntime" of onnxruntime read as a contradiction (a tester)
         fix = f"; to time it again, give another {out_option()}" if out_given else ""
@@ -575,7 +575,11 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         status(_resume_line(path, resumed, rows))
     if shown:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
-        status(f"extracting {_rows_words(rows)}{views} with {ident.backbone} at {ident.image_size} px "
+        # after "resuming ...: 2240 of 4000 images already done", "extracting 4000 images" read as starting over (a
+        # new-user tester): a resume says what is left
+        what = (f"the other {sum(rows.sizes.values()) - resumed} of {sum(rows.sizes.values())} {rows.unit}" if resumed
+                else _rows_words(rows))
+        status(f"extracting {what}{views} with {ident.backbone} at {ident.image_size} px "
                f"({counted(len(ident.layers), 'layer')}); {preparing_line('the network', engine.runtime)}")
         # Notes, shown with the progress off too: the memory bound overrides the --batch-size the user gave (or its
         # default), which a run's speed and a benchmark depend on (a review: these were status lines, hidden by
@@ -704,8 +708,20 @@ def runtimes_used(recorded: dict[str, Any], runtime: str | None) -> list[str]:
     """The runtimes that made a cache's rows, in the order they ran: a resumed partial's ``runtimes`` (or its
     one ``runtime``), then ``runtime`` if it is another. Features agree across runtimes to about 2e-4, so a
     resume on another runtime is allowed; the ``runtimes`` attribute keeps that honest ('featcache info')."""
-    used = list(recorded.get("runtimes") or [recorded.get("runtime")])
-    return [r for r in used if r is not None] + ([runtime] if runtime is not None and runtime != used[-1] else [])
+    used = recorded_runtimes(recorded)
+    return used + ([runtime] if runtime is not None and runtime != (used[-1] if used else None) else [])
+
+
+def recorded_runtimes(attrs: dict[str, Any]) -> list[str]:
+    """The runtimes a cache's attributes record, in the order they ran (``runtimes``, or its one ``runtime``). A
+    value of another form (a damaged or edited file, which verify names) records none: ``runtimes`` set to 5 in a
+    cache beside --out was a TypeError traceback in extract's line about it, and a string was read letter by letter
+    (helper-349)."""
+    many = attrs.get("runtimes")
+    if many is None:
+        one = attrs.get("runtime")
+        return [one] if isinstance(one, str) else []
+    return [r for r in many if isinstance(r, str)] if isinstance(many, (list, tuple)) else []
 
 
 def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: RowPlan, runtime: str | None) -> dict[str, Any]:
