@@ -1556,7 +1556,9 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
         check_replaceable(p, flag)  # before ours() reads any of them
     existing = [Path(p) for p in files if Path(p).exists()]
     if existing and not ours():
-        raise FeatcacheError(f"{given_path(flag, existing[0].parent)} holds {existing[0].name}, which is not part of a report featcache "
+        # the folder by its path, not as the option: lesson's heads/ and eval/ are folders inside its --out ("--out
+        # les1/heads holds logreg_cv.npz" of a lesson run with --out les1; an adversarial tester)
+        raise FeatcacheError(f"{existing[0].parent} holds {existing[0].name}, which is not part of a report featcache "
                              f"wrote; choose another {option(flag)} (or delete {existing[0].name})")
     # read whenever the report is there: its record's own digest is checked too (recorded_digests)
     known = digests() if digests is not None and existing else None

@@ -897,3 +897,18 @@ def test_a_data_set_too_small_for_the_lesson_at_any_limit_says_so_not_a_limit_it
     assert "--train-limit 48 is too small for the lesson" in err and len(err.splitlines()) == 1
     assert "or more" not in err and "all 48 training images of this data set are too few" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_lessons_own_figures_say_when_this_runs_limits_make_them_no_comparison():
+    """A new-user tester: 'lesson --train-limit 1000 --test-limit 500 --scratch-train 2000' closed with the lesson's
+    figures "on the same first test images", which they were not. The line names the limits that differ."""
+    from types import SimpleNamespace
+
+    from featcache.recipes.lesson import DEFAULTS, _lesson_figures
+
+    same = _lesson_figures(SimpleNamespace(**{k: DEFAULTS[k] for k in ("train_limit", "test_limit", "scratch_train")}))
+    assert "the same first test images" in same and same.endswith("from scratch 0.883 on 15,000.")
+    other = _lesson_figures(SimpleNamespace(train_limit=1000, test_limit=500, scratch_train=DEFAULTS["scratch_train"]))
+    assert "the same first test images" not in other and f"its first {DEFAULTS['test_limit']:,} test images" in other
+    assert other.endswith("; this run's --train-limit 1000, --test-limit 500 differ from the lesson's, so its rows are "
+                          "not comparable with those figures."), other

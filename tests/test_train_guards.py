@@ -129,7 +129,8 @@ def test_evaluate_takes_verbose_and_write_false_writes_nothing(cache, tmp_path, 
     out, _ = capsys.readouterr()
     assert {p.parent for p in written.files.values()} == {runs / "eval" / "h_npz"}
     assert written.files["text"].read_text() == written.text() + "\n" == quiet.text() + "\n"
-    assert out == written.text() + f"\n\nconfusion matrix plot: {written.files['png']}\n"
+    assert out == written.text() + (f"\n\nconfusion matrix plot: {written.files['png']}\nreport: {written.files['text']}; every "
+                                    f"number and misclassified image: {written.files['json']}\n")
     assert featcache.evaluate(res, cache).files == written.files  # None is the default
 
 

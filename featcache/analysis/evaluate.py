@@ -647,3 +647,5 @@ def say_evaluated(result: EvalResult) -> None:
     if "png" in result.files:
         print()
         print(one_line(f"confusion matrix plot: {result.files['png']}"))
+    if "json" in result.files:  # "all in evaluation.json" above named a file no line located (a new-user tester)
+        print(one_line(f"report: {result.files['text']}; every number and misclassified image: {result.files['json']}"))

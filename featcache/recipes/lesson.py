@@ -388,10 +388,20 @@ def report_markdown(result: LessonResult, ctx: LessonContext) -> str:
         "",
         f"The lesson's end-to-end model: {pc['total']:,} parameters, {pc['trainable']:,} trainable, "
         f"{pc['non_trainable']:,} non-trainable.",
-        "For comparison, the lesson's own figures (its text, not measured here: the same first test images, Keras's "
-        "ImageNet weights trained at 96x96, where these were trained at 224): transfer 0.859 on 4,000 images; from "
-        "scratch 0.883 on 15,000.",
+        _lesson_figures(ctx),
     ]) + "\n"
+
+
+def _lesson_figures(ctx: LessonContext) -> str:
+    """The lesson's own figures, and whether this run's limits make its rows comparable with them: with
+    --test-limit 500 the line still said "the same first test images" (a new-user tester)."""
+    ran = {"train_limit": ctx.train_limit, "test_limit": ctx.test_limit, "scratch_train": ctx.scratch_train}
+    other = [f"{RUN_SETTINGS[k]} {v}" for k, v in ran.items() if v != DEFAULTS[k]]
+    images = ("the same first test images" if not other else f"its first {DEFAULTS['test_limit']:,} test images")
+    return ("For comparison, the lesson's own figures (its text, not measured here: " + images + ", Keras's ImageNet "
+            "weights trained at 96x96, where these were trained at 224): transfer 0.859 on 4,000 images; from scratch "
+            "0.883 on 15,000" + (f"; this run's {', '.join(other)} differ from the lesson's, so its rows are not "
+                                 "comparable with those figures." if other else "."))
 
 
 def _views_note(r: dict[str, Any]) -> str:
