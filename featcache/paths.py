@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import socket
 import stat
 import time
@@ -206,6 +207,7 @@ BEFORE, NEW = "before", "new"
 PUT = "put"
 _PUT_HEADER = "featcache-put"
 UNPUBLISHED = "unpublished"
+_CUT_STAMP = re.compile(rf"{_PUT_HEADER} \d*( [0-9a-f]{{0,64}})?")  # a size-and-digest record cut short
 # Made in the folder once the block's files are all written, before its marks go, and removed after them: a kill
 # while the marks were being removed left some old files' links, and the next run put back those alone beside the new
 # others, a report refused from then on (an adversarial tester). With it the marks of a finished block are only removed.
@@ -335,6 +337,11 @@ def _put_record(mark: Path | None) -> tuple[int, str] | str | None:
         return UNPUBLISHED
     if len(words) == 3 and words[0] == _PUT_HEADER and words[1].isdigit() and len(words[2]) == 64:
         return int(words[1]), words[2]
+    # cut short by a kill or a full disk while it was written, which is before the rename it records: nothing was
+    # published yet. Taken for a user's file, it stayed for good beside every later report (helper-351).
+    text = " ".join(words)
+    if f"{_PUT_HEADER} {UNPUBLISHED}".startswith(text) or _CUT_STAMP.fullmatch(text):
+        return UNPUBLISHED
     return None
 
 
@@ -390,6 +397,30 @@ def writer_running(writer: Writer, made: Path) -> bool:
     except OSError:  # another user's process: running
         return True
     return True
+
+
+def killed_midway(files: Iterable[str | Path]) -> int | None:
+    """The pid of a featcache process that was writing ``files`` (a report) and is gone, its marks still beside them
+    (``restore_killed`` acts on them at the next run); None where there are none. verify and info said "changed
+    since featcache wrote it" of a report featcache's own killed run had left half-written (helper-351)."""
+    for f in map(Path, files):
+        try:
+            marks = [m for m in f.parent.iterdir() if m.name.startswith(f".{f.name}.")]
+        except OSError:
+            continue
+        for m in marks:
+            writer = _writer(m, f)
+            if writer is None or writer[0] == PUT or is_own(writer[1:]):
+                continue
+            try:
+                if writer[0] == NEW and m.stat().st_size:  # featcache's are empty: a user's file named like one
+                    continue
+            except OSError:
+                continue
+            tag = "-".join(map(str, writer[1:]))
+            if not writer_running(writer[1:], m) and not (f.parent / f"{DONE_PREFIX}{tag}").exists():
+                return writer[1]
+    return None
 
 
 def restore_killed(files: Iterable[str | Path]) -> list[Path]:

@@ -2950,6 +2950,13 @@ def test_a_killed_reports_file_changed_before_the_next_run_is_kept_not_put_back(
     mine = tmp_path / f".confusion.png.put-{tag}"
     mine.write_text("my precious data")
     assert paths.restore_killed([g]) == [] and mine.read_text() == "my precious data"
+    # a put mark cut short by a kill (or a full disk) as it was written, before the rename it precedes: nothing was
+    # published; it stayed for good beside every later report (helper-351), and goes now
+    mine.unlink()
+    for cut in ("", "featcache-put 9 ab"):
+        (tmp_path / f".confusion.png.new-{tag}").write_text("")
+        (tmp_path / f".confusion.png.put-{tag}").write_text(cut)
+        assert paths.restore_killed([g]) == [] and g.read_text() == "another program's" and hidden() == [], (cut, hidden())
 
 
 def test_a_report_block_failing_after_the_user_changed_its_file_keeps_it_and_leaves_nothing_hidden(tmp_path):
@@ -3006,6 +3013,13 @@ def test_a_note_added_to_a_killed_evaluations_file_survives_the_next_run(tmp_pat
                           env=env, timeout=300)
     assert proc.returncode == -9, proc.stderr[-2000:]
     txt = folder / "evaluation.txt"
+    # verify (and info) said "confusion.png was changed since featcache wrote it" of featcache's own half-written
+    # report (helper-351): they say a run was killed while writing it, and what puts it right
+    capsys.readouterr()
+    killed = f"{folder} holds a report that a featcache run (pid "
+    one_line_error(capsys, ["verify", str(folder / "evaluation.json")], killed, "was killed while writing",
+                   "run the command that wrote the report again: it puts the old report back first")
+    _info_line(capsys, txt, "verify refuses it now: " + killed)
     with open(txt, "a") as h:
         h.write("MY NOTE\n")
     mine = txt.read_bytes()

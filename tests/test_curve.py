@@ -1242,6 +1242,32 @@ def test_a_picture_saved_as_curve_png_during_the_run_is_refused_whatever_became_
     assert (out / "curve.png").read_bytes() == mine
 
 
+@pytest.mark.slow
+def test_a_change_made_just_after_curves_own_write_is_still_refused(tiny_cache, tmp_path, monkeypatch):
+    """helper-351: the digest of curve.csv as written was read back from disk after the rename, so a change another
+    program made in that instant was taken for this run's and overwritten by the next fit's table, exit 0. The
+    digest is of the bytes written."""
+    from featcache.analysis.curve import folder as folder_mod
+
+    out = tmp_path / "cv"
+    written = folder_mod.write_text
+    calls = []
+
+    def changed_at_once_after_the_second_write(path, text, **kw):
+        done = written(path, text, **kw)
+        if Path(path).name == "curve.csv":
+            calls.append(path)
+            if len(calls) == 2:  # the first task's rows: another program appends before the next write
+                with open(path, "a") as f:
+                    f.write("# mine\n")
+        return done
+
+    monkeypatch.setattr(folder_mod, "write_text", changed_at_once_after_the_second_write)
+    with pytest.raises(FeatcacheError, match=r"curve\.csv was changed by another program while the curve ran"):
+        curve(tiny_cache, out, heads=("logreg",), seeds=2)
+    assert (out / "curve.csv").read_text().endswith("# mine\n")
+
+
 def test_a_curve_file_removed_during_the_run_is_written_again(tiny_cache, tmp_path, monkeypatch):
     """A file of the curve's removed meanwhile holds nothing of anyone's: the next write puts it back, no error."""
     from featcache.analysis.curve import run as curve_run

@@ -558,14 +558,27 @@ def _write_again() -> str:
     return f"run the {command_word()} that wrote the report again"
 
 
-def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) -> ReportVerifyResult:
-    """A report as featcache wrote it: the record's seal, each file it lists there and unchanged, a curve's rows
-    with their checksums. ``info`` and ``verify`` refused a curve.json or lesson.json although each records what
-    vouches for its report (a new-user tester). ``given``: the report's file verify was given (``listed_by``)."""
+def _check_not_killed_midway(path: Path, doc: dict[str, Any]) -> None:
+    """One line where a featcache run writing the report ``path`` records was killed midway: its files are then
+    half old, half new (a file "changed since featcache wrote it" was the line, blaming the user; helper-351), and the
+    command that wrote the report puts the old one back first."""
+    from featcache.paths import killed_midway
+    from featcache.validate import REPORT_DIGESTS
+
+    names = [str(n) for n in doc[REPORT_DIGESTS] if Path(str(n)).name == str(n) and str(n) not in ("", ".", "..")]
+    extra = ["curve.csv"] if path.name == "curve.json" else []
+    pid = killed_midway([path, *(path.parent / n for n in [*names, *extra])])
+    if pid is not None:
+        raise FeatcacheError(f"{path.parent} holds a report that a featcache run (pid {pid}) was killed while "
+                             f"writing: its files are part old, part new; {_write_again()}: it puts the old report back "
+                             "first, then writes the new one")
+
+
+def _verified_files(path: Path, doc: dict[str, Any]) -> list[str]:
+    """``verify_report``'s check of the files the report ``path`` records (``doc``), one line at the first that is
+    not as featcache wrote it; the names checked."""
     from featcache.validate import REPORT_DIGESTS, file_sha256
 
-    t0 = time.perf_counter()
-    record_seal_check(path, doc)
     names = []
     for name, digest in doc[REPORT_DIGESTS].items():
         f = path.parent / str(name)
@@ -592,6 +605,20 @@ def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) ->
         why = unfinished(path, doc, rows)  # intact, but not a whole curve: not ok (its damage said first, above)
         if why is not None:
             raise FeatcacheError(why)
+    return names
+
+
+def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) -> ReportVerifyResult:
+    """A report as featcache wrote it: the record's seal, each file it lists there and unchanged, a curve's rows
+    with their checksums. ``info`` and ``verify`` refused a curve.json or lesson.json although each records what
+    vouches for its report (a new-user tester). ``given``: the report's file verify was given (``listed_by``)."""
+    t0 = time.perf_counter()
+    record_seal_check(path, doc)
+    try:
+        names = _verified_files(path, doc)
+    except FeatcacheError:
+        _check_not_killed_midway(path, doc)  # a killed run's half-written report is said so, not the user's change
+        raise
     return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0, given)
 
 

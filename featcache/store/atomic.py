@@ -472,9 +472,14 @@ def write_text(path: str | Path, text: str, advice: str | None = None, recheck: 
 
 
 def write_json(path: str | Path, obj: Any, recheck: Callable[[], Any] | None = None) -> Path:
-    """``obj`` as indented JSON, atomically; a report's record (it holds ``REPORT_DIGESTS``) sealed with its own
-    digest (``validate.record_seal``), over what it reads back as. ``recheck``: as ``atomic_path``'s."""
+    """``obj`` as indented JSON (``json_text``), atomically. ``recheck``: as ``atomic_path``'s."""
+    return write_text(path, json_text(obj), recheck=recheck)
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as ``write_json`` writes it: indented JSON; a report's record (it holds ``REPORT_DIGESTS``) sealed with
+    its own digest (``validate.record_seal``), over what it reads back as."""
     if isinstance(obj, dict) and REPORT_DIGESTS in obj:
         obj = json.loads(json.dumps(obj, default=str))
         obj[RECORD_DIGEST] = record_seal(obj)
-    return write_text(path, json.dumps(obj, indent=2, default=str) + "\n", recheck=recheck)
+    return json.dumps(obj, indent=2, default=str) + "\n"

@@ -23,6 +23,7 @@ its values: a row that does not match is refused, by a resume too, in one line
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from featcache import paths
 from featcache.errors import FeatcacheError, command, command_word, given_path, option
 from featcache.progress import counted, note
-from featcache.store.atomic import write_json, write_text
+from featcache.store.atomic import json_text, write_text
 from featcache.store.fingerprint import fingerprint
 from featcache.validate import (SEED_LIMIT, check_report_files, check_writable_dir, file_sha256, recorded_digests,
                                 views_words)
@@ -181,9 +182,9 @@ def _keep_old_table(csv_path: Path) -> Path | None:
     return None
 
 
-def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "", recheck: Callable[[], Any] | None = None) -> None:
+def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "", recheck: Callable[[], Any] | None = None) -> str:
     """``rows`` as curve.csv, each with its checksum under the curve's ``key`` (``curve_key``); ``recheck``: as
-    ``store.atomic.atomic_path``'s, run just before the rename."""
+    ``store.atomic.atomic_path``'s, run just before the rename. Returns the SHA-256 of the bytes written."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=(*CSV_FIELDS, CHECKSUM), lineterminator="\n", extrasaction="ignore")
     w.writeheader()
@@ -191,7 +192,14 @@ def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "", rechec
         secs = r["fit_seconds"]  # None: a row repeated from another seed's fit (plan.copy_shared), written empty
         values = {**{k: str(r[k]) for k in CSV_FIELDS}, "fit_seconds": "" if secs is None else f"{secs:.4f}"}
         w.writerow({**values, CHECKSUM: row_checksum([values[k] for k in CSV_FIELDS], key)})
-    write_text(path, buf.getvalue(), recheck=recheck)
+    return _written(path, buf.getvalue(), recheck)
+
+
+def _written(path: Path, text: str, recheck: Callable[[], Any] | None) -> str:
+    """``text`` written at ``path`` (``store.atomic.write_text``); the SHA-256 of its bytes, from them: read back
+    after the rename, a change another program made in that instant was taken for this run's (helper-351)."""
+    write_text(path, text, recheck=recheck)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def read_meta(path: Path) -> dict[str, Any] | None:
@@ -319,17 +327,10 @@ class CurveFolder:
         Each replaces only the file this run last wrote there (or none: a file removed is written again); one
         changed by another program meanwhile is left as it is and the run stops (``_check_unchanged``).
         """
-        write_rows(self.csv, rows, self.key, recheck=lambda: self._check_unchanged(self.csv))
-        self._wrote(self.csv)
+        self.written[self.csv.name] = write_rows(self.csv, rows, self.key, recheck=lambda: self._check_unchanged(self.csv))
         if meta is not None:
-            write_json(self.json, {**meta, ROW_CHECKSUMS: True}, recheck=lambda: self._check_unchanged(self.json))
-            self._wrote(self.json)
-
-    def _wrote(self, path: Path) -> None:
-        try:
-            self.written[path.name] = file_sha256(path)
-        except OSError:  # removed at once: nothing to compare the next write with, so nothing is refused
-            self.written.pop(path.name, None)
+            self.written[self.json.name] = _written(self.json, json_text({**meta, ROW_CHECKSUMS: True}),
+                                                    lambda: self._check_unchanged(self.json))
 
     def _check_unchanged(self, path: Path) -> None:
         before = self.written.get(path.name)
