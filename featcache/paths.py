@@ -399,16 +399,21 @@ def writer_running(writer: Writer, made: Path) -> bool:
     return True
 
 
+def _marks_of(f: Path) -> list[Path] | None:
+    """The files named like marks of ``f`` (``.NAME.*``) beside it; None where its folder cannot be listed."""
+    try:
+        return [m for m in f.parent.iterdir() if m.name.startswith(f".{f.name}.")]
+    except OSError:
+        return None
+
+
 def killed_midway(files: Iterable[str | Path]) -> int | None:
     """The pid of a featcache process that was writing ``files`` (a report) and is gone, its marks still beside them
     (``restore_killed`` acts on them at the next run); None where there are none. verify and info said "changed
     since featcache wrote it" of a report featcache's own killed run had left half-written (helper-351)."""
     for f in map(Path, files):
-        try:
-            marks = [m for m in f.parent.iterdir() if m.name.startswith(f".{f.name}.")]
-        except OSError:
-            continue
-        for m in marks:
+        marks = _marks_of(f)
+        for m in marks or ():
             writer = _writer(m, f)
             if writer is None or writer[0] == PUT or is_own(writer[1:]):
                 continue
@@ -434,9 +439,8 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
     done = []
     folders = set()
     for f in map(Path, files):
-        try:
-            marks = [m for m in f.parent.iterdir() if m.name.startswith(f".{f.name}.")]
-        except OSError:  # no folder yet, or one it may not list: nothing to restore there
+        marks = _marks_of(f)
+        if marks is None:  # no folder yet, or one it may not list: nothing to restore there
             continue
         folders.add(f.parent)
         puts = {}  # the put marks of f, by writer

@@ -577,8 +577,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         views = f" x {n_views} views" if n_views > 1 else ""
         # after "resuming ...: 2240 of 4000 images already done", "extracting 4000 images" read as starting over (a
         # new-user tester): a resume says what is left
-        what = (f"the other {sum(rows.sizes.values()) - resumed} of {sum(rows.sizes.values())} {rows.unit}" if resumed
-                else _rows_words(rows))
+        total = sum(rows.sizes.values())
+        what = f"the other {total - resumed} of {total} {rows.unit}" if resumed else _rows_words(rows)
         status(f"extracting {what}{views} with {ident.backbone} at {ident.image_size} px "
                f"({counted(len(ident.layers), 'layer')}); {preparing_line('the network', engine.runtime)}")
         # Notes, shown with the progress off too: the memory bound overrides the --batch-size the user gave (or its

@@ -321,9 +321,7 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool, dige
     what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if is_record else
             f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
     made_by = csv_model(record)
-    from featcache.validate import file_sha256
-
-    matches = digests is None or file_sha256(csv) in digests  # read whole above to count its rows: as cheap again
+    matches = digests is None or _csv_matches(csv, record, digests)  # read whole above to count its rows: as cheap again
     check = (f"{_verify_words(csv)} checks it against that record" if matches else
              f"changed since featcache wrote it (its SHA-256 is not the one {record.name} records beside it; "
              f"{_verify_words(csv)} says so)")
@@ -332,6 +330,17 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool, dige
             "model": made_by.to_record() if made_by is not None else None,
             "about": f"{given} is {what}: {counted(rows, 'prediction')}, last modified {modified}; {check}\n"
                      f"{_made_by_words(made_by)}"}
+
+
+def _csv_matches(csv: Path, record: Path, digests: list[str]) -> bool:
+    """Whether the predictions CSV's SHA-256 is one its record accepts: verify's check (``check_csv_digests``), asked."""
+    from featcache.deploy.predict import check_csv_digests
+
+    try:
+        check_csv_digests(csv, record, digests)
+    except FeatcacheError:
+        return False
+    return True
 
 
 def _verify_words(path: object) -> str:
@@ -558,6 +567,11 @@ def _write_again() -> str:
     return f"run the {command_word()} that wrote the report again"
 
 
+def _is_file_name(name: str) -> bool:
+    """Whether a report's record lists ``name`` as a file beside it: a bare name, no path."""
+    return Path(name).name == name and name not in ("", ".", "..")
+
+
 def _check_not_killed_midway(path: Path, doc: dict[str, Any]) -> None:
     """One line where a featcache run writing the report ``path`` records was killed midway: its files are then
     half old, half new (a file "changed since featcache wrote it" was the line, blaming the user; helper-351), and the
@@ -565,7 +579,7 @@ def _check_not_killed_midway(path: Path, doc: dict[str, Any]) -> None:
     from featcache.paths import killed_midway
     from featcache.validate import REPORT_DIGESTS
 
-    names = [str(n) for n in doc[REPORT_DIGESTS] if Path(str(n)).name == str(n) and str(n) not in ("", ".", "..")]
+    names = [str(n) for n in doc[REPORT_DIGESTS] if _is_file_name(str(n))]
     extra = ["curve.csv"] if path.name == "curve.json" else []
     pid = killed_midway([path, *(path.parent / n for n in [*names, *extra])])
     if pid is not None:
@@ -582,7 +596,7 @@ def _verified_files(path: Path, doc: dict[str, Any]) -> list[str]:
     names = []
     for name, digest in doc[REPORT_DIGESTS].items():
         f = path.parent / str(name)
-        if Path(str(name)).name != str(name) or str(name) in ("", ".", ".."):  # only files beside it (a tester: /etc/passwd)
+        if not _is_file_name(str(name)):  # only files beside it (a tester: /etc/passwd)
             raise FeatcacheError(f"{path} lists {name!r}, which is no file of a report beside it; "
                                  f"{_write_again()}")
         if os.path.lexists(f) and not f.is_file():

@@ -38,6 +38,7 @@ from featcache.errors import FeatcacheError, command_word, first_line, option, o
 from featcache.progress import note
 from featcache.validate import cannot_write_in
 from featcache.store.atomic import (
+    _identity,
     exception_chain,
     file_state,
     new_temporary,
@@ -560,8 +561,7 @@ class CacheWriter:
             return
         if identity is None:
             try:
-                st = os.lstat(self.partial)
-                identity = (st.st_dev, st.st_ino)
+                identity = _identity(self.partial)
             except FileNotFoundError:
                 raise FeatcacheError(f"{self.partial} was moved or removed by another program during the extraction, "
                                      f"so no cache was published; run the same {command_word()} again (it starts "
