@@ -1887,8 +1887,8 @@ def test_extract_to_another_name_says_where_a_complete_cache_of_the_same_setting
 def test_a_same_settings_cache_beside_out_with_a_damaged_runtimes_record_is_no_traceback(tmp_path, capsys, runtimes):
     """helper-349: a cache beside --out of the same settings whose `runtimes` attribute was edited to 5 (verify calls it
     damaged) made extract --runtime X a TypeError traceback, exit 1, in the line naming that cache; a string there was
-    read letter by letter. Such a record names no runtime (``runner.recorded_runtimes``); the run goes on."""
-    from featcache.embedding.runner import recorded_runtimes
+    read letter by letter. Such a record names no runtime (``store.layout.recorded_runtimes``); the run goes on."""
+    from featcache.store.layout import recorded_runtimes
 
     twin = tiny_fashion_cache(tmp_path, out="twin.h5")
     with h5py.File(twin, "a") as f:

@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if "checksums" in info:  # complete caches: checked when opened ('featcache verify' reads every chunk)
         print(f"checksums   {info['checksums']}")
     if info.get("runtime"):  # what ran the network: not part of the identity (features agree to about 2e-4)
-        made = info.get("runtimes") or []  # in the order they ran (filtering out the last one's name lost an earlier run)
+        from featcache.store.layout import recorded_runtimes
+
+        made = recorded_runtimes(info)  # in the order they ran (filtering out the last one's name lost an earlier run)
         print(f"runtime     {info['runtime']} (keras backend {info.get('keras_backend')})"
               + (f"; resumed, rows made by {', then '.join(made)}" if len(made) > 1 else ""))
     print(f"versions    featcache {info.get('featcache_version')}, keras {info.get('keras_version')}, tensorflow {info.get('tensorflow_version')}")

@@ -40,7 +40,8 @@ from featcache.store import (
 )
 from featcache.store.atomic import file_state, output_files, written_through
 from featcache.store.lock import writing_wait
-from featcache.store.layout import CACHE_SUFFIX, NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path
+from featcache.store.layout import (CACHE_SUFFIX, NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path,
+                                    recorded_runtimes)
 from featcache.store.partial import RESUME, FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
                                    set_aside_other_partial, start_over_changed_data)
@@ -297,8 +298,6 @@ def _same_cache_beside(path: Path, fingerprint: str, runtime: str | None = None)
     (milliseconds): it is said, never used, so the features are not verified here; a copy at ``path`` is, as a hit.
     ``runtime``: the one named (not ``auto``); where the cache there was made by another, this run is taken as timing
     it (docs/benchmarks.md's way), and "stop now" is not said (a new-user tester did just that, and was told to stop)."""
-    from featcache.embedding.runtimes import DEFAULT_RUNTIME
-
     for other in sorted(path.parent.glob(f"*{CACHE_SUFFIX}")):
         try:
             if other.name == path.name or not other.is_file() or other.resolve() == path.resolve():
@@ -308,7 +307,7 @@ def _same_cache_beside(path: Path, fingerprint: str, runtime: str | None = None)
             continue
         if attrs.get("complete") and attrs.get("fingerprint") == fingerprint:
             made = recorded_runtimes(attrs)
-            if runtime not in (None, DEFAULT_RUNTIME) and made and runtime not in made:
+            if _named(runtime) and made and runtime not in made:
                 return (f"{other} already holds these features, made by {', then '.join(made)}; extracting them again "
                         f"to {path} with {runtime}")
             return (f"{other} already holds these features (a complete cache of the same settings, fingerprint "
@@ -480,14 +479,20 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
                          cache_runtime=made if isinstance(made, str) else None)
 
 
+def _named(runtime: str | None) -> bool:
+    """Whether the user named ``runtime`` (not ``auto``, the default, nor none): a run that then times it, as
+    ``_same_cache_beside`` and ``_not_run_words`` read it."""
+    from featcache.embedding.runtimes import DEFAULT_RUNTIME
+
+    return runtime not in (None, DEFAULT_RUNTIME)
+
+
 def _not_run_words(runtime: str | None, attrs: dict, out_given: bool) -> str:
     """A hit's clause for a runtime named (not ``auto``): it did not run, and what made the cache, from its provenance.
     "nothing to do" alone, after ``--runtime openvino --out fm/tensorflow.h5``, read as openvino's run (a brief).
     ``out_given``: the caller named the cache's file, so another one times the runtime; the default path of these
     settings is this cache whatever the runtime, and the lesson, which names none, says its cache's runtime itself."""
-    from featcache.embedding.runtimes import DEFAULT_RUNTIME
-
-    if runtime is None or runtime == DEFAULT_RUNTIME:
+    if not _named(runtime):
         return ""
     made = recorded_runtimes(attrs)
     named = option(f'--runtime {runtime}', f'runtime={runtime!r}')
@@ -710,18 +715,6 @@ def runtimes_used(recorded: dict[str, Any], runtime: str | None) -> list[str]:
     resume on another runtime is allowed; the ``runtimes`` attribute keeps that honest ('featcache info')."""
     used = recorded_runtimes(recorded)
     return used + ([runtime] if runtime is not None and runtime != (used[-1] if used else None) else [])
-
-
-def recorded_runtimes(attrs: dict[str, Any]) -> list[str]:
-    """The runtimes a cache's attributes record, in the order they ran (``runtimes``, or its one ``runtime``). A
-    value of another form (a damaged or edited file, which verify names) records none: ``runtimes`` set to 5 in a
-    cache beside --out was a TypeError traceback in extract's line about it, and a string was read letter by letter
-    (helper-349)."""
-    many = attrs.get("runtimes")
-    if many is None:
-        one = attrs.get("runtime")
-        return [one] if isinstance(one, str) else []
-    return [r for r in many if isinstance(r, str)] if isinstance(many, (list, tuple)) else []
 
 
 def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: RowPlan, runtime: str | None) -> dict[str, Any]:

@@ -143,6 +143,19 @@ def view_names(attrs: dict[str, Any]) -> list[str]:
     return list(views) if views else [ORIG]
 
 
+def recorded_runtimes(attrs: dict[str, Any]) -> list[str]:
+    """The runtimes a cache's attributes record, in the order they ran (``runtimes``, or its one ``runtime``). A
+    value of another form (a damaged or edited file, which verify names) records none: ``runtimes`` set to 5 in a
+    cache beside --out was a TypeError traceback in extract's line about it, and a string was read letter by letter
+    (helper-349). Its home: the attributes' own module, which extract's lines and ``info`` both read
+    through (info read ``runtimes`` itself)."""
+    many = attrs.get("runtimes")
+    if many is None:
+        one = attrs.get("runtime")
+        return [one] if isinstance(one, str) else []
+    return [r for r in many if isinstance(r, str)] if isinstance(many, (list, tuple)) else []
+
+
 PARTIAL_SUFFIX = ".partial.h5"
 # The longest name featcache puts beside a cache: its partial, held to atomic.NAME_MAX (".lock" is no longer; a
 # regrouped copy is a hidden temporary whose name atomic._temporary_parts fits).
