@@ -189,6 +189,34 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     _one_line_error(capsys, ["predict", str(model), str(folder), "--csv", str(tmp_path)], "is a folder")
 
 
+def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads_and_views_apart(tmp_path, capsys):
+    """export required --out where finetune and train have a default: HOME/models/<head>.keras; a Keras head saved
+    under that very name gets <head>_model.keras (the head itself was refused); a model of other views a name of its
+    own (the second would be refused as a model of other --views); a head name too long for it, one line first."""
+    import shutil
+
+    from helpers import tiny_photo_cache
+
+    from featcache.deploy.export import default_out
+
+    home = Path(os.environ["FEATCACHE_HOME"])  # conftest's, per test
+    cache = tiny_photo_cache(tmp_path, size=16)
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    assert main(["export", str(head)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"-> {home / 'models' / 'h.keras'}")
+    again = featcache.export(head)  # the API's default is the CLI's: its own model there, replaced
+    assert (again.path, again.replaced) == (home / "models" / "h.keras", True)
+    keras_head = featcache.train(cache, "keras", epochs=1, out=home / "models" / "k.keras").path
+    kept = keras_head.read_bytes()
+    assert featcache.export(keras_head).path == home / "models" / "k_model.keras" and keras_head.read_bytes() == kept
+    named = {default_out(head, v).name for v in [("orig",), ("orig", "flip"), ("flip",), ("orig", "flip", "shift:+2,+2")]}
+    assert len(named) == 4 and "h.keras" in named and all(re.fullmatch(r"h(_\dviews_[0-9a-f]{6})?\.keras", n) for n in named)
+    long_head = tmp_path / ("a" * 251 + ".npz")  # a file name of 255 bytes; its model's, 257
+    shutil.copy(head, long_head)
+    _one_line_error(capsys, ["export", str(long_head)], "the default model file name, made from the head file name")
+    assert sorted(os.listdir(home / "models")) == ["h.keras", "k.keras", "k_model.keras"]  # nothing written, nor left
+
+
 def test_a_class_folder_tree_with_other_files_is_said_as_it_is(tmp_path):
     """Regression (a new-user tester): a folder of class subfolders and a README.txt was said to hold "no image files,
     only folders": its other files are named too, and --recursive still suggested."""

@@ -8,6 +8,7 @@ into probabilities. ``finetune`` starts from the same model.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,10 +450,28 @@ def _head_checks(meta: dict[str, Any], out: Path, weights: str | None, views: An
     return names, w, replacing
 
 
+def default_out(head: str | Path, views: Sequence[str] = DEFAULT_VIEWS) -> Path:
+    """Where ``export`` writes a head's model when no ``out`` is given: ``models/<head file name>.keras`` under
+    featcache's home (``paths.home``), as finetune's ``<head>_finetuned.keras``; a model of other views (``views``:
+    ``graph_views``' names) gets ``_<k>views_<6 hex>`` (k views, 6 hex of a hash of their names), as probe's folder
+    of some layers does, so the models of one head with other views do not take one name (the second would be
+    refused as a model of other --views). A Keras head saved under that very name (``train --out
+    data/models/h.keras``) gets ``<head>_model.keras``: the default was the head itself, refused. export had no
+    default and asked for --out (a session's note)."""
+    import hashlib
+
+    from featcache import paths
+
+    views = tuple(views)
+    tag = "" if views == DEFAULT_VIEWS else f"_{len(views)}views_{hashlib.sha256(','.join(views).encode()).hexdigest()[:6]}"
+    out = paths.home() / "models" / f"{Path(head).stem}{tag}.keras"
+    return out.with_name(f"{Path(head).stem}_model{tag}.keras") if os.path.abspath(out) == os.path.abspath(head) else out
+
+
 @checks_switches
 def export(
     head: str | Path,
-    out: str | Path,
+    out: str | Path | None = None,
     *,
     weights: str | None = None,
     verbose: bool = False,
@@ -460,7 +479,8 @@ def export(
     force: bool = False,
     views: str | tuple[str, ...] | list[str] | None = None,
 ) -> ExportResult:
-    """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``).
+    """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``; default:
+    ``models/<head file name>.keras`` under featcache's home, ``default_out``).
 
     ``out`` replaces an existing file only if it is a featcache model of the
     same job and of the same head fit (``deploy.model.check_same_model_job``),
@@ -482,6 +502,8 @@ def export(
     from featcache.deploy.model import check_not_the_head, check_out, recheck_out, write_model
     from featcache.heads.io import DIGEST_KEY, head_file
 
+    if out is None or out == "":
+        out = _default_out_checked(check_source(head, "head", head_file()), views, trust_pickle)
     out = check_out(out, force)
     # as load_head reads it (~ expanded): 'export("~/h.keras", out=<the same file>, force=True)' compared a head
     # path that names nothing here with out, and would have written the model over the head
@@ -502,6 +524,21 @@ def export(
     if verbose:
         _say_exported(result, meta)
     return result
+
+
+def _default_out_checked(head: Path, views: Any, trust_pickle: bool) -> Path:
+    """``default_out`` of ``head`` and the views the model would average (``graph_views``, from the head's record: a
+    Keras head's checked record, else the head file as read, a few KB to MB, read again by the export), checked to
+    fit a file name before any work, as finetune's default is."""
+    from featcache.heads.io import head_file, keras_head_record, read_head
+    from featcache.store.layout import check_default_name, made_from
+
+    meta = keras_head_record(head)
+    if meta is None:
+        meta = read_head(head, trust_pickle=trust_pickle, fix=f"pass {head_file()}")[1]
+    return check_default_name(default_out(head, graph_views(None, meta, views)), "model file name",
+                              made_from("head file name", head.stem),
+                              f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}")
 
 
 def _checked_head(head: Path, out: Path, weights: str | None, views: Any, force: bool,
