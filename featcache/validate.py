@@ -1478,11 +1478,13 @@ def _outside(h5py: Any, f: Any, name: bytes, info: Any) -> str | None:
     return None
 
 
-def report_digests(files: Iterable[str | Path], kept: Mapping[str, str] | None = None) -> dict[str, str]:
+def report_digests(files: Iterable[str | Path], kept: Mapping[str, str] | None = None,
+                   sha256: Callable[[str | Path], str] = file_sha256) -> dict[str, str]:
     """What a report's machine-readable file records under ``REPORT_DIGESTS``, written after the files: ``kept``
     (``check_report_files``' answer: files of the report left from before and unchanged) and the SHA-256 of each of
-    ``files`` (those this run wrote), by file name."""
-    return {**(kept or {}), **{Path(f).name: file_sha256(f) for f in files if Path(f).is_file()}}
+    ``files`` (those this run wrote), by file name. ``sha256``: a report's writers pass ``store.atomic.written_sha256``,
+    the digest of the bytes they published (this foundation module imports no stage)."""
+    return {**(kept or {}), **{Path(f).name: sha256(f) for f in files if Path(f).is_file()}}
 
 
 def drop_stale(file: str | Path, kept: Mapping[str, str] | None) -> dict[str, str]:

@@ -3032,6 +3032,29 @@ def test_a_note_added_to_a_killed_evaluations_file_survives_the_next_run(tmp_pat
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], sorted(os.listdir(folder))
 
 
+@pytest.mark.parametrize("marker, changed", [("evaluation.json", "evaluation.txt"), ("probe.json", "probe.csv"),
+                                             ("curve.json", "curve.png")])
+def test_a_report_file_changed_just_after_its_rename_is_not_vouched_for(tmp_path, capsys, first_reports, marker, changed):
+    """A report's record took each file's SHA-256 from disk after the file's rename: a change another program made in
+    that instant (here: just after the rename) was recorded as featcache's, and verify said the report was fine. The
+    record holds the digest of the bytes written (``store.atomic.written_sha256``), so verify names the file."""
+    command = report_copy(first_reports, marker, tmp_path / "rep")
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        real(src, dst, *a, **k)
+        if str(dst).endswith(changed):
+            with open(dst, "ab") as h:
+                h.write(b"SOMEONE ELSE'S\n")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "replace", replace)
+        assert main([*command, "--out", str(tmp_path / "rep")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "rep" / changed).read_bytes().endswith(b"SOMEONE ELSE'S\n")
+    capsys.readouterr()
+    one_line_error(capsys, ["verify", str(tmp_path / "rep" / marker)], f"{tmp_path / 'rep' / changed} was changed since featcache wrote it")
+
+
 def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, capsys):
     """A review: 'train --C 0.001 --out h.npz' replaced the --C 0.03 head of the same data set there, saying only
     'replaced the head there'; so did other parameters, seed, train size, views. A head of another fit on the same

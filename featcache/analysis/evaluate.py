@@ -39,7 +39,7 @@ from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, head_file, read_head,
                                 row_keys, width_problem)
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, scored_rows, scored_views, scoring_shown
-from featcache.store.atomic import output_files, write_json, write_text
+from featcache.store.atomic import output_files, write_json, write_text, written_sha256
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -638,7 +638,7 @@ def write_report(result: EvalResult, out_dir: Path, head: Any) -> None:
         plot_confusion(result.confusion, result.class_names, files["png"], title=title)
         write_text(files["text"], result.text() + "\n")
         # Last, with the SHA-256 of the two files above: a rerun replaces them only while they are unchanged
-        write_json(files["json"], {**result.to_dict(), REPORT_DIGESTS: report_digests([files["png"], files["text"]], kept)})
+        write_json(files["json"], {**result.to_dict(), REPORT_DIGESTS: report_digests([files["png"], files["text"]], kept, written_sha256)})
 
 
 def say_evaluated(result: EvalResult) -> None:

@@ -42,7 +42,7 @@ from featcache.errors import FeatcacheError, cli_running, command, example, give
 from featcache.progress import agreeing, counted, status
 from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
-from featcache.store.atomic import output_files, stat_stamp, write_bytes, write_json
+from featcache.store.atomic import output_files, stat_stamp, write_bytes, write_json, written_sha256
 from featcache.heads.io import names_a_head_given_as_a_cache
 from featcache.validate import (
     ParamLabel,
@@ -616,7 +616,8 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
         kept = drop_stale(out_dir / "probe.png", kept)
     write_json(out_dir / "probe.json", {**result.to_dict(), "cache_abspath": os.path.abspath(cache.path),
                                         "cache_fingerprint": cache.meta.get("fingerprint"),
-                                        REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept)})
+                                        REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept,
+                                                                        written_sha256)})
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, _final_output_only(cache))
         if result.tie:

@@ -24,7 +24,7 @@ from featcache import paths
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, given, one_line, option
 from featcache.progress import bars_wanted, counted, epochs_text, showing_fits, status, steps_as_status
-from featcache.store.atomic import output_files, write_json, write_text
+from featcache.store.atomic import output_files, write_json, write_text, written_sha256
 from featcache.validate import (
     checks_switches,
     REPORT_DIGESTS,
@@ -610,7 +610,7 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
         write_text(files["markdown"], report_markdown(result, ctx))
         plot_lesson(result.rows, files["png"], LESSON_REPORTED, title=_plot_title(ctx))
         # last, with the SHA-256 of those above: a rerun replaces them only while unchanged (check_outputs)
-        doc[REPORT_DIGESTS] = report_digests([files["csv"], files["markdown"], files["png"]])  # in result.report (--json) too
+        doc[REPORT_DIGESTS] = report_digests([files["csv"], files["markdown"], files["png"]], sha256=written_sha256)  # in result.report (--json) too
         write_json(files["json"], doc)
     return files
 

@@ -157,6 +157,18 @@ def _record_put(tmp: str | Path, path: str | Path) -> None:
         _PUT_STAMPS[key] = stamp
 
 
+def written_sha256(path: str | Path) -> str:
+    """The SHA-256 of what this process's running ``output_files`` block published at ``path``: its put mark's,
+    hashed from the bytes before the rename; outside such a block, of the file as it is now. A report's record takes
+    it (``validate.report_digests``): it hashed each file again after the rename, twice the reading, and a change
+    another program made in between was vouched for as featcache's (curve's own writes had the same gap;
+    helper-351)."""
+    from featcache.validate import file_sha256
+
+    stamp = _PUT_STAMPS.get(os.path.abspath(path))
+    return stamp[1] if stamp is not None else file_sha256(path)
+
+
 def _as_published(f: Path) -> bool:
     """Whether ``f`` is the file this process's block published there, unchanged since (not edited nor replaced);
     a block file published without a stamp: by its device and inode, as before."""

@@ -16,7 +16,7 @@ from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, ma
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_SEEDS, BoundCurve, CurveSpec, identity_params
 from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
-from featcache.store.atomic import output_files
+from featcache.store.atomic import output_files, written_sha256
 from featcache.store.lock import exclusive_lock, writing_wait
 from featcache.heads.io import names_a_head_given_as_a_cache
 from featcache.validate import (REPORT_DIGESTS, check_lock_timeout, check_path, checks_switches, drop_stale, JOBS_NOT_GIVEN, jobs_alias, report_digests,
@@ -162,7 +162,7 @@ def _finish(plan: CurvePlan, folder: CurveFolder, meta: dict[str, Any], fits_run
             from featcache.analysis.plots import CurveSet, plot_learning_curves
 
             plot_learning_curves([CurveSet("", rows, meta)], folder.png, title=title_for(meta))
-            meta[REPORT_DIGESTS] = report_digests([folder.png], meta.get(REPORT_DIGESTS))
+            meta[REPORT_DIGESTS] = report_digests([folder.png], meta.get(REPORT_DIGESTS), written_sha256)
         else:
             meta[REPORT_DIGESTS] = drop_stale(folder.png, meta.get(REPORT_DIGESTS))
         folder.write(rows, meta)
