@@ -3714,6 +3714,167 @@ def test_verify_of_a_record_beside_a_link_checks_the_csv_against_its_targets_rec
         assert json.loads(capsys.readouterr().out)["record"] == str(its_record)
 
 
+@contextlib.contextmanager
+def _bounded(seconds: int = 60):
+    """A wait on a FIFO fails the test instead of holding the run (SIGALRM, as the tests above bound theirs)."""
+    import signal
+
+    before = signal.signal(signal.SIGALRM, lambda *a: pytest.fail("info or verify waited on a FIFO or device"))
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+
+
+def _predicted_csv(tmp_path: Path, fake_model: Path, name: str = "out.csv") -> Path:
+    """predict --csv's CSV (with its hidden record) of one photo, in ``tmp_path``."""
+    write_image(tmp_path / "photos" / "a.png", class_image(0, 0, 16))
+    out = tmp_path / name
+    assert main(["predict", str(fake_model), str(tmp_path / "photos"), "--csv", str(out)]) == 0
+    return out
+
+
+def test_info_and_verify_say_what_stands_at_a_predictions_csvs_record_name(tmp_path, fake_model, capsys):
+    """A FIFO, a link to /dev/zero, a folder or an empty file at a predictions CSV's record name (.NAME.featcache)
+    was said by info and verify of the CSV to be "no record of featcache's beside it (... an older featcache's CSV,
+    or one copied without it)", as if nothing were there (an adversarial tester). Each is named, and the fix: moved
+    away first where a rerun refuses it (not the empty file, which it replaces). Given that name itself, the same;
+    nothing there is opened (bounded: a FIFO read would wait for good)."""
+    out = _predicted_csv(tmp_path, fake_model)
+    record = tmp_path / ".out.csv.featcache"
+    kept = record.read_bytes()
+    capsys.readouterr()
+    with _bounded():
+        for make, said in ((lambda: os.mkfifo(record), "a FIFO"), (lambda: os.symlink("/dev/zero", record),
+                           "a link to /dev/zero, a device"), (record.mkdir, "a folder"),
+                           (lambda: record.write_bytes(b""), "empty (0 bytes)")):
+            record.unlink()
+            make()
+            fix = ("run predict --csv again to have it checked" if said.startswith("empty") else
+                   f"move {record} away, then run predict --csv again to have it checked")
+            for command in ("info", "verify"):
+                err = one_line_error(capsys, [command, str(out)], f"{out} is a predictions CSV, but {record}, where "
+                                     f"featcache keeps its record, is {said}, not a record, so {out} cannot be "
+                                     f"verified; {fix}")
+                assert "no record of featcache's" not in err, err
+                if said in ("a FIFO", "empty (0 bytes)"):
+                    one_line_error(capsys, [command, str(record)], f"{record} is {said} where featcache's record of "
+                                   f"the predictions CSV {out} should be", f"run predict --csv again to have {out} "
+                                   "checked")
+            if record.is_dir() and not record.is_symlink():
+                record.rmdir()
+            else:
+                record.unlink()
+            record.write_bytes(kept)
+    assert main(["verify", str(out)]) == 0
+
+
+def test_info_and_verify_say_a_dangling_link_at_a_predictions_csvs_name_leads_to_a_file_gone(tmp_path, fake_model,
+                                                                                          capsys):
+    """The predictions CSV replaced by a link whose target is gone: info and verify of its record said the CSV "is
+    gone", though a link is there; of the link, "a symbolic link to nothing ... point it at a cache". Both say it is
+    a link to that target, which is gone, and name the record that vouches for the CSV of that name."""
+    out = _predicted_csv(tmp_path, fake_model)
+    record = tmp_path / ".out.csv.featcache"
+    out.unlink()
+    out.symlink_to(tmp_path / "gone.csv")
+    capsys.readouterr()
+    for given in (out, record):
+        for command in ("info", "verify"):
+            one_line_error(capsys, [command, str(given)], f"{out}, the predictions CSV its record {record} vouches for, "
+                           f"is a link to {tmp_path / 'gone.csv'}, which is gone; run predict --csv again")
+
+
+def test_info_and_verify_of_a_report_whose_record_or_file_is_a_fifo(tmp_path, capsys):
+    """A report folder whose evaluation.json is a FIFO: info and verify of it said "not a regular file (a FIFO, socket
+    or device); pass a cache ...", and info of its confusion.png "none of the files featcache describes" (an
+    adversarial tester). They say what stands where the report's record is kept and the fix (moved away first: a
+    rerun refuses a FIFO there). A FIFO at a file the record lists is named as verify of the record names it."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    ev = tmp_path / "ev"
+    assert main(["evaluate", str(head), cache, "--out", str(ev)]) == 0
+    capsys.readouterr()
+    record, text = ev / "evaluation.json", ev / "evaluation.txt"
+    kept = record.read_bytes()
+    again = "run the command that wrote the report again"
+    with _bounded():
+        record.unlink()
+        os.mkfifo(record)
+        for command in ("info", "verify"):
+            one_line_error(capsys, [command, str(record)], f"{record} is a FIFO, not a report's record (featcache "
+                           f"writes evaluation.json as a regular file); move it away, then {again}")
+            one_line_error(capsys, [command, str(ev / "confusion.png")], f"{ev / 'confusion.png'} is vouched for by no "
+                           f"record: {record} beside it, where featcache keeps a report's record, is a FIFO",
+                           f"move {record} away, then {again}")
+        record.unlink()
+        record.write_bytes(kept)
+        text_kept = text.read_bytes()
+        text.unlink()
+        os.mkfifo(text)
+        for command in ("info", "verify"):
+            one_line_error(capsys, [command, str(text)], f"{text}, a file of the report {record} records, is a FIFO "
+                           f"now; move it away, then {again}")
+        text.unlink()
+        text.write_bytes(text_kept)
+    assert main(["verify", str(record)]) == 0
+
+
+def test_info_shows_a_name_holding_a_newline_on_one_line(tmp_path, fake_model, capsys):
+    """info's text of a predictions CSV, its record, a report's record or file was split on newlines after it was
+    made, so a file or folder name holding one was printed over two lines (an adversarial tester). Each line is one
+    line, names escaped as info's other lines escape them (errors.one_line); --json's "about" is that text."""
+    out = _predicted_csv(tmp_path, fake_model, "p\nq.csv")
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    ev = tmp_path / "e\nv"
+    assert main(["evaluate", str(head), cache, "--out", str(ev)]) == 0
+    capsys.readouterr()
+    for given, lines in ((out, 2), (tmp_path / ".p\nq.csv.featcache", 2), (ev / "evaluation.json", 2),
+                         (ev / "confusion.png", 1)):
+        assert main(["info", str(given)]) == 0
+        printed = capsys.readouterr().out
+        assert len(printed.splitlines()) == lines, printed
+        assert printed.startswith(str(given).replace("\n", "\\n") + " is "), printed
+        assert main(["info", str(given), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["about"] == printed.rstrip("\n")
+
+
+def test_info_and_verify_of_a_predictions_csv_copied_with_its_record_name_the_csv_the_record_is_of(tmp_path, fake_model,
+                                                                                                   capsys):
+    """'cp out.csv new.csv; cp .out.csv.featcache .new.csv.featcache': info and verify of new.csv said it had "no
+    record of featcache's beside it", and of the record, "none of the files featcache describes" (an adversarial
+    tester). The record names out.csv, and vouches for it alone, as a rerun reads it (predict._read_record), so new.csv
+    is not verified: both say whose record it is, whether new.csv's bytes are the ones it holds, and the fix, which
+    then verifies it. A record under another name with no CSV of that name is said to vouch for no file."""
+    out = _predicted_csv(tmp_path, fake_model)
+    new, record = tmp_path / "new.csv", tmp_path / ".new.csv.featcache"
+    new.write_bytes(out.read_bytes())
+    record.write_bytes((tmp_path / ".out.csv.featcache").read_bytes())
+    capsys.readouterr()
+    line = (f"{new} is a predictions CSV, but {record}, where featcache keeps its record, is featcache's record of "
+            "out.csv, copied or renamed with it (new.csv's SHA-256 is the one that record holds), and a record vouches "
+            f"only for the CSV it names, so {new} cannot be verified; run predict --csv again to have it checked")
+    for given in (new, record):
+        for command in ("info", "verify"):
+            one_line_error(capsys, [command, str(given)], line)
+    new.write_text(new.read_text().replace("0.75", "0.70"))
+    one_line_error(capsys, ["verify", str(new)], "featcache's record of out.csv (new.csv's SHA-256 is not the one it "
+                   "holds either)")
+    stray = tmp_path / ".other.featcache"
+    stray.write_bytes(record.read_bytes())
+    for command in ("info", "verify"):
+        one_line_error(capsys, [command, str(stray)], f"{stray} is featcache's record of the predictions CSV out.csv, "
+                       "but not under that CSV's record's name (.out.csv.featcache: copied or renamed?), so it vouches "
+                       "for no file")
+    assert main(["predict", str(fake_model), str(tmp_path / "photos"), "--csv", str(new)]) == 0  # the fix
+    assert main(["verify", str(new)]) == 0
+
+
 def test_an_output_with_a_long_name_or_through_a_link_is_written(tmp_path, capsys):
     """Regressions (an adversarial tester) of the lock an output's writers take turns on: '<out>.lock' passed the
     file system's 255 bytes for a legal 251-byte --out, and beside a link's read-only target; both failed after

@@ -927,6 +927,17 @@ def _record_json(record: Path) -> dict | None:
     return obj if isinstance(obj, dict) and obj.get("kind") == CSV_RECORD_KIND else None
 
 
+def read_any_record(record: Path) -> tuple[str, list[str] | None] | None:
+    """``(csv, digests)`` of featcache's record at ``record``, whichever CSV it names and whatever its name: its
+    ``csv`` field ("" where that is no text) and the SHA-256s it accepts (``_valid_digests``); None where it is no
+    such record. What a record copied or renamed with a CSV still holds: ``cp .out.csv.featcache
+    .new.csv.featcache`` was "none of the files featcache describes" (an adversarial tester)."""
+    obj = _record_json(record)
+    if obj is None:
+        return None
+    return (obj["csv"] if isinstance(obj.get("csv"), str) else ""), _valid_digests(obj.get("sha256"))
+
+
 def _remove_legacy_record(path: Path) -> None:
     """The old-form record of ``path`` (``_legacy_record_path``), once its record is at ``csv_record_path``: only
     while it is this CSV's record (never the record of a CSV named by those 16 hex digits, nor a user's file)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from featcache.errors import FeatcacheError, NotHDF5, command, command_word, shell_path
+from featcache.errors import FeatcacheError, NotHDF5, command, command_word, one_line, shell_path
 from featcache.store.atomic import stat_stamp
 from featcache.store.reader import VerifyResult
 from featcache.validate import MADE_AS_READ, check_size, check_source, made_as_read, starts_with
@@ -75,6 +75,12 @@ def not_ours(path: Path, given: str, not_hdf5: NotHDF5, kinds: str | None = None
     caches alone; a tester)."""
     kinds = what() if kinds is None else kinds
     if not starts_with(path, b"\x89HDF\r\n\x1a\n"):
+        for name in REPORT_RECORDS:  # a report's file beside a FIFO at its record's name was "none of the files
+            record = path.parent / name  # featcache describes" (an adversarial tester): said what stands there
+            if record != path and (stands := stands_as(record)) not in (None, EMPTY):
+                return FeatcacheError(f"{given} is vouched for by no record: {record} beside it, where featcache keeps "
+                                      f"a report's record, is {stands}; if {given} is a file of that report, move "
+                                      f"{record} away, then {_write_again()}")
         return FeatcacheError(f"{given} is none of the files featcache describes (not an HDF5 cache, nor a head's or "
                               f"model's zip, nor a report's file or predictions CSV featcache keeps a record of); pass "
                               f"{kinds}")
@@ -105,6 +111,9 @@ class CsvRecordBeside:
     target: Path
     record: Path | None
     digests: list[str] | None
+    # What stands at the record's name where it holds no record of this CSV (``_at_record_name``), None where nothing
+    # does (or the record was found): a FIFO, folder or empty file there was called "no record ... beside it"
+    found: RecordNameHolds | None = None
 
     @property
     def damaged(self) -> Path | None:
@@ -113,13 +122,94 @@ class CsvRecordBeside:
         return self.record if self.digests is None else None
 
 
+@dataclass(frozen=True)
+class RecordNameHolds:
+    """What stands at the name of a predictions CSV's record (``slot``: ``deploy.predict.csv_record_path``) that is
+    no record of it: ``words`` say what ("a FIFO, not a record", "featcache's record of out.csv, ..."); ``in_the_way``:
+    a rerun refuses to replace it (``predict._check_record_slot``), so the fix moves it away first."""
+
+    slot: Path
+    words: str
+    in_the_way: bool
+
+
 def record_beside(path: Path) -> CsvRecordBeside:
     """``CsvRecordBeside`` of the CSV ``path``."""
     from featcache.deploy.predict import csv_target, read_csv_record
 
     target = csv_target(path)
     record, digests = read_csv_record(target) or (None, None)
-    return CsvRecordBeside(target, record, digests)
+    return CsvRecordBeside(target, record, digests, _at_record_name(target) if record is None else None)
+
+
+# What ``stands_as`` says of an empty regular file.
+EMPTY = "empty (0 bytes)"
+
+
+def stands_as(path: Path) -> str | None:
+    """What stands at ``path`` where a file of featcache's should be and none is, from its ``stat`` alone (nothing
+    opened: a FIFO would wait for good): a link to a file that is gone (its target as the link holds it), a loop of
+    links, a folder, a FIFO, a socket or a device (through a link, the link's target named), or an empty file
+    (``EMPTY``); None for a regular file with bytes in it (a kernel-made one too), or nothing there at all."""
+    import errno
+    import stat
+
+    from featcache.validate import kind_of_mode
+
+    if not os.path.lexists(path):
+        return None
+    try:
+        link = os.readlink(path) if path.is_symlink() else None
+    except OSError:
+        link = "?"
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links"
+        return f"a link to {link}, which is gone" if link is not None else "not readable"
+    if stat.S_ISREG(st.st_mode):
+        return EMPTY if st.st_size == 0 and not made_as_read(path) else None
+    kind = kind_of_mode(st.st_mode)
+    return kind if link is None else f"a link to {link}, {kind}"
+
+
+def _at_record_name(target: Path) -> RecordNameHolds | None:
+    """What stands at the record's name of the CSV ``target`` (a file, not a link: ``csv_target``'s) where the record
+    read found none of it (``read_csv_record``), else None (nothing there). A FIFO, a link to /dev/zero, a folder
+    or an empty file there was said to be "no record of featcache's beside it", as if nothing were there; a record
+    copied with the CSV under a new name, which names the CSV it was written for, the same (an adversarial tester).
+    A record vouches only for the CSV it names, as a rerun reads it (``predict._read_record``)."""
+    from featcache.deploy.predict import csv_record_path, read_any_record
+
+    slot = csv_record_path(target)
+    stands = stands_as(slot)
+    if stands is not None:  # a link to /dev/zero, a FIFO, a folder: the rerun refuses each; an empty file it replaces
+        return RecordNameHolds(slot, f"{stands}, not a record", stands != EMPTY)
+    if not os.path.lexists(slot):
+        return None
+    other = read_any_record(slot)
+    if other is None:  # a file of the user's, never replaced
+        return RecordNameHolds(slot, "a file that is not featcache's record", True)
+    name, digests = other
+    if name == target.name:  # its own record, put there since read_csv_record found none: no other thing to name
+        return None
+    whose = f"featcache's record of {name}" if name else "featcache's record of a CSV it does not name (its csv field edited)"
+    same = digests is not None and _sha256_of(target) in digests
+    how = (f", copied or renamed with it ({target.name}'s SHA-256 is the one that record holds)" if same else
+           f" ({target.name}'s SHA-256 is not the one it holds either)")
+    # a link there is refused by a rerun, whichever record it leads to (``predict._check_record_slot``)
+    return RecordNameHolds(slot, f"{whose}{how}, and a record vouches only for the CSV it names", slot.is_symlink())
+
+
+def _sha256_of(path: Path) -> str | None:
+    """The SHA-256 of the regular file ``path``, None where it cannot be read."""
+    from featcache.validate import file_sha256
+
+    try:
+        return file_sha256(path) if path.is_file() else None
+    except OSError:
+        return None
 
 
 def predictions_csv(path: Path) -> tuple[tuple[Path, Path, list[str] | None] | None, CsvRecordBeside | None]:
@@ -146,7 +236,8 @@ def check_csv_there(csv: Path, record: Path) -> None:
 
     if csv.is_file():
         return
-    what = ("is gone" if not csv.exists() else
+    # a link whose target is gone was "is gone", though the link is there (an adversarial tester): said, with where it led
+    what = (f"is {stands_as(csv)}" if os.path.islink(csv) and not csv.exists() else "is gone" if not csv.exists() else
             "is a folder now" if csv.is_dir() else "is no longer a regular file (a FIFO, socket or device now)")
     raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, {what}; run {rerun_csv_words()}")
 
@@ -249,11 +340,33 @@ def unvouched_line(path: Path, given: str, beside: CsvRecordBeside) -> str | Non
     """What verify and info say of a file that no record vouches for though one would (``unvouched_csv_line``): a
     predictions CSV in featcache's form, or any file whose record of featcache's is damaged; None for any other.
     ``beside``: the record beside ``path``, as read (``record_beside``)."""
-    from featcache.deploy.predict import is_predictions_csv
+    from featcache.deploy.predict import is_predictions_csv, read_any_record
 
+    stray = read_any_record(path)
+    if stray is not None:  # featcache's record, not at the record's name of the CSV it names (csv_of_record found none)
+        return _stray_record_line(path, given, stray[0])
     if is_predictions_csv(path) or beside.damaged is not None:
         return unvouched_csv_line(path, given, beside)
     return None
+
+
+def _stray_record_line(path: Path, given: str, name: str) -> str:
+    """What verify and info say of featcache's record of the predictions CSV ``name`` under a name not that CSV's
+    record's (copied or renamed with a CSV: 'cp .out.csv.featcache .new.csv.featcache' was "none of the files featcache
+    describes"; an adversarial tester): where the CSV of its own name is a predictions CSV beside it, that CSV's line,
+    as info and verify of it say it (``unvouched_csv_line``); else what it is, vouching for no file."""
+    from featcache.deploy.predict import csv_record_path, is_predictions_csv, rerun_csv_words
+
+    own = _csv_of_record_name(path)
+    if own is not None and not own.is_symlink() and is_predictions_csv(own):  # a link's record is beside its target
+        beside = record_beside(own)
+        if beside.record is None:
+            return unvouched_csv_line(own, str(own), beside)
+    valid = bool(name) and Path(name).name == name and name not in (".", "..")
+    whose = (f"featcache's record of the predictions CSV {name}, but not under that CSV's record's name "
+             f"({csv_record_path(path.with_name(name)).name}: copied or renamed?)" if valid else
+             "featcache's record of a predictions CSV it does not name (its csv field was edited)")
+    return f"{given} is {whose}, so it vouches for no file; run {rerun_csv_words()} to have a CSV checked"
 
 
 def unvouched_csv_line(path: Path, given: str, beside: CsvRecordBeside) -> str:
@@ -270,6 +383,11 @@ def unvouched_csv_line(path: Path, given: str, beside: CsvRecordBeside) -> str:
                 f"{rerun_csv_words()} to have it checked")
     target = beside.target
     what = "a predictions CSV" if target == path else f"a link to {target}, a predictions CSV"
+    if beside.found is not None:  # something at the record's name, which is no record of it: said what
+        found = beside.found
+        fix = f"run {rerun_csv_words()} to have it checked"
+        return (f"{given} is {what}, but {found.slot}, where featcache keeps its record, is {found.words}, so {given} "
+                f"cannot be verified; {f'move {found.slot} away, then {fix}' if found.in_the_way else fix}")
     return (f"{given} is {what} with no record of featcache's beside it ({csv_record_path(target).name}: an older "
             f"featcache's CSV, or one copied without it) and cannot be verified; run {rerun_csv_words()} to have it "
             "checked")
@@ -295,8 +413,8 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
         problem = report_problem(record, doc)
         return {"path": given, "kind": "report file", "record": str(record), "matches_record": problem is None,
                 "problem": problem,
-                "about": (f"{given} is a file of the report {record} records (open it as it is); {_verify_words(record)} "
-                          "checks it and the report's other files" + _problem_words(problem))}
+                "about": _lines(f"{given} is a file of the report {record} records (open it as it is); "
+                                f"{_verify_words(record)} checks it and the report's other files", _problem_line(problem))}
     if beside is not None and (line := unvouched_line(path, given, beside)) is not None:  # None: a record (found above)
         raise FeatcacheError(line)
     return None
@@ -328,8 +446,8 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool, dige
     return {"path": given, "kind": "predictions record" if is_record else "predictions CSV", "record": str(record),
             "csv": str(csv), "rows": rows, "modified": modified, "matches_record": matches,
             "model": made_by.to_record() if made_by is not None else None,
-            "about": f"{given} is {what}: {counted(rows, 'prediction')}, last modified {modified}; {check}\n"
-                     f"{_made_by_words(made_by)}"}
+            "about": _lines(f"{given} is {what}: {counted(rows, 'prediction')}, last modified {modified}; {check}",
+                            _made_by_words(made_by))}
 
 
 def _csv_matches(csv: Path, record: Path, digests: list[str]) -> bool:
@@ -373,8 +491,15 @@ def report_problem(record: Path, doc: dict[str, Any]) -> str | None:
     return None
 
 
-def _problem_words(problem: str | None) -> str:
-    return "" if problem is None else f"\nverify refuses it now: {problem}"
+def _problem_line(problem: str | None) -> str | None:
+    return None if problem is None else f"verify refuses it now: {problem}"
+
+
+def _lines(*lines: str | None) -> str:
+    """info's "about" text: its lines (None: none), each on one line whatever names it holds (``errors.one_line``), as
+    info's other lines show them: joined first and split after by info, a file or folder name holding a newline was
+    printed as two lines (an adversarial tester)."""
+    return "\n".join(one_line(line) for line in lines if line is not None)
 
 
 def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -387,7 +512,7 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
     problem = report_problem(path, doc)
     info = {"path": given, "kind": "report record", "record": given, "files": sorted(doc[REPORT_DIGESTS]),
             "matches_record": problem is None, "problem": problem}
-    about = f"{given} is a report's record (JSON: open it as it is); {_verify_words(given)} checks the report's files against it"
+    about = [f"{given} is a report's record (JSON: open it as it is); {_verify_words(given)} checks the report's files against it"]
     if path.name == "evaluation.json":
         # a model's names its model and folder (records since 2026-12-06 have no head, cache and split: a brief)
         scored = ("model", "folder") if _of_a_model(doc) else ("head", "cache", "split")
@@ -399,11 +524,11 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
             info["values_words"] = doc.get("values_words")
         accuracy = doc.get("accuracy")
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
-            about += f"\n{_evaluation_words(doc)}: accuracy {accuracy:.4f}"
+            about.append(f"{_evaluation_words(doc)}: accuracy {accuracy:.4f}")
             if isinstance(info.get("values_words"), str):
-                about += f"\n{_values_words_line(info['values_words'])}"
-            about += "".join(f"\n{line}" for line in _evaluation_warnings(doc))
-    return {**info, "about": about + _problem_words(problem)}
+                about.append(_values_words_line(info["values_words"]))
+            about.extend(_evaluation_warnings(doc))
+    return {**info, "about": _lines(*about, _problem_line(problem))}
 
 
 def _evaluation_words(doc: dict[str, Any]) -> str:
@@ -459,6 +584,8 @@ def check_any_file(path: Path) -> None:
     from featcache.heads.io import check_regular_file
     from featcache.store.layout import is_cache_name, partial_exists
 
+    if (line := _in_place_of_ours(path)) is not None:
+        raise FeatcacheError(line)
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder; pass {what()}")
     if path.is_file() and made_as_read(path):  # /proc/self/status was "is empty (0 bytes)" by its size (h309)
@@ -472,6 +599,48 @@ def check_any_file(path: Path) -> None:
     if not path.exists():
         raise FeatcacheError(f"not found: {path}; check the path (verify and info take {what()})")
     check_regular_file(path, "input", f"pass {what()}", "check the path")  # a FIFO (would wait forever), no permission
+
+
+def _in_place_of_ours(path: Path) -> str | None:
+    """The line for what stands at the name of a file featcache keeps a record of, where that is no regular file
+    (``stands_as``: a FIFO, folder, device, link to nothing): a file a report's record lists, a report's record, a
+    predictions CSV's record (an empty one too: a rerun replaces it), or a predictions CSV its record beside it names
+    (``check_csv_there``'s line); else None. Each was the line of any such path ("is not a regular file (a FIFO,
+    socket or device); pass a cache ..."; an adversarial tester). Records are read only where they are regular
+    files (``report_record``, ``read_csv_record``): nothing that would block is opened."""
+    from featcache.deploy.predict import read_csv_record, rerun_csv_words
+
+    stands = stands_as(path)
+    if stands is None:
+        return None
+    if stands != EMPTY:  # an emptied file of a report or CSV is one changed since, which the checks below say
+        if (listed := listed_by(path)) is not None:  # as verify of its record says it (``_verified_files``)
+            return f"{path}, a file of the report {listed[0]} records, is {stands} now; move it away, then {_write_again()}"
+        if path.name in REPORT_RECORDS:
+            return (f"{path} is {stands}, not a report's record (featcache writes {path.name} as a regular file); move "
+                    f"it away, then {_write_again()}")
+        if (found := read_csv_record(path)) is not None:
+            try:
+                check_csv_there(path, found[0])
+            except FeatcacheError as exc:
+                return str(exc)
+    csv = _csv_of_record_name(path)
+    if csv is not None:  # the rerun replaces an empty record, and refuses anything else there (_check_record_slot)
+        fix = f"run {rerun_csv_words()} to have {csv} checked"
+        return (f"{path} is {stands} where featcache's record of the predictions CSV {csv} should be; "
+                f"{fix if stands == EMPTY else f'move it away, then {fix}'}")
+    return None
+
+
+def _csv_of_record_name(path: Path) -> Path | None:
+    """The regular file beside ``path`` whose record's name ``path`` is (``.NAME.featcache``: NAME), else None."""
+    from featcache.deploy.predict import csv_record_path
+
+    name = path.name
+    if not (name.startswith(".") and name.endswith(".featcache")) or len(name) <= len("..featcache"):
+        return None
+    csv = path.with_name(name[1:-len(".featcache")])
+    return csv if csv.name not in (".", "..") and csv_record_path(csv) == path and csv.is_file() else None
 
 
 @dataclass(frozen=True)
