@@ -77,6 +77,32 @@ def test_a_layer_or_split_the_cache_lacks_names_the_keyword_and_the_api_that_add
                     "of photos is the test split)")
 
 
+def test_a_layer_given_as_a_number_is_told_to_be_a_name_not_listed_every_layer(tmp_path):
+    """``features('train', 13)`` got "layer=13 is not in ...; cached layers: " and all 17 of them (600 characters; a
+    notebook tester): a layer is a name, and the block's short name is suggested where the number is a block's."""
+    from helpers import consistent_attrs
+
+    from featcache.store import CacheWriter, SplitSpec
+
+    layers = ["block_1_expand_relu", "block_13_expand_relu", "out_relu"]
+    cache = tmp_path / "c.h5"
+    attrs = consistent_attrs({"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": layers, "default_layer": "out_relu",
+                              "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x"})
+    y = np.arange(20) % 2
+    w = CacheWriter(cache, attrs, [SplitSpec(s, y, np.arange(20)) for s in ("train", "test")], dict.fromkeys(layers, 3), "float32")
+    w.open()
+    for s in ("train", "test"):
+        w.write(s, 0, {name: np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32) for name in layers})
+    w.finish()
+    opened = featcache.open_cache(cache)
+    said = api_error(lambda: opened.features("train", 13))
+    assert said == f"layer=13 must be a layer's name, e.g. layer='block_13' ({cache} holds 3; its Cache.layers lists them)"
+    assert api_error(lambda: featcache.train(cache, "logreg", layer=99, out=tmp_path / "h.npz")).startswith(
+        "layer=99 must be a layer's name, e.g. layer='out_relu' (")
+    assert api_error(lambda: featcache.train(cache, "keras", params={"epochs": 3}, out=tmp_path / "h.npz")) == (
+        "params['epochs']: give it with epochs=3")  # it stopped at "epochs=", read as a fault of the value
+
+
 def test_a_missing_data_dir_names_the_sources_keyword(tmp_path):
     said = api_error(lambda: featcache.FashionMNIST(data_dir=tmp_path / "nope"))
     assert said == (f"data directory not found: {tmp_path / 'nope'}; install it with 'apt-get install dataset-fashion-mnist' "
@@ -216,7 +242,7 @@ def test_a_heads_parameters_name_the_dict_of_the_call_and_the_commands_param(cac
         "e.g. params={'C': 1}")
     assert api_error(lambda: featcache.train(cache, "logreg", params={"max_iter": 0}, out=out)).startswith(
         "params['max_iter']=0 is not valid; use a whole number >= 1")
-    assert api_error(lambda: featcache.train(cache, "logreg", params={"C": 2}, out=out)) == "params['C']: give it with C="
+    assert api_error(lambda: featcache.train(cache, "logreg", params={"C": 2}, out=out)) == "params['C']: give it with C=2"
     assert api_error(lambda: featcache.learning_curve(cache, [10], heads=("logreg",), out=tmp_path / "cv",
                                                       head_params={"logreg": {"C": float("nan")}})) == (
         "head_params['logreg']['C']=nan is not a positive number or 'cv'; e.g. head_params['logreg']['C']=0.03 or "
@@ -229,7 +255,7 @@ def test_a_heads_parameters_name_the_dict_of_the_call_and_the_commands_param(cac
     assert not (tmp_path / "cv").exists() and not out.exists()
     # the command's words are as they were
     for args, line in ((["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param max_iter=..."),
-                       (["--param", "C=2"], "--param C: give it with --C"),
+                       (["--param", "C=2"], "--param C: give it with --C 2"),
                        (["--param", "max_iter=0"], "--param max_iter=0 is not valid")):
         proc = run_main(capsys, "train", str(cache), "--head", "logreg", *args, "--out", str(out))
         assert proc.returncode == 2 and line in proc.stderr, proc.stderr

@@ -177,7 +177,7 @@ def test_a_heads_own_epochs_is_its_own_param_in_train_and_probes_command(small_c
     assert (params["epochs"], params["standardize"], params["n_classes"]) == (4, True, 10)
     row = ProbeRow(0, "out_relu", 8, "epochal", None, 0.5, "test", 0.1)
     assert train_command("c.h5", row, ("orig",), {"epochs": 4, "seed": 2}).endswith("--seed 2 --param epochs=4")
-    for argv, says in ((["--head", "epochal", "--param", "seed=1"], "--param seed: give it with --seed"),
+    for argv, says in ((["--head", "epochal", "--param", "seed=1"], "--param seed: give it with --seed 1"),
                        (["--head", "logreg", "--param", "C=1"], "--param C: give it with --C"),
                        (["--head", "keras", "--param", "epochs=2"], "--param epochs: give it with --epochs"),
                        (["--head", "keras", "--param", "C=1"], "head 'keras' has no parameter 'C'")):

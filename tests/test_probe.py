@@ -119,6 +119,19 @@ def test_probe_prints_and_records_how_a_tie_was_broken(multi_cache, tmp_path, mo
     assert doc["tie"] in capsys.readouterr().out.splitlines()
 
 
+def test_a_quiet_probes_text_is_the_table_a_verbose_one_prints(multi_cache, tmp_path, capsys):
+    """A Python caller of verbose=False had no way to probe's table but to_dict (curve's and evaluate's results have
+    text(); a notebook tester): ProbeResult.text() is what verbose=True prints before its call and file lines."""
+    quiet = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "q", verbose=False, plot=False)
+    assert capsys.readouterr().out == ""
+    featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "v", verbose=True, plot=False)
+    printed = capsys.readouterr().out.splitlines()
+    lines = quiet.text().splitlines()
+    assert printed[: len(lines)] == lines and printed[len(lines)].startswith("fit it on every training image: ")
+    assert lines[0].split() == ["layer", "width", "logreg", "svm"] and len(lines) >= 2 + len(featcache.open_cache(multi_cache).layers)
+    assert lines[len(featcache.open_cache(multi_cache).layers) + 1].startswith(f"best layer: {quiet.best.layer} with {quiet.best.head}")
+
+
 def test_csv_and_plot_are_written(multi_cache, tmp_path):
     res = featcache.probe(multi_cache, heads="logreg", out=tmp_path / "run", verbose=False)
     with open(res.csv, newline="") as f:

@@ -156,8 +156,8 @@ def test_evaluate_takes_verbose_and_write_false_writes_nothing(cache, tmp_path, 
     (["--param", "svm.gamma=0.01"], "--param 'svm.gamma=0.01' names head 'svm', but train fits --head logreg; a "
                                     "parameter of the svm head goes with it, by its name alone: --head svm --param gamma=0.01"),
     (["--param", "max_iter=5", "--param", "max_iter=6"], "--param gives 'max_iter' twice; give each parameter once"),
-    (["--param", "C=1"], "--param C: give it with --C"),
-    (["--head", "keras", "--param", "epochs=3"], "--param epochs: give it with --epochs"),
+    (["--param", "C=1"], "--param C: give it with --C 1"),
+    (["--head", "keras", "--param", "epochs=3"], "--param epochs: give it with --epochs 3"),
     (["--head", "keras", "--param", "dropout=1.5"], "error: --param dropout=1.5 is not valid; use a number < 1, e.g. 0.2"),
 ])
 def test_train_bad_input_is_one_line(cache, tmp_path, capsys, args, message):

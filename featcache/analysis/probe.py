@@ -133,6 +133,14 @@ class ProbeResult:
     train_command: str = ""
     note: str | None = None
     tie: str | None = None  # how best was chosen among rows of its accuracy (tie_note), None when it has none
+    # the cache holds the final output alone: the table's note on caching every block (_final_output_only)
+    final_only: bool = False
+
+    def text(self) -> str:
+        """The table of accuracies by layer and head, the best row and the notes, as ``probe(verbose=True)`` and the CLI
+        print them: a Python caller of ``verbose=False`` had no way to it but ``to_dict`` (CurveResult and EvalResult
+        have ``text()``; a notebook tester)."""
+        return "\n".join([*_table_lines(self.rows, self.best, self.final_only), *filter(None, (self.tie, self.note))])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -604,7 +612,8 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
                          train_command=train_command(cache.path, best, cache.views, _train_params(params, best.head, plan.given)),
-                         note=small_holdout_note(cache.sizes["train"], scoring), tie=tie_note(rows, best))
+                         note=small_holdout_note(cache.sizes["train"], scoring), tie=tie_note(rows, best),
+                         final_only=_final_output_only(cache))
     # The folder checked again after the fits, as at the start: a probe.csv or probe.png the user saved there during
     # the run was replaced or, with plot=False, deleted (an adversarial tester)
     kept = check_report(out_dir)
@@ -619,11 +628,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
                                         REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept,
                                                                         written_sha256)})
     if verbose:
-        _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, _final_output_only(cache))
-        if result.tie:
-            print(result.tie)
-        if result.note:
-            print(result.note)
+        print(result.text())
         # the call in a Python call's words: it was the command, "featcache train CACHE --head logreg ..." (a tester)
         how = option(result.train_command, train_call(cache.path, best, cache.views, _train_params(params, best.head, plan.given)))
         print(one_line(f"fit it on every training image: {how}{_probe_only_note(best.head, params, plan.given)}"))
@@ -1063,28 +1068,34 @@ def _final_output_only(cache: Cache) -> bool:
     return list(cache.layers) == [entry.final_layer] if entry is not None else False
 
 
-def _print_table(rows, head_names, names, widths, best, final_only: bool) -> None:
+def _table_lines(rows: Sequence[ProbeRow], best: ProbeRow, final_only: bool) -> list[str]:
+    """``ProbeResult.text``'s table and best row: layers and heads in the rows' order (``_rows``: layer, head,
+    setting), each layer's width from its rows."""
+    names, head_names = list(dict.fromkeys(r.layer for r in rows)), list(dict.fromkeys(r.head for r in rows))
+    widths = {r.layer: r.width for r in rows}
+    lines: list[str] = []
     labels = _setting_labels(rows)
     acc = {(r.layer, r.head, r.train_views, r.test_views): r.accuracy for r in rows}
     cols = [(h, s) for h in head_names for s in labels]
     heads = [f"{h} {labels[s]}".strip() for h, s in cols]
     cw = max([7] + [len(t) for t in heads])
     lw = max(len(n) for n in names + ["layer"])
-    print(f"{'layer':<{lw}}  {'width':>5}  " + "  ".join(f"{t:>{cw}}" for t in heads))
+    lines.append(f"{'layer':<{lw}}  {'width':>5}  " + "  ".join(f"{t:>{cw}}" for t in heads))
     for layer in names:
         cells = "  ".join(f"{acc[(layer, h, *s)]:>{cw}.4f}" for h, s in cols)
-        print(f"{layer:<{lw}}  {widths.get(layer, 0):>5}  {cells}")
+        lines.append(f"{layer:<{lw}}  {widths.get(layer, 0):>5}  {cells}")
     if len(labels) > 1:
-        print("view settings (train views/test views averaged): "
-              + "; ".join(f"{label} = {tr} / {te}" for (tr, te), label in labels.items()))
+        lines.append("view settings (train views/test views averaged): "
+                     + "; ".join(f"{label} = {tr} / {te}" for (tr, te), label in labels.items()))
     C = f", C={param_text(best.C)}" if best.C is not None else ""
     what = SCORED_ON_WORDS[best.scored_on] if best.scored_on != "holdout" else "held-out accuracy"
     views = f", train views {best.train_views}, test views {best.test_views}" if len(labels) > 1 else ""
-    print(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")
+    lines.append(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")
     if best.scored_on == "test":  # a tester followed the printed train command without noticing
-        print(f"note: chosen on the test split, so its test accuracy flatters it; without {option('--on-test')} probe "
-              "chooses on held-out training images and leaves the test split for the final score")
+        lines.append(f"note: chosen on the test split, so its test accuracy flatters it; without {option('--on-test')} probe "
+                     "chooses on held-out training images and leaves the test split for the final score")
     if final_only:  # not when one of several cached layers was asked for, nor one chosen at extraction (new users)
         # probe(verbose=True) prints it too: there the call that caches every block, not the command
         blocks = option("extract --layers blocks", "featcache.extract(..., ModelSpec(layers='blocks'))")
-        print(f"note: one layer probed; a cache of every block ({blocks}) lets probe compare them")
+        lines.append(f"note: one layer probed; a cache of every block ({blocks}) lets probe compare them")
+    return lines

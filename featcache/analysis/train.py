@@ -154,7 +154,7 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
 
     for name in params:
         if set_by_train(head, name):
-            raise FeatcacheError(f"{f'--param {name}' if cli_running() else f'params[{name!r}]'}: {_own_words(name)}")
+            raise FeatcacheError(f"{f'--param {name}' if cli_running() else f'params[{name!r}]'}: {_own_words(name, params[name])}")
     check_param_names(head, params, hidden=[n for n in head_params(head) if set_by_train(head, n)])
     with_C = heads_with_C()
     if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
@@ -232,14 +232,17 @@ OWN_FLAGS = {
 }
 
 
-def _own_words(name: str) -> str:
-    """``OWN_FLAGS``' line of ``name``, its flag in the caller's words: "give it with C=" to a Python call, which
-    has no --C (``errors.option``)."""
+def _own_words(name: str, value: Any = None) -> str:
+    """``OWN_FLAGS``' line of ``name``, its flag in the caller's words: "give it with C=2" to a Python call, which
+    has no --C (``errors.option``); ``value``: the one given in the parameters, written out ("give it with epochs="
+    stopped short of it, and read as a fault of the value; a notebook tester)."""
     text = OWN_FLAGS[name]
     flag = text.rpartition(" ")[2]
     if not flag.startswith("--"):
         return text
-    return text[: -len(flag)] + (option(flag) if cli_running() or flag == "--standardize" else f"{option(flag)}=")
+    if cli_running():
+        return text[: -len(flag)] + (flag if value is None or flag == "--standardize" else f"{flag} {value}")
+    return text[: -len(flag)] + (option(flag) if flag == "--standardize" else f"{option(flag)}={value!r}")
 
 
 def set_by_train(head: str, name: str) -> bool:

@@ -548,6 +548,12 @@ class Cache:
         if name is None:
             return self.default_layer
         backbone = REGISTRY.get(self.meta.get("backbone"))
+        if not isinstance(name, str):  # 13 for block_13 got the list of every cached layer (600 characters; a notebook tester)
+            labels = [layer_label(backbone, l) for l in self.layers]
+            numbered = f"block_{name}" if isinstance(name, int) and not isinstance(name, bool) else None
+            example = numbered if numbered in labels else labels[-1]
+            raise FeatcacheError(f"{given(flag, repr(name))} must be a layer's name, e.g. {given(flag, repr(example))}"
+                                 f" ({self.path} holds {len(self.layers)}; {option(command('info'), 'its Cache.layers')} lists them)")
         full = layer_name(backbone, name)
         if not isinstance(full, str) or full not in self.layers:
             listing = ", ".join(f"{label} ({l})" if (label := layer_label(backbone, l)) != l else l for l in self.layers)
