@@ -621,3 +621,14 @@ def test_a_model_a_head_or_a_skipped_file_given_to_a_call_suggests_calls(cache, 
                       featcache.StoreSpec(out=tmp_path / "c2.h5"), verbose=True)
     err = capsys.readouterr().err
     assert "listed in the cache (featcache.info(cache)): " in err and "'featcache info'" not in err, err
+
+
+def test_an_evaluations_repr_is_its_score_not_its_tables(cache, tmp_path):
+    """A notebook's EvalResult printed 2,448 characters: per-class dictionaries, confusion counts and misclassified
+    entries (a notebook tester). Its repr says what was scored and the accuracy; text() and the fields hold the rest."""
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    ev = featcache.evaluate(head, cache, write=False)
+    shown = repr(ev)
+    assert shown.startswith("EvalResult(head_path=") and f"accuracy={ev.accuracy!r}" in shown
+    assert not {"per_class", "confusion", "misclassified", "class_names", "overlap"} & set(re.findall(r"(\w+)=", shown))
+    assert ev.per_class and ev.confusion.sum() == ev.images  # kept, only not shown

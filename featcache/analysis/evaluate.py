@@ -67,15 +67,17 @@ class EvalResult:
     cache_path: Path
     split: str
     layer: str
-    class_names: list[str]
+    # Left out of the repr, as the lists below: a notebook's EvalResult printed 2,448 characters of per-class
+    # dictionaries and confusion counts (a notebook tester); text() shows them laid out
+    class_names: list[str] = field(repr=False)
     accuracy: float
-    per_class: list[dict[str, Any]]  # class, precision, recall, support
-    confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
+    per_class: list[dict[str, Any]] = field(repr=False)  # class, precision, recall, support
+    confusion: np.ndarray = field(repr=False)  # (n_classes, n_classes), rows true, columns predicted
     files: dict[str, Path]  # png, json, text: what was written; empty for evaluate(write=False)
     # row, path, true, predicted, probability (share); a head's also index (``misclassified_entry``)
-    misclassified: list[dict[str, Any]] = field(default_factory=list)
+    misclassified: list[dict[str, Any]] = field(default_factory=list, repr=False)
     # Evaluated images that were training images of the head: None when the head or the cache has no digests.
-    overlap: dict[str, Any] | None = None
+    overlap: dict[str, Any] | None = field(default=None, repr=False)
     # The views averaged per image, and what was averaged ("probabilities", "decision values"; None for one view).
     test_views: tuple[str, ...] = ("orig",)
     averaged: str | None = None

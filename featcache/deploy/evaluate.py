@@ -54,8 +54,8 @@ class ModelEvalResult(EvalResult):
     folder_fingerprint: str = ""
     runtime: str | None = None
     runtime_note: str | None = None
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # files not scored, with the reason
-    copies: list[tuple[str, str]] = field(default_factory=list)  # (path, same_as) of a photo's copies, scored once
+    skipped: list[tuple[str, str]] = field(default_factory=list, repr=False)  # files not scored, with the reason
+    copies: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (path, same_as) of a photo's copies, scored once
     kind: str | None = None  # the model's head (logreg, svm, keras) and whether fine-tuned
     # how fast the photos were decoded and scored (extract's figures and keys: embedding.throughput); --json
     # and evaluation.json said no rate. Not in evaluation.txt: the report of a model on a folder, not of a run
