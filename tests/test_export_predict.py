@@ -1426,13 +1426,19 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
     an .npy of the same pixels, named <array I>, with the .npy's checks."""
     from featcache.deploy.predict import predict
 
+    def same_tops(got, want):
+        """The same classes in the same order, probabilities to 1e-6: TensorFlow's kernels split a batch of 5 and of
+        2 across threads differently, 2e-8 apart in 2 of 4 runs (2026-12-07, under load); the pixels are the same."""
+        return [[c for c, _ in top] for top in got] == [[c for c, _ in top] for top in want] and np.allclose(
+            [[v for _, v in top] for top in got], [[v for _, v in top] for top in want], rtol=0, atol=1e-6)
+
     images = np.random.default_rng(0).integers(0, 256, (5, 8, 8), dtype=np.uint8)
     np.save(tmp_path / "x.npy", images)
     want = [p.top for p in predict(tiny_model, [tmp_path / "x.npy"], runtime="tensorflow")]
     for given in (images, list(images), [x[..., None] for x in images]):
         got = predict(tiny_model, given, runtime="tensorflow", batch_size=2)
         assert [p.input for p in got] == [f"<array {i}>" for i in range(5)]
-        assert [p.top for p in got] == want
+        assert same_tops([p.top for p in got], want)
     np.save(tmp_path / "y.npy", images[:2])  # an array of paths is paths still
     assert [p.input for p in predict(tiny_model, np.array([str(tmp_path / "y.npy")]), runtime="tensorflow")] == [
         f"{tmp_path / 'y.npy'}[{i}]" for i in range(2)]
@@ -1443,11 +1449,11 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
                   [str(tmp_path / "y.npy"), tmp_path / "z.npy"]):
         got = predict(tiny_model, paths, runtime="tensorflow")
         assert [p.input for p in got] == [f"{tmp_path / 'y.npy'}[0]", f"{tmp_path / 'y.npy'}[1]", f"{tmp_path / 'z.npy'}[0]"]
-        assert [p.top for p in got] == want[:3]
+        assert same_tops([p.top for p in got], want[:3])
     one = predict(tiny_model, images[0], runtime="tensorflow")  # one (H, W) image
-    assert [p.input for p in one] == ["<array 0>"] and one[0].top == want[0]
+    assert [p.input for p in one] == ["<array 0>"] and same_tops([one[0].top], want[:1])
     mixed = predict(tiny_model, [images[0], np.zeros((12, 12, 3), np.uint8), images[1]], runtime="tensorflow")
-    assert [p.input for p in mixed] == ["<array 0>", "<array 1>", "<array 2>"] and mixed[2].top == want[1]
+    assert [p.input for p in mixed] == ["<array 0>", "<array 1>", "<array 2>"] and same_tops([mixed[2].top], want[1:2])
     for bad, message in ((np.zeros((2, 8, 8), np.float32), r"^the array holds float32 values, not pixels 0\.\.255; pass uint8"),
                          ([np.zeros((8, 8, 4), np.uint8)], r"^<array 0> holds an array of shape \(8, 8, 4\); each array of a list is one image"),
                          (np.zeros((8, 8, 3), np.uint8), r"^the array holds an array of shape \(8, 8, 3\), which could be one image"),
