@@ -8,6 +8,7 @@ import contextlib
 import json
 import re
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -2566,6 +2567,23 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
         assert [str(folder / "gone.png"), LEFT_OUT_REASONS[BROKEN_LINK]] in json.loads(out)["left_out"]
     os.unlink(root / "gone.png")
     os.unlink(root / "a" / "gone.png")
+    # a FIFO and a link to a device named as images were 'files of no image type', which sent the user to a name
+    # that is fine; extract says 'not a regular file' (an adversarial tester). Nothing is opened: no wait
+    from featcache.deploy.predict import NOT_REGULAR
+
+    os.mkfifo(root / "a" / "fifo.jpg")
+    (root / "a" / "zero.jpg").symlink_to("/dev/zero")
+    signal.alarm(60)
+    try:
+        assert main(["predict", str(fake_model), str(root / "a"), "--json"]) == 0
+    finally:
+        signal.alarm(0)
+    out, err = capsys.readouterr()
+    assert (f"2 entries that are not regular files (a FIFO, socket or device; {root / 'a' / 'fifo.jpg'}, "
+            f"{root / 'a' / 'zero.jpg'})") in err and "no image type" not in err, err
+    assert [[str(root / "a" / n), LEFT_OUT_REASONS[NOT_REGULAR]] for n in ("fifo.jpg", "zero.jpg")] == json.loads(out)["left_out"]
+    os.unlink(root / "a" / "fifo.jpg")
+    os.unlink(root / "a" / "zero.jpg")
 
     write_image(root / "locked" / "y.png", class_image(1, 1, 16))
     real = os.scandir

@@ -425,6 +425,10 @@ LINK_LOOP = "link loop"  # a symbolic link that leads back to itself (ELOOP): no
 # A .npy array in a folder given: predict reads arrays named one by one, not a folder's (a stray features.npy beside
 # photos is no images), and it was called "a file of no image type" with no way to its images (a new-user tester)
 NPY = ".npy array"
+# A FIFO, socket or device in a folder given (or a link to one), whatever its name: "a file of no image type" of
+# fifo.jpg and a link to /dev/zero named zero.jpg sent the user to a name that is fine, where extract says "not a
+# regular file" (an adversarial tester)
+NOT_REGULAR = "not a regular file"
 # What a subfolder --recursive could not list is called among what was left out (``_entries``).
 UNREAD = " (could not be read)"
 
@@ -437,7 +441,8 @@ UNREAD = " (could not be read)"
 LEFT_OUT_REASONS = {SUBFOLDER: "subfolder, not read ({recursive} reads it)", LINK: "link to a folder, not followed",
                     UNREADABLE: "subfolder that could not be read", BROKEN_LINK: "broken link, its target is gone",
                     LINK_LOOP: LINK_LOOP_WHY, OTHER: NOT_AN_IMAGE,
-                    NPY: "a .npy array, read only when named, not from a folder"}
+                    NPY: "a .npy array, read only when named, not from a folder",
+                    NOT_REGULAR: "not a regular file (a FIFO, socket or device), never read"}
 
 
 def left_out_reason(why: str) -> str:
@@ -455,7 +460,7 @@ class LeftOut(str):
 
     def __new__(cls, path: str | Path, why: str) -> "LeftOut":
         shown = {SUBFOLDER: f"{path}/", LINK: f"{path}/", UNREADABLE: f"{path}{UNREAD}", BROKEN_LINK: str(path),
-                 LINK_LOOP: str(path), OTHER: str(path), NPY: str(path)}[why]
+                 LINK_LOOP: str(path), OTHER: str(path), NPY: str(path), NOT_REGULAR: str(path)}[why]
         self = super().__new__(cls, shown)
         self.why = why
         return self
@@ -494,8 +499,16 @@ class LeftOut(str):
 
 
 def _file_kind(path: Path) -> str:
-    """NPY or OTHER: what a file of a folder given that is no image file is."""
-    return NPY if _is_npy(path) else OTHER
+    """NOT_REGULAR, NPY or OTHER: what an entry of a folder given that is no image file is (links followed; its
+    ``stat`` alone: nothing that would block is opened)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    special = mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return NOT_REGULAR if special else NPY if _is_npy(path) else OTHER
 
 
 def _dead_link_kind(path: Path) -> str:
@@ -557,8 +570,8 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
         shown = [q.removesuffix(UNREAD) + ("/" if why == UNREADABLE else "") for q in left_out if q.why == why]
         return len(shown), ", ".join(shown[:limit]) + (", ..." if len(shown) > limit else "")
 
-    (dirs, d), (links, ln), (unread, u), (broken, b), (loops, lp), (arrays, a), (files, f) = map(
-        some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, LINK_LOOP, NPY, OTHER))
+    (dirs, d), (links, ln), (unread, u), (broken, b), (loops, lp), (arrays, a), (special, sp), (files, f) = map(
+        some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, LINK_LOOP, NPY, NOT_REGULAR, OTHER))
     # the words after each count agree with it (progress.agreeing): one subfolder said "(a/; pass them, or
     # --recursive, to predict their images)" (a brief, 2026-12-06)
     parts = [f"{counted(dirs, 'subfolder')} ({d}; pass {_them(dirs)}, or {option('--recursive')}, to predict "
@@ -573,6 +586,8 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
              if loops else "",
              f"{counted(arrays, '.npy array')} ({a}; pass {_them(arrays)} by name to predict {_their(arrays)} images)"
              if arrays else "",
+             f"{counted(special, 'entry')} that {agreeing(special, 'is not a regular file', 'are not regular files')} (a FIFO, "
+             f"socket or device; {sp})" if special else "",
              f"{counted(files, 'file')} of no image type ({f})" if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
