@@ -96,11 +96,13 @@ def test_a_layer_given_as_a_number_is_told_to_be_a_name_not_listed_every_layer(t
     w.finish()
     opened = featcache.open_cache(cache)
     said = api_error(lambda: opened.features("train", 13))
-    assert said == f"layer=13 must be a layer's name, e.g. layer='block_13' ({cache} holds 3; its Cache.layers lists them)"
+    assert said == f"layer=13 must be a layer's name, e.g. layer='block_13' ({cache} holds 3 layers; its Cache.layers lists them)"
     assert api_error(lambda: featcache.train(cache, "logreg", layer=99, out=tmp_path / "h.npz")).startswith(
         "layer=99 must be a layer's name, e.g. layer='out_relu' (")
     assert api_error(lambda: featcache.train(cache, "keras", params={"epochs": 3}, out=tmp_path / "h.npz")) == (
         "params['epochs']: give it with epochs=3")  # it stopped at "epochs=", read as a fault of the value
+    assert api_error(lambda: featcache.train(cache, "keras", params={"standardize": False}, out=tmp_path / "h.npz")) == (
+        "params['standardize']: give it with standardize=False")  # it said standardize=True (a review)
 
 
 def test_a_missing_data_dir_names_the_sources_keyword(tmp_path):

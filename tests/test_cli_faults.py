@@ -3754,6 +3754,36 @@ def _predicted_csv(tmp_path: Path, fake_model: Path, name: str = "out.csv") -> P
     return out
 
 
+def test_info_and_verify_of_the_root_or_current_folder_are_the_folder_line(tmp_path, capsys, monkeypatch):
+    """A review: info and verify of '/', '.' and './' were a ValueError traceback ("PosixPath('/') has an empty name")
+    once they looked for what stands at a record's name; they are folders, said so, as before."""
+    monkeypatch.chdir(tmp_path)
+    for command in ("info", "verify"):
+        for given in ("/", ".", "./"):
+            one_line_error(capsys, [command, given], "is a folder; pass")
+
+
+def test_a_record_that_cannot_be_read_is_said_so_not_gone_nor_no_record(tmp_path, fake_model, capsys, monkeypatch):
+    """A review: a CSV's record that is a link into a folder the user may not enter was "a link to ..., which is
+    gone"; one the user may not read, "a file that is not featcache's record". Said: not readable, check its
+    permissions (as root, a denied stat is what a folder of mode 700 of another user gives)."""
+    out = _predicted_csv(tmp_path, fake_model)
+    record = tmp_path / ".out.csv.featcache"
+    real = os.stat
+
+    def stat(path, *a, **k):
+        if os.fspath(path) == str(record):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **k)
+
+    capsys.readouterr()
+    monkeypatch.setattr(os, "stat", stat)
+    for command in ("info", "verify"):
+        err = one_line_error(capsys, [command, str(out)], f"{record}, where featcache keeps its record, is not readable "
+                             "(permission denied)", "check its permissions, then run the same command again")
+        assert "gone" not in err and "not featcache's record" not in err, err
+
+
 def test_info_and_verify_say_what_stands_at_a_predictions_csvs_record_name(tmp_path, fake_model, capsys):
     """A FIFO, a link to /dev/zero, a folder or an empty file at a predictions CSV's record name (.NAME.featcache)
     was said by info and verify of the CSV to be "no record of featcache's beside it (... an older featcache's CSV,
@@ -3778,7 +3808,7 @@ def test_info_and_verify_say_what_stands_at_a_predictions_csvs_record_name(tmp_p
                                      f"verified; {fix}")
                 assert "no record of featcache's" not in err, err
                 if said in ("a FIFO", "empty (0 bytes)"):
-                    one_line_error(capsys, [command, str(record)], f"{record} is {said} where featcache's record of "
+                    one_line_error(capsys, [command, str(record)], f"{record} is {said}, where featcache's record of "
                                    f"the predictions CSV {out} should be", f"run predict --csv again to have {out} "
                                    "checked")
             if record.is_dir() and not record.is_symlink():

@@ -215,6 +215,20 @@ def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads
     shutil.copy(head, long_head)
     _one_line_error(capsys, ["export", str(long_head)], "the default model file name, made from the head file name")
     assert sorted(os.listdir(home / "models")) == ["h.keras", "k.keras", "k_model.keras"]  # nothing written, nor left
+    # a review: another folder's h.npz took data/models/h.keras too, refused as "--out ... of another fit; ... --force"
+    # (an --out never given; --force would have replaced the first head's model): its own name, 6 hex of its path
+    other = tmp_path / "b" / "h.npz"
+    other.parent.mkdir()
+    featcache.train(cache, "logreg", C=2, out=other)
+    second = featcache.export(other)
+    assert re.fullmatch(r"h_[0-9a-f]{6}\.keras", second.path.name) and not second.replaced
+    assert featcache.export(head).path == home / "models" / "h.keras"  # the first's is its own still
+    # a link to the Keras head saved under the default name: the head itself, by the file (it compared paths)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "k.keras").symlink_to(keras_head)
+    assert featcache.export(tmp_path / "x" / "k.keras").path == home / "models" / "k_model.keras"
+    # '--out ""' ($DIR unset) is refused as every --out "" is; it was taken for the default
+    _one_line_error(capsys, ["export", str(head), "--out", ""], "out must be a path")
 
 
 def test_a_class_folder_tree_with_other_files_is_said_as_it_is(tmp_path):

@@ -158,6 +158,9 @@ def test_evaluate_takes_verbose_and_write_false_writes_nothing(cache, tmp_path, 
     (["--param", "max_iter=5", "--param", "max_iter=6"], "--param gives 'max_iter' twice; give each parameter once"),
     (["--param", "C=1"], "--param C: give it with --C 1"),
     (["--head", "keras", "--param", "epochs=3"], "--param epochs: give it with --epochs 3"),
+    # a review: the value as a shell word, and a switch given off is not told to be given
+    (["--head", "keras", "--param", "epochs=3 4"], "--param epochs: give it with --epochs '3 4'"),
+    (["--head", "keras", "--param", "standardize=false"], "--param standardize: leave out --standardize (off by default)"),
     (["--head", "keras", "--param", "dropout=1.5"], "error: --param dropout=1.5 is not valid; use a number < 1, e.g. 0.2"),
 ])
 def test_train_bad_input_is_one_line(cache, tmp_path, capsys, args, message):

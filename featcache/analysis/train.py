@@ -236,13 +236,18 @@ def _own_words(name: str, value: Any = None) -> str:
     """``OWN_FLAGS``' line of ``name``, its flag in the caller's words: "give it with C=2" to a Python call, which
     has no --C (``errors.option``); ``value``: the one given in the parameters, written out ("give it with epochs="
     stopped short of it, and read as a fault of the value; a notebook tester)."""
+    import shlex
+
     text = OWN_FLAGS[name]
     flag = text.rpartition(" ")[2]
     if not flag.startswith("--"):
         return text
-    if cli_running():
-        return text[: -len(flag)] + (flag if value is None or flag == "--standardize" else f"{flag} {value}")
-    return text[: -len(flag)] + (option(flag) if flag == "--standardize" else f"{option(flag)}={value!r}")
+    if flag == "--standardize" and cli_running():  # a switch: given to turn it on; off is its default (a review:
+        # standardize=False was told "give it with --standardize", the opposite of what was given)
+        return text if value is None or value is True or str(value).lower() in ("true", "1") else f"leave out {flag} (off by default)"
+    if cli_running():  # the value as a shell word: --param "epochs=3 4" said "--epochs 3 4" (a review)
+        return text[: -len(flag)] + (flag if value is None else f"{flag} {shlex.quote(str(value))}")
+    return text[: -len(flag)] + f"{option(flag).partition('=')[0]}={value!r}"  # a switch's keyword: standardize=True
 
 
 def set_by_train(head: str, name: str) -> bool:

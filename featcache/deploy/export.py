@@ -465,7 +465,16 @@ def default_out(head: str | Path, views: Sequence[str] = DEFAULT_VIEWS) -> Path:
     views = tuple(views)
     tag = "" if views == DEFAULT_VIEWS else f"_{len(views)}views_{hashlib.sha256(','.join(views).encode()).hexdigest()[:6]}"
     out = paths.home() / "models" / f"{Path(head).stem}{tag}.keras"
-    return out.with_name(f"{Path(head).stem}_model{tag}.keras") if os.path.abspath(out) == os.path.abspath(head) else out
+    return out.with_name(f"{Path(head).stem}_model{tag}.keras") if _same_path(out, Path(head)) else out
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (through links: x/k.keras -> data/models/k.keras; a review), or, where
+    ``a`` is not there yet, one path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 @checks_switches
@@ -502,7 +511,7 @@ def export(
     from featcache.deploy.model import check_not_the_head, check_out, recheck_out, write_model
     from featcache.heads.io import DIGEST_KEY, head_file
 
-    if out is None or out == "":
+    if out is None:  # "" is refused by check_out, as every --out "" is ($DIR unset): it was taken for the default
         out = _default_out_checked(check_source(head, "head", head_file()), views, trust_pickle)
     out = check_out(out, force)
     # as load_head reads it (~ expanded): 'export("~/h.keras", out=<the same file>, force=True)' compared a head
@@ -530,15 +539,23 @@ def _default_out_checked(head: Path, views: Any, trust_pickle: bool) -> Path:
     """``default_out`` of ``head`` and the views the model would average (``graph_views``, from the head's record: a
     Keras head's checked record, else the head file as read, a few KB to MB, read again by the export), checked to
     fit a file name before any work, as finetune's default is."""
-    from featcache.heads.io import head_file, keras_head_record, read_head
-    from featcache.store.layout import check_default_name, made_from
+    from featcache.deploy.model import default_model_path
+    from featcache.heads.io import keras_head_record, read_head
+    from featcache.store.layout import made_from
 
     meta = keras_head_record(head)
     if meta is None:
-        meta = read_head(head, trust_pickle=trust_pickle, fix=f"pass {head_file()}")[1]
-    return check_default_name(default_out(head, graph_views(None, meta, views)), "model file name",
-                              made_from("head file name", head.stem),
-                              f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}")
+        meta = read_head(head, trust_pickle=trust_pickle, fix=_not_a_head_fix())[1]
+    return default_model_path(default_out(head, graph_views(None, meta, views)), head, made_from("head file name", head.stem))
+
+
+def _not_a_head_fix() -> str:
+    """What export's read of a file that is no head says to do (a cache given, by new users): export's own form, not
+    evaluate's order, which a line here once said."""
+    from featcache.heads.io import head_file
+
+    how = command("export", "HEAD --out MODEL.keras", "head, out='model.keras'")
+    return f"pass {head_file()} (export takes a head and writes its model: {how})"
 
 
 def _checked_head(head: Path, out: Path, weights: str | None, views: Any, force: bool,
@@ -547,14 +564,11 @@ def _checked_head(head: Path, out: Path, weights: str | None, views: Any, force:
     before Keras is imported where they can be (seconds; ~35 s under load): a bad --views, --weights or --out. A
     Keras head's load imports it, so its checked record is read first (heads.io.keras_head_record); an .npz head
     loads without it."""
-    from featcache.heads.io import head_file, keras_head_record, read_head
+    from featcache.heads.io import keras_head_record, read_head
 
     record = keras_head_record(head)
     checked = _head_checks(record, out, weights, views, force) if record is not None else None
-    # a cache given (new users): export's own form, not evaluate's order, which a line here once said
-    how = command("export", "HEAD --out MODEL.keras", "head, out='model.keras'")
-    est, meta = read_head(head, trust_pickle=trust_pickle, fix=f"pass {head_file()} (export takes a head and writes "
-                                                               f"its model: {how})")
+    est, meta = read_head(head, trust_pickle=trust_pickle, fix=_not_a_head_fix())
     names, w, replacing = checked or _head_checks(meta, out, weights, views, force)
     head_form(est)  # a head of no exportable form (every kind featcache trains has one)
     return est, meta, names, w, replacing

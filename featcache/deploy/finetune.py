@@ -593,14 +593,15 @@ def _checked_out(out: str | Path | None, head: Path, force: bool) -> Path:
     """``out`` checked before any work (``check_out``, never the head itself); None: the default name, checked too."""
     from featcache.deploy.model import check_not_the_head, check_out
 
-    if not out:
+    if out is None:  # "" is refused by check_out, as every --out "" is ($DIR unset): it was taken for the default
         # the default name, the head's with _finetuned.keras, too long for the file system (a head file named up to
         # 255 bytes): ENAMETOOLONG after the fine-tuning, "use a shorter name" of a name the user never gave (an
-        # adversarial tester). Refused before any work, as extract's, train's, curve's, probe's and evaluate's are.
-        from featcache.store.layout import check_default_name, made_from
+        # adversarial tester). Refused before any work, as extract's, train's, curve's, probe's and evaluate's are;
+        # another head's fine-tuned model there keeps its name (default_model_path)
+        from featcache.deploy.model import default_model_path
+        from featcache.store.layout import made_from
 
-        out = check_default_name(default_out(head), "model file name", made_from("head file name", head.stem),
-                                 f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}")
+        out = default_model_path(default_out(head), head, made_from("head file name", head.stem))
     out = check_out(out, force)
     check_not_the_head(out, head, "finetune")
     return out

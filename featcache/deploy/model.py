@@ -35,7 +35,7 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME, converts
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
-from featcache.errors import (FeatcacheError, command, command_word, first_line, given_path, in_words, one_line, option,
+from featcache.errors import (FeatcacheError, command, command_word, first_line, given, given_path, in_words, one_line, option,
                               warn)
 from featcache.heads.io import (MAX_FILE_BYTES, META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, UNREADABLE_ZIP, CompressedEntry, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out, written_model)
@@ -513,6 +513,28 @@ def _another_model_file(head: Path) -> str:
 def _other_out() -> str:
     """The way out of a refused model output, as export's and finetune's checks of it say it (``heads.io``'s)."""
     return way_out(f"choose another {option('--out')}")
+
+
+def default_model_path(plain: Path, head: Path, made_from: str) -> Path:
+    """A model's default file (export's ``<head>.keras``, finetune's ``<head>_finetuned.keras``): ``plain``, unless a
+    model there was made from another head (its ``head_path``), then ``plain`` with 6 hex of a hash of this head's
+    path added, as probe's and evaluate's default folders are (``store.layout.default_report_folder``): two heads
+    named h.npz in two folders both took data/models/h.keras, the second refused as "--out ... holds a model of
+    another fit; ... pass --force", an --out never given, and --force would have replaced the first head's model (a
+    review). Checked to fit a file name before any work (``check_default_name``)."""
+    from featcache.store.layout import check_default_name
+
+    fix = f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}"
+    plain = check_default_name(plain, "model file name", made_from, fix)
+    try:
+        prior = _model_json(plain) if plain.is_file() else None  # its record as written; the network is not read
+    except FeatcacheError:  # no model, or a damaged one: check_out says what it is
+        prior = None
+    owner = str(head.resolve())
+    if prior is None or prior.get("head_path") in (None, owner):
+        return plain
+    tag = hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]  # fsencode: a Latin-1 path's surrogates (as layout's)
+    return check_default_name(plain.with_name(f"{plain.stem}_{tag}{plain.suffix}"), "model file name", made_from, fix)
 
 
 def check_not_the_head(out: Path, head: str | Path, command: str) -> None:

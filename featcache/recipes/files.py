@@ -131,6 +131,7 @@ class RecordNameHolds:
     slot: Path
     words: str
     in_the_way: bool
+    fix: str | None = None  # the way out where it is no rerun: a record that cannot be read (its permissions)
 
 
 def record_beside(path: Path) -> CsvRecordBeside:
@@ -150,7 +151,9 @@ def stands_as(path: Path) -> str | None:
     """What stands at ``path`` where a file of featcache's should be and none is, from its ``stat`` alone (nothing
     opened: a FIFO would wait for good): a link to a file that is gone (its target as the link holds it), a loop of
     links, a folder, a FIFO, a socket or a device (through a link, the link's target named), or an empty file
-    (``EMPTY``); None for a regular file with bytes in it (a kernel-made one too), or nothing there at all."""
+    (``EMPTY``); None for a regular file with bytes in it (a kernel-made one too), or nothing there at all, or what
+    cannot be looked at (a link into a folder the user may not enter: not "gone", as it was said; a review): the
+    checks that read it then say permission denied."""
     import errno
     import stat
 
@@ -167,7 +170,9 @@ def stands_as(path: Path) -> str | None:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return "a loop of symbolic links"
-        return f"a link to {link}, which is gone" if link is not None else "not readable"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR) and link is not None:
+            return f"a link to {link}, which is gone"
+        return None
     if stat.S_ISREG(st.st_mode):
         return EMPTY if st.st_size == 0 and not made_as_read(path) else None
     kind = kind_of_mode(st.st_mode)
@@ -183,6 +188,8 @@ def _at_record_name(target: Path) -> RecordNameHolds | None:
     from featcache.deploy.predict import csv_record_path, read_any_record
 
     slot = csv_record_path(target)
+    if (denied := _not_readable(slot)) is not None:  # "a file that is not featcache's record" of one it may not read
+        return RecordNameHolds(slot, denied, False, f"check its permissions, then run the same {command_word()} again")
     stands = stands_as(slot)
     if stands is not None:  # a link to /dev/zero, a FIFO, a folder: the rerun refuses each; an empty file it replaces
         return RecordNameHolds(slot, f"{stands}, not a record", stands != EMPTY)
@@ -200,6 +207,25 @@ def _at_record_name(target: Path) -> RecordNameHolds | None:
            f" ({target.name}'s SHA-256 is not the one it holds either)")
     # a link there is refused by a rerun, whichever record it leads to (``predict._check_record_slot``)
     return RecordNameHolds(slot, f"{whose}{how}, and a record vouches only for the CSV it names", slot.is_symlink())
+
+
+def _not_readable(path: Path) -> str | None:
+    """"not readable (permission denied)" where ``path`` (a link followed) is there but may not be looked at or read,
+    else None; nothing is opened but a regular file (a FIFO would block)."""
+    import stat
+
+    if not os.path.lexists(path):
+        return None
+    try:
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode):
+            with open(path, "rb"):
+                pass
+    except PermissionError:
+        return "not readable (permission denied)"
+    except OSError:
+        return None
+    return None
 
 
 def _sha256_of(path: Path) -> str | None:
@@ -386,8 +412,9 @@ def unvouched_csv_line(path: Path, given: str, beside: CsvRecordBeside) -> str:
     if beside.found is not None:  # something at the record's name, which is no record of it: said what
         found = beside.found
         fix = f"run {rerun_csv_words()} to have it checked"
+        fix = found.fix or (f"move {found.slot} away, then {fix}" if found.in_the_way else fix)
         return (f"{given} is {what}, but {found.slot}, where featcache keeps its record, is {found.words}, so {given} "
-                f"cannot be verified; {f'move {found.slot} away, then {fix}' if found.in_the_way else fix}")
+                f"cannot be verified; {fix}")
     return (f"{given} is {what} with no record of featcache's beside it ({csv_record_path(target).name}: an older "
             f"featcache's CSV, or one copied without it) and cannot be verified; run {rerun_csv_words()} to have it "
             "checked")
@@ -610,6 +637,8 @@ def _in_place_of_ours(path: Path) -> str | None:
     files (``report_record``, ``read_csv_record``): nothing that would block is opened."""
     from featcache.deploy.predict import read_csv_record, rerun_csv_words
 
+    if path.name in ("", ".", ".."):  # '/', '.', './': folders; a record's name made of them was a ValueError (a review)
+        return None
     stands = stands_as(path)
     if stands is None:
         return None
@@ -627,7 +656,7 @@ def _in_place_of_ours(path: Path) -> str | None:
     csv = _csv_of_record_name(path)
     if csv is not None:  # the rerun replaces an empty record, and refuses anything else there (_check_record_slot)
         fix = f"run {rerun_csv_words()} to have {csv} checked"
-        return (f"{path} is {stands} where featcache's record of the predictions CSV {csv} should be; "
+        return (f"{path} is {stands}, where featcache's record of the predictions CSV {csv} should be; "
                 f"{fix if stands == EMPTY else f'move it away, then {fix}'}")
     return None
 

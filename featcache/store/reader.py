@@ -553,7 +553,7 @@ class Cache:
             numbered = f"block_{name}" if isinstance(name, int) and not isinstance(name, bool) else None
             example = numbered if numbered in labels else labels[-1]
             raise FeatcacheError(f"{given(flag, repr(name))} must be a layer's name, e.g. {given(flag, repr(example))}"
-                                 f" ({self.path} holds {len(self.layers)}; {option(command('info'), 'its Cache.layers')} lists them)")
+                                 f" ({self.path} holds {counted(len(self.layers), 'layer')}; {option(command('info'), 'its Cache.layers')} lists them)")
         full = layer_name(backbone, name)
         if not isinstance(full, str) or full not in self.layers:
             listing = ", ".join(f"{label} ({l})" if (label := layer_label(backbone, l)) != l else l for l in self.layers)
