@@ -272,12 +272,17 @@ def views_accuracy(meta: dict[str, Any], views: Sequence[str]) -> float | None:
 DEFAULT_VIEWS = ("orig",)
 
 
+def asks_default_views(views: Any) -> bool:
+    """Whether ``views`` (export's option) asks for the default, the original view alone: none given, or "orig"."""
+    return views is None or (isinstance(views, str) and views.strip() == ",".join(DEFAULT_VIEWS))
+
+
 def graph_views(est: BaseEstimator | None, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     """The views an exported model embeds and averages: ``orig`` (default), ``all`` (the views the head averaged
     at test), names among the views the head was fitted on or averaged (with the original view, as every views
     option reads them), or ``only:VIEWS`` (those without it: a head fitted or scored on ``only:``). Read from the
     head's metadata alone (``est`` may be None: a Keras head's record, checked before the head loads)."""
-    if views is None or (isinstance(views, str) and views.strip() == ",".join(DEFAULT_VIEWS)):
+    if asks_default_views(views):
         return DEFAULT_VIEWS
     if not isinstance(views, (str, list, tuple)):  # 5 was "'int' object is not iterable" (an adversarial tester)
         raise FeatcacheError(f"{option('--views')} must be orig, all, view names such as orig,flip or only:VIEWS (got {shown(views)})")
@@ -543,10 +548,13 @@ def _default_out_checked(head: Path, views: Any, trust_pickle: bool) -> Path:
     from featcache.heads.io import keras_head_record, read_head
     from featcache.store.layout import made_from
 
-    meta = keras_head_record(head)
-    if meta is None:
-        meta = read_head(head, trust_pickle=trust_pickle, fix=_not_a_head_fix())[1]
-    return default_model_path(default_out(head, graph_views(None, meta, views)), head, made_from("head file name", head.stem))
+    names = DEFAULT_VIEWS  # the original view alone, the default, is named without the head's record; others are
+    if not asks_default_views(views):  # read from it (a second read of the head: a pickle head's, a second unpickling)
+        meta = keras_head_record(head)
+        if meta is None:
+            meta = read_head(head, trust_pickle=trust_pickle, fix=_not_a_head_fix())[1]
+        names = graph_views(None, meta, views)
+    return default_model_path(default_out(head, names), head, made_from("head file name", head.stem))
 
 
 def _not_a_head_fix() -> str:
