@@ -2582,8 +2582,16 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
     assert (f"2 entries that are not regular files (a FIFO, socket or device; {root / 'a' / 'fifo.jpg'}, "
             f"{root / 'a' / 'zero.jpg'})") in err and "no image type" not in err, err
     assert [[str(root / "a" / n), LEFT_OUT_REASONS[NOT_REGULAR]] for n in ("fifo.jpg", "zero.jpg")] == json.loads(out)["left_out"]
-    os.unlink(root / "a" / "fifo.jpg")
-    os.unlink(root / "a" / "zero.jpg")
+    # a folder of such entries alone: "holds no image files" of names the user sees (an adversarial tester)
+    (tmp_path / "only").mkdir()
+    os.replace(root / "a" / "fifo.jpg", tmp_path / "only" / "fifo.jpg")
+    os.replace(root / "a" / "zero.jpg", tmp_path / "only" / "zero.jpg")
+    signal.alarm(60)
+    try:
+        one_line_error(capsys, ["predict", str(fake_model), str(tmp_path / "only")], f"{tmp_path / 'only'} holds no image "
+                       "files that can be read: 2 entries are not regular files (a FIFO, socket or device; ")
+    finally:
+        signal.alarm(0)
 
     write_image(root / "locked" / "y.png", class_image(1, 1, 16))
     real = os.scandir
@@ -3761,6 +3769,23 @@ def test_info_and_verify_of_the_root_or_current_folder_are_the_folder_line(tmp_p
     for command in ("info", "verify"):
         for given in ("/", ".", "./"):
             one_line_error(capsys, [command, given], "is a folder; pass")
+
+
+def test_a_report_folder_and_an_emptied_record_name_the_record_to_pass_or_the_rerun(tmp_path, capsys, first_reports):
+    """An adversarial tester: verify and info of a report's folder said "is a folder; pass a cache ...", where its
+    record checks the report; an emptied evaluation.json "is empty (0 bytes); pass a cache", and the files beside it
+    "none of the files featcache describes"."""
+    report_copy(first_reports, "evaluation.json", tmp_path / "ev")
+    record = tmp_path / "ev" / "evaluation.json"
+    for command in ("verify", "info"):
+        one_line_error(capsys, [command, str(tmp_path / "ev")], f"{tmp_path / 'ev'} is a report's folder; pass its record, "
+                       f"{record}, to check the report")
+    record.write_bytes(b"")
+    for command in ("verify", "info"):
+        one_line_error(capsys, [command, str(record)], f"{record} is empty (0 bytes), not a report's record",
+                       "move it away, then run the command that wrote the report again")
+        one_line_error(capsys, [command, str(tmp_path / "ev" / "confusion.png")], "is vouched for by no record: "
+                       f"{record} beside it, where featcache keeps a report's record, is empty (0 bytes)")
 
 
 def test_a_record_that_cannot_be_read_is_said_so_not_gone_nor_no_record(tmp_path, fake_model, capsys, monkeypatch):

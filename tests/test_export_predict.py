@@ -228,7 +228,29 @@ def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads
     (tmp_path / "x" / "k.keras").symlink_to(keras_head)
     assert featcache.export(tmp_path / "x" / "k.keras").path == home / "models" / "k_model.keras"
     # '--out ""' ($DIR unset) is refused as every --out "" is; it was taken for the default
-    _one_line_error(capsys, ["export", str(head), "--out", ""], "out must be a path")
+    _one_line_error(capsys, ["export", str(head), "--out", ""], "--out must be a path")
+    # an adversarial tester: with --force, a user's file, another Keras head, or a link's target outside the home at the
+    # default name was replaced, and nothing said so. A default name replaces only this head's own model
+    mine = home / "models" / "u.keras"
+    mine.write_text("my notes")
+    (tmp_path / "precious.keras").write_text("keep")
+    (home / "models" / "l.keras").symlink_to(tmp_path / "precious.keras")
+    (home / "models" / "k_model.keras").unlink()
+    shutil.copy(keras_head, home / "models" / "k_model.keras")  # another Keras head at the Keras head's default
+    for name, at in (("u.npz", mine), ("l.npz", home / "models" / "l.keras")):
+        shutil.copy(head, tmp_path / name)
+        made = featcache.export(tmp_path / name, force=True)
+        assert re.fullmatch(name[0] + r"_[0-9a-f]{6}\.keras", made.path.name) and not made.replaced, made.path
+    made = featcache.export(keras_head, force=True)
+    assert re.fullmatch(r"k_model_[0-9a-f]{6}\.keras", made.path.name) and not made.replaced
+    assert mine.read_text() == "my notes" and (tmp_path / "precious.keras").read_text() == "keep"
+    assert (home / "models" / "k_model.keras").read_bytes() == kept  # the copy of the head, byte for byte
+    # models under the home is a file: said so, not "--out data/models is a file" of an --out never given
+    (tmp_path / "home2").mkdir()
+    (tmp_path / "home2" / "models").write_text("x")
+    os.environ["FEATCACHE_HOME"] = str(tmp_path / "home2")  # conftest's monkeypatch puts it back
+    _one_line_error(capsys, ["export", str(head)], f"{tmp_path / 'home2' / 'models'} is a file, where featcache keeps its "
+                    "models under its home (FEATCACHE_HOME, or ./data); move it away, or name the model with --out NAME.keras")
 
 
 def test_a_class_folder_tree_with_other_files_is_said_as_it_is(tmp_path):

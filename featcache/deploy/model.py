@@ -485,7 +485,7 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     check_file_name(path, "--out", "out", "model.keras")  # 'm.keras/': written_through's Path dropped the /
     # a number or None is one line, as train's out is (written_through's Path raised pathlib's TypeError: export(head,
     # out=123) and finetune(head, out=123) were tracebacks; a brief, h315)
-    path = check_path(path, "out", f"the {MODEL_SUFFIX} model file to write")
+    path = check_path(path, "--out", f"the {MODEL_SUFFIX} model file to write")  # the CLI's --out ""; out= in a call
     path = check_out_file(written_through(path), ".keras", "a model", "export and finetune write Keras models",
                           example="model")
     if path.exists() and not force and not is_model_file(path):
@@ -516,25 +516,54 @@ def _other_out() -> str:
 
 
 def default_model_path(plain: Path, head: Path, made_from: str) -> Path:
-    """A model's default file (export's ``<head>.keras``, finetune's ``<head>_finetuned.keras``): ``plain``, unless a
-    model there was made from another head (its ``head_path``), then ``plain`` with 6 hex of a hash of this head's
-    path added, as probe's and evaluate's default folders are (``store.layout.default_report_folder``): two heads
-    named h.npz in two folders both took data/models/h.keras, the second refused as "--out ... holds a model of
-    another fit; ... pass --force", an --out never given, and --force would have replaced the first head's model (a
-    review). Checked to fit a file name before any work (``check_default_name``)."""
+    """A model's default file (export's ``<head>.keras``, finetune's ``<head>_finetuned.keras``): ``plain`` where
+    nothing is there or featcache's model of this very head is (its ``head_path``: a rerun replaces it), else
+    ``plain`` with 6 hex of a hash of this head's path added, as probe's and evaluate's default folders are
+    (``store.layout.default_report_folder``); where that name is taken too, one line asking for ``--out``. A default
+    name never replaces what is not this head's model, ``--force`` or not: two heads named h.npz in two folders took
+    one data/models/h.keras, the second refused with advice to --force over the first's model (a review); with
+    --force, a user's file, another Keras head or a link's target outside the home at the default name was
+    replaced, and nothing said so (an adversarial tester). Checked to fit a file name before any work."""
     from featcache.store.layout import check_default_name
 
     fix = f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}"
+    _check_models_folder(plain.parent, fix)
     plain = check_default_name(plain, "model file name", made_from, fix)
-    try:
-        prior = _model_json(plain) if plain.is_file() else None  # its record as written; the network is not read
-    except FeatcacheError:  # no model, or a damaged one: check_out says what it is
-        prior = None
     owner = str(head.resolve())
-    if prior is None or prior.get("head_path") in (None, owner):
+    if _free_or_of(plain, owner):
         return plain
     tag = hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]  # fsencode: a Latin-1 path's surrogates (as layout's)
-    return check_default_name(plain.with_name(f"{plain.stem}_{tag}{plain.suffix}"), "model file name", made_from, fix)
+    tagged = check_default_name(plain.with_name(f"{plain.stem}_{tag}{plain.suffix}"), "model file name", made_from, fix)
+    if _free_or_of(tagged, owner):
+        return tagged
+    raise FeatcacheError(f"the default model file names {plain} and {tagged.name} beside it hold files that are not "
+                         f"this head's model; {fix}")
+
+
+def _free_or_of(path: Path, owner: str) -> bool:
+    """Nothing at ``path`` (not even a link), or a regular file that is featcache's model of the head at ``owner``
+    (its record as written; the network is not read)."""
+    if not os.path.lexists(path):
+        return True
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        return _model_json(path).get("head_path") == owner
+    except FeatcacheError:  # no model, or a damaged one: not this head's
+        return False
+
+
+def _check_models_folder(folder: Path, fix: str) -> None:
+    """The folder a default model goes to, or the first of its parents that is there, is a folder: '--out
+    data/models is a file, not a folder; name a folder' of a data/models file, with no --out given and export
+    taking no folder (an adversarial tester)."""
+    for parent in (folder, *folder.parents):
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                where = "" if parent == folder else f" ({folder} below it)"
+                raise FeatcacheError(f"{parent} is a file, where featcache keeps its models{where} under its home "
+                                     f"(FEATCACHE_HOME, or ./data); move it away, or {fix}")
+            return
 
 
 def check_not_the_head(out: Path, head: str | Path, command: str) -> None:

@@ -540,6 +540,13 @@ def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
             raise FeatcacheError(f"{folder} holds no image files, only folders ({shown}){besides}; pass those folders "
                                  f"(e.g. {folder / subfolders[0]}), or {option('--recursive', 'recursive=True')} to read "
                                  "every subfolder's images")
+        # a.jpg a FIFO, b.png a link to /dev/zero: "holds no image files" of names the user sees (an adversarial tester)
+        special = [str(q) for q in _entries(folder, recursive) if _file_kind(q) == NOT_REGULAR]
+        if special:
+            listed = ", ".join(special[:3]) + (", ..." if len(special) > 3 else "")
+            raise FeatcacheError(f"{folder} holds no image files that can be read: {counted(len(special), 'entry')} "
+                                 f"{agreeing(len(special), 'is not a regular file', 'are not regular files')} (a FIFO, "
+                                 f"socket or device; {listed}); pass image files, .npy arrays or a folder of images")
         raise FeatcacheError(f"{folder} holds no image files (PNG, JPEG, BMP, GIF, ...); pass image files, .npy arrays or a folder of images")
     return files
 

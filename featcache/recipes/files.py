@@ -77,7 +77,7 @@ def not_ours(path: Path, given: str, not_hdf5: NotHDF5, kinds: str | None = None
     if not starts_with(path, b"\x89HDF\r\n\x1a\n"):
         for name in REPORT_RECORDS:  # a report's file beside a FIFO at its record's name was "none of the files
             record = path.parent / name  # featcache describes" (an adversarial tester): said what stands there
-            if record != path and (stands := stands_as(record)) not in (None, EMPTY):
+            if record != path and (stands := stands_as(record)) is not None:
                 return FeatcacheError(f"{given} is vouched for by no record: {record} beside it, where featcache keeps "
                                       f"a report's record, is {stands}; if {given} is a file of that report, move "
                                       f"{record} away, then {_write_again()}")
@@ -614,6 +614,11 @@ def check_any_file(path: Path) -> None:
     if (line := _in_place_of_ours(path)) is not None:
         raise FeatcacheError(line)
     if path.is_dir():
+        # a report's folder (evaluate --out ev): verify takes its record, which checks every file (an adversarial tester)
+        records = [path / name for name in REPORT_RECORDS if (path / name).is_file()]
+        if records:
+            raise FeatcacheError(f"{path} is a report's folder; pass its record, {records[0]}, to check the report, or "
+                                 f"one of its files")
         raise FeatcacheError(f"{path} is a folder; pass {what()}")
     if path.is_file() and made_as_read(path):  # /proc/self/status was "is empty (0 bytes)" by its size (h309)
         raise FeatcacheError(f"{path} is {MADE_AS_READ}; pass {what()}")
@@ -642,6 +647,9 @@ def _in_place_of_ours(path: Path) -> str | None:
     stands = stands_as(path)
     if stands is None:
         return None
+    if stands == EMPTY and path.name in REPORT_RECORDS and path.parent.is_dir():  # no record: "pass a cache" was said
+        return (f"{path} is empty (0 bytes), not a report's record (featcache writes {path.name} whole, last); move it "
+                f"away, then {_write_again()}")
     if stands != EMPTY:  # an emptied file of a report or CSV is one changed since, which the checks below say
         if (listed := listed_by(path)) is not None:  # as verify of its record says it (``_verified_files``)
             return f"{path}, a file of the report {listed[0]} records, is {stands} now; move it away, then {_write_again()}"
