@@ -263,7 +263,9 @@ def check_csv_there(csv: Path, record: Path) -> None:
     if csv.is_file():
         return
     # a link whose target is gone was "is gone", though the link is there (an adversarial tester): said, with where it led
-    what = (f"is {stands_as(csv)}" if os.path.islink(csv) and not csv.exists() else "is gone" if not csv.exists() else
+    # (one that cannot be followed, into a folder the user may not enter, is no "None": stands_as says nothing of it)
+    what = (f"is {stands_as(csv) or 'a link that cannot be followed (check its permissions)'}"
+            if os.path.islink(csv) and not csv.exists() else "is gone" if not csv.exists() else
             "is a folder now" if csv.is_dir() else "is no longer a regular file (a FIFO, socket or device now)")
     raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, {what}; run {rerun_csv_words()}")
 
