@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_weights_arg(p)
     p.add_argument("--out", metavar="MODEL.keras", help="where to write the model (default: HOME/models/<head>.keras; "
                    "with --views other than orig, HOME/models/<head>_<k>views_<6 hex>.keras; <head>_model.keras for a "
-                   "Keras head of that name; 6 hex of the head's path added where another head's model has the name)")
+                   "Keras head of that name; it replaces only this head's model: 6 hex of the head's path are added where "
+                   "anything else is there)")
     p.add_argument("--views", metavar="orig|all|VIEWS|only:VIEWS",
                    help=f"views inside the model: {','.join(DEFAULT_VIEWS)} (default) embeds the image alone; all embeds every view the head "
                    "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities (an svm head "
