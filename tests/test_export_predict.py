@@ -189,10 +189,12 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     _one_line_error(capsys, ["predict", str(model), str(folder), "--csv", str(tmp_path)], "is a folder")
 
 
-def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads_and_views_apart(tmp_path, capsys):
+def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads_and_views_apart(tmp_path, capsys,
+                                                                                                   monkeypatch):
     """export required --out where finetune and train have a default: HOME/models/<head>.keras; a Keras head saved
     under that very name gets <head>_model.keras (the head itself was refused); a model of other views a name of its
-    own (the second would be refused as a model of other --views); a head name too long for it, one line first."""
+    own (the second would be refused as a model of other --views); a head name too long for it, one line first. A
+    default name replaces only this head's own model, --force or not (a review, a second adversarial round)."""
     import shutil
 
     from helpers import tiny_photo_cache
@@ -237,7 +239,7 @@ def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads
     (home / "models" / "l.keras").symlink_to(tmp_path / "precious.keras")
     (home / "models" / "k_model.keras").unlink()
     shutil.copy(keras_head, home / "models" / "k_model.keras")  # another Keras head at the Keras head's default
-    for name, at in (("u.npz", mine), ("l.npz", home / "models" / "l.keras")):
+    for name in ("u.npz", "l.npz"):
         shutil.copy(head, tmp_path / name)
         made = featcache.export(tmp_path / name, force=True)
         assert re.fullmatch(name[0] + r"_[0-9a-f]{6}\.keras", made.path.name) and not made.replaced, made.path
@@ -248,7 +250,7 @@ def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads
     # models under the home is a file: said so, not "--out data/models is a file" of an --out never given
     (tmp_path / "home2").mkdir()
     (tmp_path / "home2" / "models").write_text("x")
-    os.environ["FEATCACHE_HOME"] = str(tmp_path / "home2")  # conftest's monkeypatch puts it back
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "home2"))
     _one_line_error(capsys, ["export", str(head)], f"{tmp_path / 'home2' / 'models'} is a file, where featcache keeps its "
                     "models under its home (FEATCACHE_HOME, or ./data); move it away, or name the model with --out NAME.keras")
 
