@@ -19,7 +19,7 @@ def home() -> Path:
     # stat, and a cached answer would go stale where it matters: a relative HOME under another current folder, or a
     # file made at HOME or above it later in a notebook's process (a review asked).
     given = home_given()
-    root = _reachable(_expanded(given) if given else Path("data"), "FEATCACHE_HOME")
+    root = _reachable(_expanded(given, "FEATCACHE_HOME") if given else Path("data"), "FEATCACHE_HOME")
     if given:
         # each command blamed an --out the user never gave ("--out .../afile/runs/heads: ... is a file"; a tester),
         # for a file at HOME or at any folder above it
@@ -35,13 +35,20 @@ def home_given() -> str:
     return os.environ.get("FEATCACHE_HOME", "").strip()
 
 
-def _expanded(given: str) -> Path:
+def _expanded(given: str, variable: str) -> Path:
     """A variable's path with a leading ``~`` expanded, as the CLI's and the API's paths are (validate.expand_home): a
     shell leaves ``FEATCACHE_HOME='~/x'`` as typed, and featcache made a folder named ``~`` in the current one for
     its caches while train's default head went under the real home (an adversarial tester)."""
     from featcache.validate import expand_home  # here: validate imports this module at its top
 
-    return Path(expand_home(given))
+    path = Path(expand_home(given))
+    if given.startswith("~") and str(path).startswith("~"):  # '~nosuchuser/x': a folder named ~nosuchuser was made
+        from featcache.errors import FeatcacheError  # in the current one for featcache's outputs (an adversarial tester)
+
+        user = given[1:].split(os.sep, 1)[0]
+        raise FeatcacheError(f"{variable}={given!r} names the home of no user ({user!r} is none here); set it to a "
+                             "folder, or unset it")
+    return path
 
 
 def _check_folder_path(root: Path, variable: str, fix: str) -> None:
@@ -105,7 +112,7 @@ def runtime_dir() -> Path:
     given = os.environ.get(RUNTIME_DIR_ENV, "").strip()
     if not given:
         return user_cache_dir().joinpath(*RUNTIME_SUBDIR)
-    root = _reachable(_expanded(given), RUNTIME_DIR_ENV)
+    root = _reachable(_expanded(given, RUNTIME_DIR_ENV), RUNTIME_DIR_ENV)
     _check_folder_path(root, RUNTIME_DIR_ENV, "set it to a folder for converted models (they are kept there), "
                        f"or unset it for {DEFAULT_RUNTIME_DIR} (or {XDG_RUNTIME_DIR_WORDS})")
     return root

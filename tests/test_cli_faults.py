@@ -4529,6 +4529,16 @@ def test_each_environment_variable_problem_is_one_line_naming_the_variable(tmp_p
     monkeypatch.setenv("FEATCACHE_HOME", "~/x")
     monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", "~/rt")
     assert paths.cache_dir() == tmp_path / "me" / "x" / "cache" and paths.runtime_dir() == tmp_path / "me" / "rt"
+    # the home of no user: a folder named '~nosuchuser' was made in the current one (a second adversarial round)
+    monkeypatch.setenv("FEATCACHE_HOME", "~nosuchuser/x")
+    with pytest.raises(FeatcacheError, match=r"^FEATCACHE_HOME='~nosuchuser/x' names the home of no user \('nosuchuser' "
+                                             r"is none here\); set it to a folder, or unset it$"):
+        paths.cache_dir()
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", "~nosuchuser/rt")
+    with pytest.raises(FeatcacheError, match=r"^FEATCACHE_RUNTIME_DIR='~nosuchuser/rt' names the home of no user"):
+        paths.runtime_dir()
+    assert not (tmp_path / "~nosuchuser").exists()
     photos = make_class_tree(tmp_path / "photos", {"a": 3, "b": 3})
     monkeypatch.setenv("FEATCACHE_HOME", str(photos / "home"))
     got = run_main(capsys, "extract", "--images", str(photos), "--test-fraction", "0.3", "--weights", "random")
