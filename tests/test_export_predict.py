@@ -247,6 +247,11 @@ def test_export_without_out_writes_the_heads_name_under_the_home_and_keeps_heads
     assert re.fullmatch(r"k_model_[0-9a-f]{6}\.keras", made.path.name) and not made.replaced
     assert mine.read_text() == "my notes" and (tmp_path / "precious.keras").read_text() == "keep"
     assert (home / "models" / "k_model.keras").read_bytes() == kept  # the copy of the head, byte for byte
+    # the 6 hex making a name too long: said why they were added ("(259 bytes)" alone; an adversarial tester)
+    (home / "models" / ("b" * 246 + ".keras")).write_text("mine")
+    shutil.copy(head, tmp_path / ("b" * 246 + ".npz"))
+    _one_line_error(capsys, ["export", str(tmp_path / ("b" * 246 + ".npz"))], "(259 bytes, with 6 hex of the head's path "
+                    f"added: {'b' * 246}.keras holds what is not this head's model; a file name holds at most 255)")
     # models under the home is a file: said so, not "--out data/models is a file" of an --out never given
     (tmp_path / "home2").mkdir()
     (tmp_path / "home2" / "models").write_text("x")

@@ -533,7 +533,9 @@ def default_model_path(plain: Path, head: Path, made_from: str) -> Path:
     if _free_or_of(plain, owner):
         return plain
     tag = hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]  # fsencode: a Latin-1 path's surrogates (as layout's)
-    tagged = check_default_name(plain.with_name(f"{plain.stem}_{tag}{plain.suffix}"), "model file name", made_from, fix)
+    tagged = check_default_name(plain.with_name(f"{plain.stem}_{tag}{plain.suffix}"), "model file name", made_from, fix,
+                                extra_words=f", with 6 hex of the head's path added: {plain.name} holds what is not "
+                                            "this head's model")  # "(258 bytes)" said not why (an adversarial tester)
     if _free_or_of(tagged, owner):
         return tagged
     raise FeatcacheError(f"the default model file names {plain} and {tagged.name} beside it hold files that are not "
