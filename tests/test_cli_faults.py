@@ -3860,16 +3860,13 @@ def test_info_and_verify_say_a_dangling_link_at_a_predictions_csvs_name_leads_to
                            f"is a link to {tmp_path / 'gone.csv'}, which is gone; run predict --csv again")
 
 
-def test_info_and_verify_of_a_report_whose_record_or_file_is_a_fifo(tmp_path, capsys):
+def test_info_and_verify_of_a_report_whose_record_or_file_is_a_fifo(tmp_path, capsys, first_reports):
     """A report folder whose evaluation.json is a FIFO: info and verify of it said "not a regular file (a FIFO, socket
     or device); pass a cache ...", and info of its confusion.png "none of the files featcache describes" (an
     adversarial tester). They say what stands where the report's record is kept and the fix (moved away first: a
     rerun refuses a FIFO there). A FIFO at a file the record lists is named as verify of the record names it."""
-    cache = str(tiny_cache(tmp_path / "c.h5"))
-    head = tmp_path / "h.npz"
-    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
     ev = tmp_path / "ev"
-    assert main(["evaluate", str(head), cache, "--out", str(ev)]) == 0
+    report_copy(first_reports, "evaluation.json", ev)  # the module's evaluate report, copied
     capsys.readouterr()
     record, text = ev / "evaluation.json", ev / "evaluation.txt"
     kept = record.read_bytes()
@@ -3896,16 +3893,13 @@ def test_info_and_verify_of_a_report_whose_record_or_file_is_a_fifo(tmp_path, ca
     assert main(["verify", str(record)]) == 0
 
 
-def test_info_shows_a_name_holding_a_newline_on_one_line(tmp_path, fake_model, capsys):
+def test_info_shows_a_name_holding_a_newline_on_one_line(tmp_path, fake_model, capsys, first_reports):
     """info's text of a predictions CSV, its record, a report's record or file was split on newlines after it was
     made, so a file or folder name holding one was printed over two lines (an adversarial tester). Each line is one
     line, names escaped as info's other lines escape them (errors.one_line); --json's "about" is that text."""
     out = _predicted_csv(tmp_path, fake_model, "p\nq.csv")
-    cache = str(tiny_cache(tmp_path / "c.h5"))
-    head = tmp_path / "h.npz"
-    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
     ev = tmp_path / "e\nv"
-    assert main(["evaluate", str(head), cache, "--out", str(ev)]) == 0
+    report_copy(first_reports, "evaluation.json", ev)  # the module's evaluate report, in a folder so named
     capsys.readouterr()
     for given, lines in ((out, 2), (tmp_path / ".p\nq.csv.featcache", 2), (ev / "evaluation.json", 2),
                          (ev / "confusion.png", 1)):

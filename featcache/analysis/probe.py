@@ -969,14 +969,12 @@ def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | Non
     (data/a/fashion.h5 and data/b/fashion.h5: the second replaced the first's report), the same name with 6 hex of
     a hash of the cache's absolute path added, as ``evaluate`` does. A folder from before probe.json cannot say
     whose it is and is taken as before."""
-    import hashlib
-
-    from featcache.store.layout import default_report_folder, made_from
+    from featcache.store.layout import default_report_folder, made_from, short_hash
 
     name = f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
     if layers is not None and set(layers) != set(cache.layers):
         k = len(layers)
-        name += f"_{k}{agreeing(k, 'layer', 'layers')}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
+        name += f"_{k}{agreeing(k, 'layer', 'layers')}_{short_hash(','.join(layers))}"
     here = os.path.abspath(cache.path)
     return default_report_folder(paths.runs_dir() / name, "probe folder name", made_from("cache name", cache.path.stem),
                                  "probe.json", lambda prior: prior.get("cache_abspath") in (None, here), here)

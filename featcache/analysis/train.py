@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -295,7 +294,9 @@ def _digest(params: Mapping[str, Any]) -> str | None:
     """``p`` and 6 hex of a digest of ``params`` (None for none), but those that only say how a head runs
     (scikit-learn's names for them), so two equal fits share a default file (a review: --jobs made another file)."""
     kept = sorted((k, v) for k, v in params.items() if k not in RUN_ONLY_PARAMS)
-    return f"p{hashlib.sha256(repr(kept).encode()).hexdigest()[:6]}" if kept else None
+    from featcache.store.layout import short_hash
+
+    return f"p{short_hash(repr(kept))}" if kept else None
 
 
 def views_tag(train_views: tuple[str, ...]) -> str | None:
@@ -303,11 +304,11 @@ def views_tag(train_views: tuple[str, ...]) -> str | None:
 
     A count and a short hash of the names (view names hold ':' and ',', unwelcome in file names).
     """
-    import hashlib
+    from featcache.store.layout import short_hash
 
     if tuple(train_views) == ("orig",):
         return None
-    return f"v{len(train_views)}-{hashlib.sha256(','.join(train_views).encode()).hexdigest()[:6]}"
+    return f"v{len(train_views)}-{short_hash(','.join(train_views))}"
 
 
 def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: int, seed: int,

@@ -8,7 +8,6 @@ into probabilities. ``finetune`` starts from the same model.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -463,23 +462,15 @@ def default_out(head: str | Path, views: Sequence[str] = DEFAULT_VIEWS) -> Path:
     refused as a model of other --views). A Keras head saved under that very name (``train --out
     data/models/h.keras``) gets ``<head>_model.keras``: the default was the head itself, refused. export had no
     default and asked for --out (a session's note)."""
-    import hashlib
-
     from featcache import paths
+    from featcache.deploy.model import same_file
+    from featcache.store.layout import short_hash
 
     views = tuple(views)
-    tag = "" if views == DEFAULT_VIEWS else f"_{len(views)}views_{hashlib.sha256(','.join(views).encode()).hexdigest()[:6]}"
+    tag = "" if views == DEFAULT_VIEWS else f"_{len(views)}views_{short_hash(','.join(views))}"
     out = paths.home() / "models" / f"{Path(head).stem}{tag}.keras"
-    return out.with_name(f"{Path(head).stem}_model{tag}.keras") if _same_path(out, Path(head)) else out
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` name one file (through links: x/k.keras -> data/models/k.keras; a review), or, where
-    ``a`` is not there yet, one path."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
+    # the head itself, by the file (a link x/k.keras -> data/models/k.keras was compared by its path; a review)
+    return out.with_name(f"{Path(head).stem}_model{tag}.keras") if same_file(out, head) else out
 
 
 @checks_switches

@@ -524,7 +524,7 @@ def default_model_path(plain: Path, head: Path, made_from: str) -> Path:
     one data/models/h.keras, the second refused with advice to --force over the first's model (a review); with
     --force, a user's file, another Keras head or a link's target outside the home at the default name was
     replaced, and nothing said so (an adversarial tester). Checked to fit a file name before any work."""
-    from featcache.store.layout import check_default_name
+    from featcache.store.layout import check_default_name, short_hash
 
     fix = f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}"
     _check_models_folder(plain.parent, fix)
@@ -532,7 +532,7 @@ def default_model_path(plain: Path, head: Path, made_from: str) -> Path:
     owner = str(head.resolve())
     if _free_or_of(plain, owner):
         return plain
-    tag = hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]  # fsencode: a Latin-1 path's surrogates (as layout's)
+    tag = short_hash(owner)
     tagged = check_default_name(plain.with_name(f"{plain.stem}_{tag}{plain.suffix}"), "model file name", made_from, fix,
                                 extra_words=f", with 6 hex of the head's path added: {plain.name} holds what is not "
                                             "this head's model")  # "(258 bytes)" said not why (an adversarial tester)
@@ -571,12 +571,17 @@ def _check_models_folder(folder: Path, fix: str) -> None:
 def check_not_the_head(out: Path, head: str | Path, command: str) -> None:
     """A model is never written over the head it is made from, even with ``force``: ``export H --out H --force``
     replaced the user's head with its model (an adversarial tester); without ``force`` it was refused as a head."""
-    try:
-        same = out.exists() and os.path.samefile(out, head)
-    except OSError:
-        same = False
-    if same:
+    if same_file(out, head):
         raise FeatcacheError(f"{given_path('--out', out)} is the head {command} reads; {_another_model_file(out)}")
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (links followed): False where either is not there. The one test of "the
+    model's name is the head's" (``check_not_the_head``; export's default name, ``export.default_out``)."""
+    try:
+        return os.path.exists(a) and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 # A model records its head's fit under these names (``export.model_meta``: the head's field -> the model's), so that a

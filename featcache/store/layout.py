@@ -218,6 +218,14 @@ def made_from(kind: str, name: str) -> str:
     return f"the {kind} {clipped(str(name))}"
 
 
+def short_hash(text: str) -> str:
+    """6 hex of the SHA-256 of ``text`` (its bytes as ``os.fsencode`` gives them: a Latin-1 path's surrogates too,
+    which ``.encode()`` refused), the tag that keeps default names apart: of an owner's path (a report folder, a
+    model), of layers probed, of views a head or model holds, of a head's parameters. The one home of that rule:
+    six places spelled it."""
+    return hashlib.sha256(os.fsencode(text)).hexdigest()[:6]
+
+
 def default_report_folder(plain: Path, what: str, made_from: str, record: str, mine: Callable[[dict], bool],
                           owner: str) -> Path:
     """A report's default folder: ``plain``, unless the ``record`` file (JSON) there says the report is another's
@@ -237,7 +245,7 @@ def default_report_folder(plain: Path, what: str, made_from: str, record: str, m
     if not isinstance(prior, dict) or mine(prior):
         return plain
     # os.fsencode: a Latin-1 path (a surrogate in its str) was a UnicodeEncodeError, a traceback (a tester)
-    return checked(plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]}"))
+    return checked(plain.with_name(f"{plain.name}_{short_hash(owner)}"))
 
 
 def check_cache_name(path: str | Path) -> None:
